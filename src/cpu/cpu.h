@@ -1,0 +1,23 @@
+/* CPU backend internals shared by its op files: the device, and how an op is run now or
+ * recorded into a graph. */
+#ifndef MLXN_CPU_H
+#define MLXN_CPU_H
+
+#include "core/backend.h"
+#include "cpu/threadpool.h"
+
+typedef struct cpu_device {
+    mlxn_threadpool *tp;
+} cpu_device;
+
+/* An op's body: runs with its argument block (a copy, when replayed from a graph). */
+typedef void (*cpu_op_fn)(cpu_device *dev, const void *args);
+
+/* Runs fn(args) now, or records it with a copy of the args_bytes argument block when the
+ * stream is recording. */
+mlxn_status mlxn_cpu_submit(void *stream, cpu_op_fn fn, const void *args, size_t args_bytes);
+
+/* Per-family entries of the vtable. */
+mlxn_status mlxn_cpu_eltwise(void *stream, const mlxn_eltwise_args *a);
+
+#endif

@@ -1,0 +1,229 @@
+/* The CUDA backend: device memory, streams (cudaStream_t), graphs (CUDA Graphs by stream
+ * capture). The runtime is linked statically; with no driver or GPU, count() says why. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda/cuda_common.cuh"
+
+/* Fills n bytes with a pattern of pb bytes (pb divides 16 and n). */
+static __global__ void fill_kernel(unsigned char *dst, size_t n, uint4 pattern, unsigned pb) {
+    const unsigned char *pat = reinterpret_cast<const unsigned char *>(&pattern);
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = pat[i & (pb - 1)];
+}
+
+static int cuda_count(char *why, size_t why_len) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        snprintf(why, why_len, "%s: %s", cudaGetErrorName(e), cudaGetErrorString(e));
+        return 0;
+    }
+    if (n == 0) snprintf(why, why_len, "the CUDA driver reports no GPU");
+    return n;
+}
+
+static mlxn_status cuda_open(int ordinal, const mlxn_config *cfg, void **out) {
+    cuda_device *d = static_cast<cuda_device *>(calloc(1, sizeof(cuda_device)));
+    if (!d) return mlxn_err(MLXN_ERR_OUT_OF_MEMORY, "device_open: out of host memory");
+    d->ordinal = ordinal;
+    mlxn_status st = mlxn_cuda_status(cudaSetDevice(ordinal), "cudaSetDevice", __FILE__, __LINE__);
+    if (!st) st = mlxn_cuda_status(cudaGetDeviceProperties(&d->prop, ordinal), "cudaGetDeviceProperties", __FILE__, __LINE__);
+    if (!st) st = mlxn_cuda_status(cudaFree(0), "cudaFree(0) (context creation)", __FILE__, __LINE__);
+    if (st) {
+        free(d);
+        return st;
+    }
+    *out = d;
+    return MLXN_OK;
+}
+
+static void cuda_close(void *dev) {
+    cuda_device *d = static_cast<cuda_device *>(dev);
+    cudaSetDevice(d->ordinal);
+    cudaDeviceSynchronize();
+    free(d);
+}
+
+static mlxn_status cuda_props(void *dev, mlxn_device_props *p) {
+    cuda_device *d = static_cast<cuda_device *>(dev);
+    MLXN_CUDA_TRY(cudaSetDevice(d->ordinal));
+    snprintf(p->name, sizeof p->name, "%s", d->prop.name);
+    size_t free_b = 0, total_b = 0;
+    MLXN_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b));
+    p->total_memory = total_b;
+    p->free_memory = free_b;
+    p->cc_major = d->prop.major;
+    p->cc_minor = d->prop.minor;
+    p->sm_count = d->prop.multiProcessorCount;
+    p->l2_bytes = (uint64_t)d->prop.l2CacheSize;
+    snprintf(p->simd, sizeof p->simd, "sm_%d%d", d->prop.major, d->prop.minor);
+    return MLXN_OK;
+}
+
+static mlxn_status cuda_alloc(void *dev, size_t bytes, void **ptr) {
+    cuda_device *d = static_cast<cuda_device *>(dev);
+    MLXN_CUDA_TRY(cudaSetDevice(d->ordinal));
+    void *p = nullptr;
+    cudaError_t e = cudaMalloc(&p, bytes);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        return mlxn_err(e == cudaErrorMemoryAllocation ? MLXN_ERR_OUT_OF_MEMORY : MLXN_ERR_DEVICE,
+                        "buffer_alloc: %zu bytes on CUDA device %d: %s", bytes, d->ordinal, cudaGetErrorString(e));
+    }
+    e = cudaMemset(p, 0, bytes);
+    if (e == cudaSuccess) e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) {
+        cudaFree(p);
+        return mlxn_cuda_status(e, "cudaMemset", __FILE__, __LINE__);
+    }
+    *ptr = p;
+    return MLXN_OK;
+}
+
+static void cuda_free(void *dev, void *ptr) {
+    cuda_device *d = static_cast<cuda_device *>(dev);
+    cudaSetDevice(d->ordinal);
+    cudaFree(ptr);
+}
+
+/* Synchronous copies on the legacy default stream, which waits for the (blocking) streams. */
+static mlxn_status cuda_copy_kind(void *dev, void *dst, const void *src, size_t n, cudaMemcpyKind kind) {
+    cuda_device *d = static_cast<cuda_device *>(dev);
+    MLXN_CUDA_TRY(cudaSetDevice(d->ordinal));
+    MLXN_CUDA_TRY(cudaMemcpy(dst, src, n, kind));
+    if (kind == cudaMemcpyDeviceToDevice) MLXN_CUDA_TRY(cudaStreamSynchronize(0));
+    return MLXN_OK;
+}
+
+static mlxn_status cuda_write(void *dev, void *dst, const void *src, size_t n) {
+    return cuda_copy_kind(dev, dst, src, n, cudaMemcpyHostToDevice);
+}
+static mlxn_status cuda_read(void *dev, void *dst, const void *src, size_t n) {
+    return cuda_copy_kind(dev, dst, src, n, cudaMemcpyDeviceToHost);
+}
+static mlxn_status cuda_copy(void *dev, void *dst, const void *src, size_t n) {
+    return cuda_copy_kind(dev, dst, src, n, cudaMemcpyDeviceToDevice);
+}
+
+static mlxn_status cuda_fill(void *dev, void *dst, size_t n, const void *pattern, size_t pb) {
+    cuda_device *d = static_cast<cuda_device *>(dev);
+    MLXN_CUDA_TRY(cudaSetDevice(d->ordinal));
+    if (pb == 1) {
+        MLXN_CUDA_TRY(cudaMemset(dst, *static_cast<const unsigned char *>(pattern), n));
+    } else {
+        uint4 pat;
+        memcpy(&pat, pattern, pb);
+        fill_kernel<<<mlxn_grid_for(d, (long long)n, 256), 256>>>(static_cast<unsigned char *>(dst), n, pat, (unsigned)pb);
+        MLXN_CUDA_CHECK_LAUNCH();
+    }
+    MLXN_CUDA_TRY(cudaStreamSynchronize(0));
+    return MLXN_OK;
+}
+
+static mlxn_status cuda_stream_create(void *dev, void **out) {
+    cuda_device *d = static_cast<cuda_device *>(dev);
+    MLXN_CUDA_TRY(cudaSetDevice(d->ordinal));
+    cuda_stream *s = static_cast<cuda_stream *>(calloc(1, sizeof(cuda_stream)));
+    if (!s) return mlxn_err(MLXN_ERR_OUT_OF_MEMORY, "stream_create: out of host memory");
+    s->dev = d;
+    cudaError_t e = cudaStreamCreate(&s->s);
+    if (e != cudaSuccess) {
+        free(s);
+        return mlxn_cuda_status(e, "cudaStreamCreate", __FILE__, __LINE__);
+    }
+    *out = s;
+    return MLXN_OK;
+}
+
+static mlxn_status cuda_stream_sync(void *stream) {
+    cuda_stream *s = static_cast<cuda_stream *>(stream);
+    MLXN_CUDA_TRY(cudaSetDevice(s->dev->ordinal));
+    MLXN_CUDA_TRY(cudaStreamSynchronize(s->s));
+    return MLXN_OK;
+}
+
+static void cuda_stream_destroy(void *stream) {
+    cuda_stream *s = static_cast<cuda_stream *>(stream);
+    cudaSetDevice(s->dev->ordinal);
+    cudaStreamSynchronize(s->s);
+    cudaStreamDestroy(s->s);
+    free(s);
+}
+
+struct cuda_graph {
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+};
+
+static mlxn_status cuda_graph_begin(void *stream) {
+    cuda_stream *s = static_cast<cuda_stream *>(stream);
+    MLXN_CUDA_TRY(cudaSetDevice(s->dev->ordinal));
+    MLXN_CUDA_TRY(cudaStreamBeginCapture(s->s, cudaStreamCaptureModeThreadLocal));
+    return MLXN_OK;
+}
+
+static mlxn_status cuda_graph_end(void *stream, void **out) {
+    cuda_stream *s = static_cast<cuda_stream *>(stream);
+    MLXN_CUDA_TRY(cudaSetDevice(s->dev->ordinal));
+    cuda_graph *g = static_cast<cuda_graph *>(calloc(1, sizeof(cuda_graph)));
+    cudaGraph_t graph = nullptr;
+    cudaError_t e = cudaStreamEndCapture(s->s, &graph);
+    if (!g || e != cudaSuccess) {
+        if (graph) cudaGraphDestroy(graph);
+        free(g);
+        if (!g) return mlxn_err(MLXN_ERR_OUT_OF_MEMORY, "graph_end: out of host memory");
+        return mlxn_cuda_status(e, "cudaStreamEndCapture", __FILE__, __LINE__);
+    }
+    g->graph = graph;
+    e = cudaGraphInstantiate(&g->exec, graph, 0);
+    if (e != cudaSuccess) {
+        cudaGraphDestroy(graph);
+        free(g);
+        return mlxn_cuda_status(e, "cudaGraphInstantiate", __FILE__, __LINE__);
+    }
+    *out = g;
+    return MLXN_OK;
+}
+
+static mlxn_status cuda_graph_replay(void *stream, void *graph) {
+    cuda_stream *s = static_cast<cuda_stream *>(stream);
+    cuda_graph *g = static_cast<cuda_graph *>(graph);
+    MLXN_CUDA_TRY(cudaSetDevice(s->dev->ordinal));
+    MLXN_CUDA_TRY(cudaGraphLaunch(g->exec, s->s));
+    return MLXN_OK;
+}
+
+static void cuda_graph_destroy(void *graph) {
+    cuda_graph *g = static_cast<cuda_graph *>(graph);
+    if (!g) return;
+    cudaGraphExecDestroy(g->exec);
+    cudaGraphDestroy(g->graph);
+    free(g);
+}
+
+static const mlxn_backend_vt cuda_vt = {
+    "cuda",
+    cuda_count,
+    cuda_open,
+    cuda_close,
+    cuda_props,
+    cuda_alloc,
+    cuda_free,
+    cuda_write,
+    cuda_read,
+    cuda_copy,
+    cuda_fill,
+    cuda_stream_create,
+    cuda_stream_sync,
+    cuda_stream_destroy,
+    cuda_graph_begin,
+    cuda_graph_end,
+    cuda_graph_replay,
+    cuda_graph_destroy,
+    mlxn_cuda_eltwise,
+};
+
+extern "C" const mlxn_backend_vt *mlxn_cuda_backend(void) { return &cuda_vt; }

@@ -1,0 +1,68 @@
+/* What every CUDA file of the backend shares: its handles, error mapping, type dispatch. */
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "core/backend.h"
+
+struct cuda_device {
+    int ordinal;
+    cudaDeviceProp prop;
+};
+
+struct cuda_stream {
+    cuda_device *dev;
+    cudaStream_t s;
+};
+
+/* A CUDA error as an mlxn_status with the CUDA message; clears the runtime's last error. */
+static inline mlxn_status mlxn_cuda_status(cudaError_t e, const char *expr, const char *file, int line) {
+    if (e == cudaSuccess) return MLXN_OK;
+    (void)cudaGetLastError();
+    return mlxn_err(e == cudaErrorMemoryAllocation ? MLXN_ERR_OUT_OF_MEMORY : MLXN_ERR_DEVICE, "cuda: %s: %s (%s at %s:%d)",
+                    cudaGetErrorName(e), cudaGetErrorString(e), expr, file, line);
+}
+
+#define MLXN_CUDA_TRY(expr)                                                        \
+    do {                                                                           \
+        mlxn_status mlxn_st_ = mlxn_cuda_status((expr), #expr, __FILE__, __LINE__); \
+        if (mlxn_st_ != MLXN_OK) return mlxn_st_;                                  \
+    } while (0)
+
+/* After a kernel launch: the launch's own error (bad configuration, no kernel image). */
+#define MLXN_CUDA_CHECK_LAUNCH() MLXN_CUDA_TRY(cudaPeekAtLastError())
+
+/* Calls f(T{}) with T the C++ type of a float mlxn_type (F32, F16, BF16). */
+template <typename F>
+static inline mlxn_status mlxn_dispatch_float(mlxn_type t, F &&f) {
+    switch (t) {
+    case MLXN_TYPE_F32: return f(float{});
+    case MLXN_TYPE_F16: return f(__half{});
+    case MLXN_TYPE_BF16: return f(__nv_bfloat16{});
+    default: return mlxn_err(MLXN_ERR_UNSUPPORTED, "cuda: type %s is not a float type", mlxn_type_name(t));
+    }
+}
+
+static __device__ __forceinline__ float mlxn_to_f32(float v) { return v; }
+static __device__ __forceinline__ float mlxn_to_f32(__half v) { return __half2float(v); }
+static __device__ __forceinline__ float mlxn_to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <typename T> static __device__ __forceinline__ T mlxn_from_f32(float v);
+template <> __device__ __forceinline__ float mlxn_from_f32<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half mlxn_from_f32<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 mlxn_from_f32<__nv_bfloat16>(float v) {
+    return __float2bfloat16_rn(v);
+}
+
+/* The grid for a grid-stride loop over `work` items of `threads` each: enough blocks to fill
+ * the GPU several times over, no more. */
+static inline unsigned mlxn_grid_for(const cuda_device *d, long long work, int threads) {
+    long long blocks = (work + threads - 1) / threads;
+    long long cap = (long long)d->prop.multiProcessorCount * 32;
+    if (blocks > cap) blocks = cap;
+    return blocks < 1 ? 1u : (unsigned)blocks;
+}
+
+extern "C" mlxn_status mlxn_cuda_eltwise(void *stream, const mlxn_eltwise_args *a);

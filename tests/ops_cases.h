@@ -1,0 +1,18 @@
+/* The op families the driver runs: one entry per family, its cases in tests/ops_<family>.c. */
+#ifndef MLXN_TEST_OPS_CASES_H
+#define MLXN_TEST_OPS_CASES_H
+
+#include <stddef.h>
+#include "mlxn.h"
+
+typedef struct t_op_family {
+    const char *name;
+    void (*run)(mlxn_device *dev, mlxn_stream *s);
+} t_op_family;
+
+void t_ops_eltwise(mlxn_device *dev, mlxn_stream *s);
+
+extern const t_op_family t_op_families[];
+extern const size_t t_op_families_count;
+
+#endif
