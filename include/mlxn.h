@@ -128,8 +128,11 @@ MLXN_API mlxn_status mlxn_type_to_ggml(mlxn_type t, uint32_t *out);
 MLXN_API size_t mlxn_row_bytes(mlxn_type t, int64_t n);
 
 /* Reference conversion of one row of n elements, bit-exact with ggml's reference
- * functions. MLXN_ERR_INVALID_ARG if n is not a multiple of the block size or a pointer
- * is NULL with n > 0; MLXN_ERR_UNSUPPORTED for a type without that direction. */
+ * functions (the formats' block layouts are GGUF's). Block data must be aligned as its
+ * fields are: 2 bytes, 4 for Q8_K (any tensor of a GGUF file or an mlxn buffer is).
+ * MLXN_ERR_INVALID_ARG if n is not a multiple of the block size or a pointer is NULL with
+ * n > 0; MLXN_ERR_UNSUPPORTED for a type without that direction (the IQ1/IQ2/IQ3 formats
+ * dequantize only; integer types have neither). */
 MLXN_API mlxn_status mlxn_quantize_row(mlxn_type type, const float *src, void *dst, int64_t n);
 MLXN_API mlxn_status mlxn_dequantize_row(mlxn_type type, const void *src, float *dst, int64_t n);
 

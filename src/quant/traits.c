@@ -1,50 +1,60 @@
-/* The type traits table (sizes from the GGML block layouts) and the public getters over it. */
+/* The type traits table (sizes from the GGML block layouts in blocks.h) and the public
+ * getters over it. */
 #include <string.h>
 
 #include "core/core.h"
+#include "quant/blocks.h"
+#include "quant/quant.h"
 #include "quant/traits.h"
 
-#define ELEM(id, nm, bytes, gid, flt) \
-    [id] = {.name = nm, .block_elems = 1, .block_bytes = bytes, .ggml_id = gid, .is_float = flt}
-#define BLOCK(id, nm, elems, bytes) \
-    [id] = {.name = nm, .block_elems = elems, .block_bytes = bytes, .ggml_id = (int32_t)id}
+/* The last argument names the reference row functions (quant.h): ROW both ways, DEQ
+ * dequantization only, NONE neither. */
+#define ELEM(id, nm, bytes, gid, flt, fns)                                                  \
+    [id] = {.name = nm, .block_elems = 1, .block_bytes = bytes, .ggml_id = gid, .is_float = flt, \
+            fns}
+#define BLOCK(id, nm, qk, t, fns)                                                      \
+    [id] = {.name = nm, .block_elems = qk, .block_bytes = sizeof(mlxn_block_##t), \
+            .ggml_id = (int32_t)id, fns}
+#define ROW(t) .to_float = mlxn_##t##_to_float, .from_float = mlxn_##t##_from_float
+#define DEQ(t) .to_float = mlxn_##t##_to_float
+#define NONE .to_float = NULL
 
 static const mlxn_type_traits table[MLXN_TYPE_COUNT] = {
-    ELEM(MLXN_TYPE_F32, "f32", 4, 0, true),
-    ELEM(MLXN_TYPE_F16, "f16", 2, 1, true),
-    ELEM(MLXN_TYPE_BF16, "bf16", 2, 30, true),
-    ELEM(MLXN_TYPE_F64, "f64", 8, 28, true),
-    ELEM(MLXN_TYPE_I8, "i8", 1, 24, false),
-    ELEM(MLXN_TYPE_I16, "i16", 2, 25, false),
-    ELEM(MLXN_TYPE_I32, "i32", 4, 26, false),
-    ELEM(MLXN_TYPE_I64, "i64", 8, 27, false),
-    ELEM(MLXN_TYPE_U8, "u8", 1, -1, false),
-    ELEM(MLXN_TYPE_U16, "u16", 2, -1, false),
-    ELEM(MLXN_TYPE_U32, "u32", 4, -1, false),
-    BLOCK(MLXN_TYPE_Q4_0, "q4_0", 32, 18),
-    BLOCK(MLXN_TYPE_Q4_1, "q4_1", 32, 20),
-    BLOCK(MLXN_TYPE_Q5_0, "q5_0", 32, 22),
-    BLOCK(MLXN_TYPE_Q5_1, "q5_1", 32, 24),
-    BLOCK(MLXN_TYPE_Q8_0, "q8_0", 32, 34),
-    BLOCK(MLXN_TYPE_Q8_1, "q8_1", 32, 36),
-    BLOCK(MLXN_TYPE_Q2_K, "q2_K", 256, 84),
-    BLOCK(MLXN_TYPE_Q3_K, "q3_K", 256, 110),
-    BLOCK(MLXN_TYPE_Q4_K, "q4_K", 256, 144),
-    BLOCK(MLXN_TYPE_Q5_K, "q5_K", 256, 176),
-    BLOCK(MLXN_TYPE_Q6_K, "q6_K", 256, 210),
-    BLOCK(MLXN_TYPE_Q8_K, "q8_K", 256, 292),
-    BLOCK(MLXN_TYPE_IQ2_XXS, "iq2_xxs", 256, 66),
-    BLOCK(MLXN_TYPE_IQ2_XS, "iq2_xs", 256, 74),
-    BLOCK(MLXN_TYPE_IQ3_XXS, "iq3_xxs", 256, 98),
-    BLOCK(MLXN_TYPE_IQ1_S, "iq1_s", 256, 50),
-    BLOCK(MLXN_TYPE_IQ4_NL, "iq4_nl", 32, 18),
-    BLOCK(MLXN_TYPE_IQ3_S, "iq3_s", 256, 110),
-    BLOCK(MLXN_TYPE_IQ2_S, "iq2_s", 256, 82),
-    BLOCK(MLXN_TYPE_IQ4_XS, "iq4_xs", 256, 136),
-    BLOCK(MLXN_TYPE_IQ1_M, "iq1_m", 256, 56),
-    BLOCK(MLXN_TYPE_TQ1_0, "tq1_0", 256, 54),
-    BLOCK(MLXN_TYPE_TQ2_0, "tq2_0", 256, 66),
-    BLOCK(MLXN_TYPE_MXFP4, "mxfp4", 32, 17),
+    ELEM(MLXN_TYPE_F32, "f32", 4, 0, true, ROW(f32)),
+    ELEM(MLXN_TYPE_F16, "f16", 2, 1, true, ROW(f16)),
+    ELEM(MLXN_TYPE_BF16, "bf16", 2, 30, true, ROW(bf16)),
+    ELEM(MLXN_TYPE_F64, "f64", 8, 28, true, ROW(f64)),
+    ELEM(MLXN_TYPE_I8, "i8", 1, 24, false, NONE),
+    ELEM(MLXN_TYPE_I16, "i16", 2, 25, false, NONE),
+    ELEM(MLXN_TYPE_I32, "i32", 4, 26, false, NONE),
+    ELEM(MLXN_TYPE_I64, "i64", 8, 27, false, NONE),
+    ELEM(MLXN_TYPE_U8, "u8", 1, -1, false, NONE),
+    ELEM(MLXN_TYPE_U16, "u16", 2, -1, false, NONE),
+    ELEM(MLXN_TYPE_U32, "u32", 4, -1, false, NONE),
+    BLOCK(MLXN_TYPE_Q4_0, "q4_0", MLXN_QK4_0, q4_0, ROW(q4_0)),
+    BLOCK(MLXN_TYPE_Q4_1, "q4_1", MLXN_QK4_1, q4_1, ROW(q4_1)),
+    BLOCK(MLXN_TYPE_Q5_0, "q5_0", MLXN_QK5_0, q5_0, ROW(q5_0)),
+    BLOCK(MLXN_TYPE_Q5_1, "q5_1", MLXN_QK5_1, q5_1, ROW(q5_1)),
+    BLOCK(MLXN_TYPE_Q8_0, "q8_0", MLXN_QK8_0, q8_0, ROW(q8_0)),
+    BLOCK(MLXN_TYPE_Q8_1, "q8_1", MLXN_QK8_1, q8_1, ROW(q8_1)),
+    BLOCK(MLXN_TYPE_Q2_K, "q2_K", MLXN_QK_K, q2_K, ROW(q2_K)),
+    BLOCK(MLXN_TYPE_Q3_K, "q3_K", MLXN_QK_K, q3_K, ROW(q3_K)),
+    BLOCK(MLXN_TYPE_Q4_K, "q4_K", MLXN_QK_K, q4_K, ROW(q4_K)),
+    BLOCK(MLXN_TYPE_Q5_K, "q5_K", MLXN_QK_K, q5_K, ROW(q5_K)),
+    BLOCK(MLXN_TYPE_Q6_K, "q6_K", MLXN_QK_K, q6_K, ROW(q6_K)),
+    BLOCK(MLXN_TYPE_Q8_K, "q8_K", MLXN_QK_K, q8_K, ROW(q8_K)),
+    BLOCK(MLXN_TYPE_IQ2_XXS, "iq2_xxs", MLXN_QK_K, iq2_xxs, DEQ(iq2_xxs)),
+    BLOCK(MLXN_TYPE_IQ2_XS, "iq2_xs", MLXN_QK_K, iq2_xs, DEQ(iq2_xs)),
+    BLOCK(MLXN_TYPE_IQ3_XXS, "iq3_xxs", MLXN_QK_K, iq3_xxs, DEQ(iq3_xxs)),
+    BLOCK(MLXN_TYPE_IQ1_S, "iq1_s", MLXN_QK_K, iq1_s, DEQ(iq1_s)),
+    BLOCK(MLXN_TYPE_IQ4_NL, "iq4_nl", MLXN_QK4_NL, iq4_nl, ROW(iq4_nl)),
+    BLOCK(MLXN_TYPE_IQ3_S, "iq3_s", MLXN_QK_K, iq3_s, DEQ(iq3_s)),
+    BLOCK(MLXN_TYPE_IQ2_S, "iq2_s", MLXN_QK_K, iq2_s, DEQ(iq2_s)),
+    BLOCK(MLXN_TYPE_IQ4_XS, "iq4_xs", MLXN_QK_K, iq4_xs, ROW(iq4_xs)),
+    BLOCK(MLXN_TYPE_IQ1_M, "iq1_m", MLXN_QK_K, iq1_m, DEQ(iq1_m)),
+    BLOCK(MLXN_TYPE_TQ1_0, "tq1_0", MLXN_QK_K, tq1_0, ROW(tq1_0)),
+    BLOCK(MLXN_TYPE_TQ2_0, "tq2_0", MLXN_QK_K, tq2_0, ROW(tq2_0)),
+    BLOCK(MLXN_TYPE_MXFP4, "mxfp4", MLXN_QK_MXFP4, mxfp4, ROW(mxfp4)),
 };
 
 const mlxn_type_traits *mlxn_traits(mlxn_type t) {
