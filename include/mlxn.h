@@ -319,6 +319,15 @@ MLXN_API mlxn_status mlxn_scale(mlxn_stream *s, const mlxn_buffer *x, mlxn_buffe
 MLXN_API mlxn_status mlxn_copy(mlxn_stream *s, const mlxn_buffer *x, mlxn_buffer *y,
                                const mlxn_eltwise_params *p);
 
+/* ───────────────────────────── Conversion ─────────────────────────────
+ * y = x converted to y's type through f32 with the reference row functions: any x type with
+ * a dequantizer, any y type with a quantizer (mlxn_quantize_row / mlxn_dequantize_row), so
+ * quantizing is bit-exact with ggml's reference. x and y have the same shape (the innermost
+ * dimension a multiple of both blocks, which the buffers' shapes already guarantee) and do not
+ * overlap. CPU backend only for now (CUDA: MLXN_ERR_UNSUPPORTED); rows run on the thread pool.
+ * params: reserved, pass NULL. */
+MLXN_API mlxn_status mlxn_convert(mlxn_stream *s, const mlxn_buffer *x, mlxn_buffer *y, const void *params);
+
 /* ───────────────────────────── Files: GGUF, safetensors ───────────────────────────── */
 /* (io section) */
 

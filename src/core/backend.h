@@ -5,6 +5,7 @@
 #define MLXN_BACKEND_H
 
 #include "mlxn.h"
+#include "ops/convert.h"
 #include "ops/eltwise.h"
 
 #ifdef __cplusplus
@@ -36,8 +37,10 @@ typedef struct mlxn_backend_vt {
     mlxn_status (*graph_replay)(void *stream, void *graph);
     void (*graph_destroy)(void *graph);
 
-    /* Ops: one entry per op family; arguments validated by src/ops. */
+    /* Ops: one entry per op family; arguments validated by src/ops. NULL: not implemented
+     * on this backend (the front end returns MLXN_ERR_UNSUPPORTED). */
     mlxn_status (*eltwise)(void *stream, const mlxn_eltwise_args *a);
+    mlxn_status (*convert)(void *stream, const mlxn_convert_args *a);
 } mlxn_backend_vt;
 
 extern const mlxn_backend_vt mlxn_cpu_backend;

@@ -235,4 +235,5 @@ const mlxn_backend_vt mlxn_cpu_backend = {
     .graph_replay = cpu_graph_replay,
     .graph_destroy = cpu_graph_destroy,
     .eltwise = mlxn_cpu_eltwise,
+    .convert = mlxn_cpu_convert,
 };
