@@ -328,6 +328,45 @@ MLXN_API mlxn_status mlxn_copy(mlxn_stream *s, const mlxn_buffer *x, mlxn_buffer
  * params: reserved, pass NULL. */
 MLXN_API mlxn_status mlxn_convert(mlxn_stream *s, const mlxn_buffer *x, mlxn_buffer *y, const void *params);
 
+/* ───────────────────────────── Attention ─────────────────────────────
+ * O = softmax(scale · Q·Kᵀ + mask) · V for every query head, with grouped-query attention.
+ *   q: [n_q_heads][M][D]      F32, F16 or BF16
+ *   k: [n_kv_heads][L_cap][D] F16, BF16 or Q8_0 (the KV cache; rows 0..L-1 hold positions
+ *   v: [n_kv_heads][L_cap][D]   0..L-1), n_q_heads a multiple of n_kv_heads
+ *   o: [M][n_q_heads · D] (MLXN_ATTN_OUT_MHD, ready for the output projection) or
+ *      [n_q_heads][M][D] (MLXN_ATTN_OUT_HMD, the matmul's attention-layout input); F32/F16/BF16
+ * D is one of 64, 80, 96, 128, 192, 256, 512 (else MLXN_ERR_UNSUPPORTED).
+ * L, the number of valid keys, is p->kv_len's value read on the device when the op runs (an
+ * I32 [1] buffer, so a replayed graph follows it), clamped to [0, L_cap]; without kv_len,
+ * L = L_cap. The queries are the last M positions: query i sits at position L - M + i.
+ * Key j is visible to query i when j < L, and j <= pos(i) if causal, and
+ * j > pos(i) - window if window > 0. The score is scale · q·k (scale 0 means 1/sqrt(D)),
+ * then cap · tanh(score / cap) if softcap > 0, then + mask[i][j] if a mask is given
+ * (F32 or F16 [M][L_cap], shared by all heads). A sink (sinks: F32 [n_q_heads]) adds
+ * exp(sink) to the softmax denominator only. Arithmetic and softmax are f32; a query with
+ * no visible key and no sink gives zeros, never NaN. */
+typedef enum mlxn_attn_layout {
+    MLXN_ATTN_OUT_MHD = 0, /* o [M][n_q_heads · D] */
+    MLXN_ATTN_OUT_HMD = 1, /* o [n_q_heads][M][D] */
+} mlxn_attn_layout;
+
+typedef struct mlxn_attention_params {
+    float scale;               /* 0: 1/sqrt(D) */
+    float softcap;             /* 0: off */
+    bool causal;
+    int32_t window;            /* 0: no sliding window */
+    const mlxn_buffer *mask;   /* NULL or F32/F16 [M][L_cap] additive */
+    const mlxn_buffer *sinks;  /* NULL or F32 [n_q_heads] */
+    const mlxn_buffer *kv_len; /* NULL or I32 [1] */
+    mlxn_attn_layout out_layout;
+} mlxn_attention_params;
+
+/* scale 0, softcap 0, causal true, window 0, no mask/sinks/kv_len, out [M][H·D]. */
+MLXN_API mlxn_attention_params mlxn_attention_defaults(void);
+
+MLXN_API mlxn_status mlxn_attention(mlxn_stream *s, const mlxn_buffer *q, const mlxn_buffer *k,
+                                    const mlxn_buffer *v, mlxn_buffer *o, const mlxn_attention_params *p);
+
 /* ───────────────────────────── Files: GGUF, safetensors ───────────────────────────── */
 /* (io section) */
 

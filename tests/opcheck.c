@@ -48,6 +48,8 @@ mlxn_buffer *t_buf_from(mlxn_device *dev, mlxn_type t, int ndim, const int64_t *
                 double m = frexp(fabs(vals[i]), &e);
                 uint16_t sign = vals[i] < 0 || (vals[i] == 0 && signbit(vals[i])) ? 0x8000 : 0;
                 if (vals[i] == 0) h = sign;
+                else if (isinf(vals[i])) h = (uint16_t)(sign | 0x7c00);
+                else if (isnan(vals[i])) h = 0x7e00;
                 else if (e - 1 < -14) h = (uint16_t)(sign | (uint16_t)ldexp(fabs(vals[i]), 24));
                 else h = (uint16_t)(sign | (uint16_t)((e - 1 + 15) << 10) | (uint16_t)(ldexp(m, 11) - 1024));
             }

@@ -12,6 +12,7 @@ typedef struct t_op_family {
 
 void t_ops_eltwise(mlxn_device *dev, mlxn_stream *s);
 void t_ops_convert(mlxn_device *dev, mlxn_stream *s);
+void t_ops_attention(mlxn_device *dev, mlxn_stream *s);
 
 extern const t_op_family t_op_families[];
 extern const size_t t_op_families_count;

@@ -5,6 +5,7 @@
 #define MLXN_BACKEND_H
 
 #include "mlxn.h"
+#include "ops/attention.h"
 #include "ops/convert.h"
 #include "ops/eltwise.h"
 
@@ -41,6 +42,7 @@ typedef struct mlxn_backend_vt {
      * on this backend (the front end returns MLXN_ERR_UNSUPPORTED). */
     mlxn_status (*eltwise)(void *stream, const mlxn_eltwise_args *a);
     mlxn_status (*convert)(void *stream, const mlxn_convert_args *a);
+    mlxn_status (*attention)(void *stream, const mlxn_attention_args *a);
 } mlxn_backend_vt;
 
 extern const mlxn_backend_vt mlxn_cpu_backend;

@@ -236,4 +236,5 @@ const mlxn_backend_vt mlxn_cpu_backend = {
     .graph_destroy = cpu_graph_destroy,
     .eltwise = mlxn_cpu_eltwise,
     .convert = mlxn_cpu_convert,
+    .attention = mlxn_cpu_attention,
 };

@@ -20,5 +20,6 @@ mlxn_status mlxn_cpu_submit(void *stream, cpu_op_fn fn, const void *args, size_t
 /* Per-family entries of the vtable. */
 mlxn_status mlxn_cpu_eltwise(void *stream, const mlxn_eltwise_args *a);
 mlxn_status mlxn_cpu_convert(void *stream, const mlxn_convert_args *a);
+mlxn_status mlxn_cpu_attention(void *stream, const mlxn_attention_args *a);
 
 #endif

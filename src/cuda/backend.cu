@@ -150,7 +150,29 @@ static void cuda_stream_destroy(void *stream) {
     cudaSetDevice(s->dev->ordinal);
     cudaStreamSynchronize(s->s);
     cudaStreamDestroy(s->s);
+    for (int i = 0; i < s->n_retired; i++) cudaFree(s->retired[i]);
+    free(s->retired);
+    cudaFree(s->ws);
     free(s);
+}
+
+mlxn_status mlxn_cuda_workspace(cuda_stream *s, size_t bytes, void **out) {
+    if (bytes <= s->ws_bytes) {
+        *out = s->ws;
+        return MLXN_OK;
+    }
+    size_t want = s->ws_bytes ? s->ws_bytes : ((size_t)1 << 20);
+    while (want < bytes) want *= 2;
+    void **r = static_cast<void **>(realloc(s->retired, sizeof(void *) * (size_t)(s->n_retired + 1)));
+    if (!r) return mlxn_err(MLXN_ERR_OUT_OF_MEMORY, "cuda: out of host memory for the stream workspace");
+    s->retired = r;
+    void *p = nullptr;
+    MLXN_CUDA_TRY(cudaMalloc(&p, want));
+    if (s->ws) s->retired[s->n_retired++] = s->ws;
+    s->ws = p;
+    s->ws_bytes = want;
+    *out = p;
+    return MLXN_OK;
 }
 
 struct cuda_graph {
@@ -161,7 +183,8 @@ struct cuda_graph {
 static mlxn_status cuda_graph_begin(void *stream) {
     cuda_stream *s = static_cast<cuda_stream *>(stream);
     MLXN_CUDA_TRY(cudaSetDevice(s->dev->ordinal));
-    MLXN_CUDA_TRY(cudaStreamBeginCapture(s->s, cudaStreamCaptureModeThreadLocal));
+    /* Relaxed: an op may grow the stream workspace (cudaMalloc) while recording. */
+    MLXN_CUDA_TRY(cudaStreamBeginCapture(s->s, cudaStreamCaptureModeRelaxed));
     return MLXN_OK;
 }
 
@@ -224,6 +247,7 @@ static const mlxn_backend_vt cuda_vt = {
     .graph_replay = cuda_graph_replay,
     .graph_destroy = cuda_graph_destroy,
     .eltwise = mlxn_cuda_eltwise,
+    .attention = mlxn_cuda_attention,
 };
 
 extern "C" const mlxn_backend_vt *mlxn_cuda_backend(void) { return &cuda_vt; }

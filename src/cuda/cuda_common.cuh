@@ -15,7 +15,17 @@ struct cuda_device {
 struct cuda_stream {
     cuda_device *dev;
     cudaStream_t s;
+    /* Scratch for ops that combine partial results (split-K, flash-decoding). It only grows;
+     * a replaced block is kept until the stream is destroyed, since a recorded graph may
+     * still point at it. */
+    void *ws;
+    size_t ws_bytes;
+    void **retired;
+    int n_retired;
 };
+
+/* At least `bytes` of the stream's scratch (allowed while the stream records a graph). */
+mlxn_status mlxn_cuda_workspace(cuda_stream *s, size_t bytes, void **out);
 
 /* A CUDA error as an mlxn_status with the CUDA message; clears the runtime's last error. */
 static inline mlxn_status mlxn_cuda_status(cudaError_t e, const char *expr, const char *file, int line) {
@@ -66,3 +76,4 @@ static inline unsigned mlxn_grid_for(const cuda_device *d, long long work, int t
 }
 
 extern "C" mlxn_status mlxn_cuda_eltwise(void *stream, const mlxn_eltwise_args *a);
+extern "C" mlxn_status mlxn_cuda_attention(void *stream, const mlxn_attention_args *a);

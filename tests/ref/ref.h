@@ -17,4 +17,10 @@ double ref_eps(mlxn_type t);
 void ref_eltwise(int op, const double *a, const double *b, int64_t n, int64_t nb, double scale, double bias,
                  double *v, double *y);
 
+/* Attention: q [hq][m][d], k/v [hkv][lcap][d] (rows 0..L-1 valid), mask [m][lcap] or NULL,
+ * sinks [hq] or NULL; o [hq][m][d]. Query i sits at position L - m + i. */
+void ref_attention(const double *q, const double *k, const double *v, const double *mask, const double *sinks,
+                   double *o, int64_t hq, int64_t hkv, int64_t m, int64_t lcap, int64_t L, int64_t d, double scale,
+                   double softcap, int causal, int64_t window);
+
 #endif

@@ -1,0 +1,241 @@
+/* Attention cases: every head dim, every cache type (f16, bf16, q8_0), GQA ratios 1-8, L from 1
+ * to 4097, M from 1 to 100 (also M > L: the first queries see no key), causal, sliding
+ * window, softcap, additive mask, sinks, kv_len from a device buffer, both output layouts.
+ *
+ * Bound, per element: |o - ref| <= eps_o·|ref| + 1e-5·max|v|. The f32 path rounds the q·k
+ * dot (D terms), the exponentials and the running sums (L terms); the worst measured error
+ * beyond the output rounding is printed at the end (CPU: 3.5e-7·max|v|). A wrong key, weight
+ * or mask costs ~1e-2. K/V inputs are rounded (or quantized) before the oracle sees them. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opcheck.h"
+#include "ops_cases.h"
+#include "ref/ref.h"
+
+static double worst_abs; /* max over cases of (|o - ref| - eps_o·|ref|) / max|v| */
+
+static void track(const double *got, const double *ref, int64_t n, mlxn_type to, double vmax) {
+    for (int64_t i = 0; i < n; i++) {
+        double e = (fabs(got[i] - ref[i]) - ref_eps(to) * fabs(ref[i])) / vmax;
+        if (e > worst_abs) worst_abs = e;
+    }
+}
+
+typedef struct at_case {
+    mlxn_buffer *q, *k, *v, *o, *mask, *sinks, *kv_len;
+    mlxn_attention_params p;
+} at_case;
+
+static mlxn_status run_attn(mlxn_stream *s, void *ctx) {
+    at_case *c = ctx;
+    return mlxn_attention(s, c->q, c->k, c->v, c->o, &c->p);
+}
+
+/* A [h][l][d] cache buffer of type t from random values; vals gets what the device holds. */
+static mlxn_buffer *cache_buf(mlxn_device *dev, mlxn_type t, int64_t h, int64_t l, int64_t d, t_rng *r, double *vals) {
+    const int64_t ne[3] = {h, l, d};
+    int64_t n = h * l * d;
+    for (int64_t i = 0; i < n; i++) vals[i] = t_rng_normal(r);
+    if (t != MLXN_TYPE_Q8_0) return t_buf_from(dev, t, 3, ne, vals);
+    float *f = malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) f[i] = (float)vals[i];
+    size_t bytes = mlxn_row_bytes(t, n);
+    unsigned char *qb = malloc(bytes);
+    mlxn_quantize_row(t, f, qb, n);
+    mlxn_dequantize_row(t, qb, f, n);
+    for (int64_t i = 0; i < n; i++) vals[i] = f[i];
+    mlxn_buffer *b = NULL;
+    if (mlxn_buffer_alloc(dev, t, 3, ne, &b) == MLXN_OK) mlxn_buffer_write(b, 0, qb, bytes);
+    free(f);
+    free(qb);
+    return b;
+}
+
+typedef struct at_spec {
+    int64_t hq, hkv, m, l, lcap, d;
+    mlxn_type tq, tk, to;
+    bool causal, mask, sinks, kv_len_buf;
+    int32_t window;
+    float softcap;
+    mlxn_attn_layout layout;
+} at_spec;
+
+static void one(mlxn_device *dev, mlxn_stream *s, const at_spec *sp, uint64_t seed) {
+    char name[200];
+    snprintf(name, sizeof name, "attn hq=%lld hkv=%lld M=%lld L=%lld/%lld D=%lld q=%s kv=%s o=%s%s%s%s%s w=%d cap=%g %s",
+             (long long)sp->hq, (long long)sp->hkv, (long long)sp->m, (long long)sp->l, (long long)sp->lcap,
+             (long long)sp->d, mlxn_type_name(sp->tq), mlxn_type_name(sp->tk), mlxn_type_name(sp->to),
+             sp->causal ? " causal" : "", sp->mask ? " mask" : "", sp->sinks ? " sinks" : "", sp->kv_len_buf ? " kv_len" : "",
+             sp->window, sp->softcap, sp->layout == MLXN_ATTN_OUT_MHD ? "MHD" : "HMD");
+    t_rng r = {seed};
+    const int64_t hq = sp->hq, hkv = sp->hkv, m = sp->m, lcap = sp->lcap, d = sp->d, n_o = hq * m * d;
+    double *qv = malloc(sizeof(double) * (size_t)(hq * m * d)), *kv = malloc(sizeof(double) * (size_t)(hkv * lcap * d));
+    double *vv = malloc(sizeof(double) * (size_t)(hkv * lcap * d)), *mk = NULL, *sk = NULL;
+    double *ref = malloc(sizeof(double) * (size_t)n_o), *got = malloc(sizeof(double) * (size_t)n_o);
+    double *got_hmd = malloc(sizeof(double) * (size_t)n_o), *bound = malloc(sizeof(double) * (size_t)n_o);
+    at_case c = {0};
+    const int64_t qne[3] = {hq, m, d};
+    for (int64_t i = 0; i < hq * m * d; i++) qv[i] = t_rng_normal(&r);
+    c.q = t_buf_from(dev, sp->tq, 3, qne, qv);
+    c.k = cache_buf(dev, sp->tk, hkv, lcap, d, &r, kv);
+    c.v = cache_buf(dev, sp->tk == MLXN_TYPE_Q8_0 ? MLXN_TYPE_Q8_0 : MLXN_TYPE_BF16, hkv, lcap, d, &r, vv);
+    double vmax = 0;
+    for (int64_t i = 0; i < hkv * lcap * d; i++) vmax = fabs(vv[i]) > vmax ? fabs(vv[i]) : vmax;
+    c.p = mlxn_attention_defaults();
+    c.p.causal = sp->causal;
+    c.p.window = sp->window;
+    c.p.softcap = sp->softcap;
+    c.p.out_layout = sp->layout;
+    if (sp->mask) {
+        const int64_t mne[2] = {m, lcap};
+        mk = malloc(sizeof(double) * (size_t)(m * lcap));
+        for (int64_t i = 0; i < m * lcap; i++) mk[i] = t_rng_uniform(&r, 0, 1) < 0.2f ? -INFINITY : t_rng_uniform(&r, -2, 1);
+        c.mask = t_buf_from(dev, MLXN_TYPE_F16, 2, mne, mk);
+        c.p.mask = c.mask;
+    }
+    if (sp->sinks) {
+        const int64_t sne[1] = {hq};
+        sk = malloc(sizeof(double) * (size_t)hq);
+        for (int64_t i = 0; i < hq; i++) sk[i] = t_rng_uniform(&r, -1, 3);
+        c.sinks = t_buf_from(dev, MLXN_TYPE_F32, 1, sne, sk);
+        c.p.sinks = c.sinks;
+    }
+    if (sp->kv_len_buf) {
+        const int64_t one1[1] = {1};
+        int32_t L = (int32_t)sp->l;
+        mlxn_buffer_alloc(dev, MLXN_TYPE_I32, 1, one1, &c.kv_len);
+        mlxn_buffer_write(c.kv_len, 0, &L, 4);
+        c.p.kv_len = c.kv_len;
+    }
+    const int64_t mhd[2] = {m, hq * d}, hmd[3] = {hq, m, d};
+    double *z = calloc((size_t)n_o, sizeof(double));
+    c.o = sp->layout == MLXN_ATTN_OUT_MHD ? t_buf_from(dev, sp->to, 2, mhd, z) : t_buf_from(dev, sp->to, 3, hmd, z);
+    free(z);
+    ref_attention(qv, kv, vv, mk, sk, ref, hq, hkv, m, lcap, sp->kv_len_buf ? sp->l : lcap, d,
+                  1.0 / sqrt((double)d), sp->softcap, sp->causal, sp->window);
+    for (int64_t i = 0; i < n_o; i++) bound[i] = ref_eps(sp->to) * fabs(ref[i]) + 1e-5 * vmax;
+    if (t_run_eager_and_replay(name, s, NULL, run_attn, &c, c.o, got)) {
+        if (sp->layout == MLXN_ATTN_OUT_MHD) /* [m][hq][d] -> [hq][m][d] */
+            for (int64_t h = 0; h < hq; h++)
+                for (int64_t i = 0; i < m; i++) memcpy(got_hmd + (h * m + i) * d, got + (i * hq + h) * d, sizeof(double) * (size_t)d);
+        else memcpy(got_hmd, got, sizeof(double) * (size_t)n_o);
+        t_check_bound(name, got_hmd, ref, bound, n_o);
+        track(got_hmd, ref, n_o, sp->to, vmax);
+    }
+    if (sp->kv_len_buf && sp->l > 1) {
+        /* a graph recorded once follows kv_len: replay with a shorter L */
+        mlxn_graph *g = NULL;
+        int32_t L2 = (int32_t)(sp->l / 2);
+        if (mlxn_graph_begin(s) == MLXN_OK) {
+            mlxn_status rs = run_attn(s, &c), es = mlxn_graph_end(s, &g);
+            mlxn_buffer_write(c.kv_len, 0, &L2, 4);
+            if (CHECK(!rs && !es && mlxn_graph_replay(s, g) == MLXN_OK && mlxn_stream_sync(s) == MLXN_OK, "%s: replay: %s",
+                      name, mlxn_last_error())) {
+                t_buf_read(c.o, got);
+                ref_attention(qv, kv, vv, mk, sk, ref, hq, hkv, m, lcap, L2, d, 1.0 / sqrt((double)d), sp->softcap,
+                              sp->causal, sp->window);
+                if (sp->layout == MLXN_ATTN_OUT_MHD)
+                    for (int64_t h = 0; h < hq; h++)
+                        for (int64_t i = 0; i < m; i++)
+                            memcpy(got_hmd + (h * m + i) * d, got + (i * hq + h) * d, sizeof(double) * (size_t)d);
+                else memcpy(got_hmd, got, sizeof(double) * (size_t)n_o);
+                for (int64_t i = 0; i < n_o; i++) bound[i] = ref_eps(sp->to) * fabs(ref[i]) + 1e-5 * vmax;
+                char n2[240];
+                snprintf(n2, sizeof n2, "%s replayed with kv_len=%d", name, L2);
+                t_check_bound(n2, got_hmd, ref, bound, n_o);
+            }
+            mlxn_graph_destroy(g);
+        }
+    }
+    mlxn_buffer *bufs[] = {c.q, c.k, c.v, c.o, c.mask, c.sinks, c.kv_len};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mlxn_buffer_free(bufs[i]);
+    free(qv), free(kv), free(vv), free(mk), free(sk), free(ref), free(got), free(got_hmd), free(bound);
+}
+
+static void bad_args(mlxn_device *dev, mlxn_stream *s) {
+    const int64_t qne[3] = {4, 2, 128}, kne[3] = {2, 16, 128}, k3[3] = {3, 16, 128}, one_ne[2] = {2, 512};
+    const int64_t q100[3] = {4, 2, 100}, k100[3] = {2, 16, 100}, o100[2] = {2, 400};
+    mlxn_buffer *q = NULL, *k = NULL, *v = NULL, *o = NULL, *k3b = NULL, *kf32 = NULL, *qd = NULL, *kd = NULL, *od = NULL;
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 3, qne, &q);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F16, 3, kne, &k);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F16, 3, kne, &v);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 2, one_ne, &o);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F16, 3, k3, &k3b);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 3, kne, &kf32);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 3, q100, &qd);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F16, 3, k100, &kd);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 2, o100, &od);
+    CHECK_ST(mlxn_attention(s, q, k, v, o, NULL), MLXN_OK);
+    CHECK_ST(mlxn_attention(s, qd, kd, kd, od, NULL), MLXN_ERR_UNSUPPORTED);
+    CHECK(strstr(mlxn_last_error(), "D=100") != NULL, "message names D: %s", mlxn_last_error());
+    CHECK_ST(mlxn_attention(s, q, k3b, k3b, o, NULL), MLXN_ERR_INVALID_ARG); /* 4 q heads over 3 kv heads */
+    CHECK_ST(mlxn_attention(s, q, kf32, v, o, NULL), MLXN_ERR_INVALID_ARG);   /* f32 cache */
+    CHECK_ST(mlxn_attention(s, q, k, v, q, NULL), MLXN_ERR_INVALID_ARG);
+    CHECK_ST(mlxn_attention(NULL, q, k, v, o, NULL), MLXN_ERR_INVALID_ARG);
+    CHECK_ST(mlxn_attention(s, q, NULL, v, o, NULL), MLXN_ERR_INVALID_ARG);
+    mlxn_attention_params p = mlxn_attention_defaults();
+    p.out_layout = MLXN_ATTN_OUT_HMD;
+    CHECK_ST(mlxn_attention(s, q, k, v, o, &p), MLXN_ERR_INVALID_ARG); /* o is [M][H*D] */
+    p = mlxn_attention_defaults();
+    p.window = -1;
+    CHECK_ST(mlxn_attention(s, q, k, v, o, &p), MLXN_ERR_INVALID_ARG);
+    p = mlxn_attention_defaults();
+    p.kv_len = q;
+    CHECK_ST(mlxn_attention(s, q, k, v, o, &p), MLXN_ERR_INVALID_ARG);
+    p = mlxn_attention_defaults();
+    p.sinks = o;
+    CHECK_ST(mlxn_attention(s, q, k, v, o, &p), MLXN_ERR_INVALID_ARG);
+    mlxn_stream_sync(s);
+    mlxn_buffer *bufs[] = {q, k, v, o, k3b, kf32, qd, kd, od};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mlxn_buffer_free(bufs[i]);
+}
+
+void t_ops_attention(mlxn_device *dev, mlxn_stream *s) {
+    bad_args(dev, s);
+    static const int64_t dims[] = {64, 80, 96, 128, 192, 256, 512};
+    static const int64_t lm[][2] = {{1, 1}, {2, 1}, {7, 3}, {33, 16}, {100, 100}, {100, 3}, {1000, 16}, {4097, 1},
+                                    {4097, 3}, {7, 16}};
+    static const mlxn_type caches[] = {MLXN_TYPE_F16, MLXN_TYPE_BF16, MLXN_TYPE_Q8_0};
+    static const mlxn_type ftypes[] = {MLXN_TYPE_F32, MLXN_TYPE_F16, MLXN_TYPE_BF16};
+    static const int gqa[] = {1, 2, 4, 8};
+    uint64_t seed = 5000;
+    int k = 0;
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+        for (size_t li = 0; li < sizeof lm / sizeof lm[0]; li++, k++) {
+            at_spec sp = {0};
+            sp.d = dims[di];
+            sp.l = lm[li][0];
+            sp.m = lm[li][1];
+            sp.hkv = 1 + (k % 2);
+            sp.hq = sp.hkv * gqa[k % 4];
+            sp.lcap = sp.l + (k % 3 == 0 ? 5 : 0); /* capacity beyond L: kv_len says where the keys end */
+            sp.kv_len_buf = sp.lcap != sp.l;
+            sp.tk = caches[k % 3];
+            if (sp.tk == MLXN_TYPE_Q8_0 && sp.d % 32) sp.tk = MLXN_TYPE_F16; /* q8_0 rows need D % 32 == 0 */
+            sp.tq = ftypes[(k / 3) % 3];
+            sp.to = ftypes[(k / 2) % 3];
+            sp.causal = k % 5 != 4;
+            sp.window = k % 7 == 3 ? (int32_t)(sp.l / 3 + 1) : 0;
+            sp.softcap = k % 4 == 1 ? 30.0f : k % 9 == 2 ? 1.5f : 0.0f;
+            sp.mask = k % 6 == 5;
+            sp.sinks = k % 8 == 6;
+            sp.layout = k % 3 == 2 ? MLXN_ATTN_OUT_HMD : MLXN_ATTN_OUT_MHD;
+            if (sp.d == 512 && sp.l * sp.m > 20000) continue; /* the double oracle's time */
+            one(dev, s, &sp, seed++);
+        }
+    }
+    /* real shapes: Llama-3-8B decode (32/8 heads, D 128) and a Gemma-3-style window + softcap */
+    at_spec llama = {.hq = 32, .hkv = 8, .m = 1, .l = 2048, .lcap = 4096, .d = 128, .tq = MLXN_TYPE_F32,
+                     .tk = MLXN_TYPE_F16, .to = MLXN_TYPE_F32, .causal = true, .kv_len_buf = true};
+    one(dev, s, &llama, seed++);
+    at_spec gemma = {.hq = 8, .hkv = 4, .m = 16, .l = 1500, .lcap = 1500, .d = 256, .tq = MLXN_TYPE_BF16,
+                     .tk = MLXN_TYPE_BF16, .to = MLXN_TYPE_BF16, .causal = true, .window = 512, .softcap = 50.0f};
+    one(dev, s, &gemma, seed++);
+    at_spec sinks = {.hq = 8, .hkv = 1, .m = 3, .l = 2, .lcap = 2, .d = 64, .tq = MLXN_TYPE_F32, .tk = MLXN_TYPE_Q8_0,
+                     .to = MLXN_TYPE_F32, .causal = true, .sinks = true, .mask = true};
+    one(dev, s, &sinks, seed++);
+    printf("attention: worst error beyond output rounding %.2e * max|v| (bound 1e-5)\n", worst_abs);
+}
