@@ -368,6 +368,374 @@ MLXN_API mlxn_attention_params mlxn_attention_defaults(void);
 MLXN_API mlxn_status mlxn_attention(mlxn_stream *s, const mlxn_buffer *q, const mlxn_buffer *k,
                                     const mlxn_buffer *v, mlxn_buffer *o, const mlxn_attention_params *p);
 
+/* ───────────────────────────── Rows and layout ─────────────────────────────
+ * Embedding lookup, and copies that move elements between layouts: strided copy, transpose,
+ * permute, slice, concat. Float operands (x, y, a, b) are each F32, F16 or BF16; a value is
+ * converted through f32 and rounded to y's type (round to nearest even), so a copy between
+ * equal types is exact. y never overlaps an input (INVALID_ARG). All buffers on the
+ * stream's device; empty shapes are allowed and do nothing. */
+
+typedef struct mlxn_get_rows_params {
+    float scale; /* every value is multiplied by scale in f32 (skipped when scale == 1) */
+} mlxn_get_rows_params;
+
+/* scale = 1: the value NULL stands for. */
+MLXN_API mlxn_get_rows_params mlxn_get_rows_defaults(void);
+
+/* Embedding lookup: y[i][k] = dequant(table[ids[i]])[k] · scale.
+ *   table: [n_rows][K], F32, F16, BF16 or any block format with a dequantizer (every GGML
+ *          format mlxn has: Q4_0 … Q8_K, IQ*, TQ*, MXFP4); values are exactly
+ *          mlxn_dequantize_row's, on every backend
+ *   ids:   I32, any shape of 1..3 dims (n ids), read when the op runs (graph replay follows it)
+ *   y:     F32, F16 or BF16, shape ids' shape + [K], or [n][K]
+ * An id outside [0, n_rows): the CPU backend returns INVALID_ARG naming the id when it runs
+ * the op eagerly (nothing written); where ids are only known on the device (CUDA, and CPU
+ * graph replay) that row of y is written as zeros. No backend reads outside the table. */
+MLXN_API mlxn_status mlxn_get_rows(mlxn_stream *s, const mlxn_buffer *table, const mlxn_buffer *ids, mlxn_buffer *y,
+                                   const mlxn_get_rows_params *p);
+
+/* A strided walk: element (i0, .., i_{ndim-1}) of the shape ne is read at
+ * x[x_offset + Σ i_d · x_stride[d]] and written at y[y_offset + Σ i_d · y_stride[d]], offsets
+ * and strides counted in elements of each buffer (x strides of any sign; y strides >= 0).
+ * Every address must lie inside its buffer, and no two elements may land on one y address
+ * (checked: sorted by stride, each y stride exceeds the span of the smaller ones). */
+typedef struct mlxn_copy_strided_params {
+    int ndim;                        /* 1..4 */
+    int64_t ne[MLXN_MAX_DIMS];       /* outermost first */
+    int64_t x_offset;
+    int64_t x_stride[MLXN_MAX_DIMS];
+    int64_t y_offset;
+    int64_t y_stride[MLXN_MAX_DIMS];
+} mlxn_copy_strided_params;
+
+/* y = x read and written through the walk p, with the cast. NULL: the contiguous walk over
+ * y's shape (x must have as many elements). */
+MLXN_API mlxn_status mlxn_copy_strided(mlxn_stream *s, const mlxn_buffer *x, mlxn_buffer *y,
+                                       const mlxn_copy_strided_params *p);
+
+/* y = x with its last two dimensions swapped: x [.., A, B] -> y [.., B, A] (x of 2..4 dims).
+ * params: reserved, pass NULL. */
+MLXN_API mlxn_status mlxn_transpose(mlxn_stream *s, const mlxn_buffer *x, mlxn_buffer *y, const void *params);
+
+typedef struct mlxn_permute_params {
+    int perm[3]; /* y's leading dim d is x's leading dim perm[d] (d < ndim - 1); default 0, 1, 2 */
+} mlxn_permute_params;
+
+/* Permutes the leading dimensions (all but the innermost, which stays in place) of x of 2..4
+ * dims: y.ne[d] = x.ne[perm[d]], e.g. [seq][heads][D] -> [heads][seq][D] with perm {1, 0}.
+ * perm must be a permutation of 0 .. ndim-2 (INVALID_ARG). */
+MLXN_API mlxn_status mlxn_permute(mlxn_stream *s, const mlxn_buffer *x, mlxn_buffer *y, const mlxn_permute_params *p);
+
+typedef struct mlxn_slice_params {
+    int64_t begin; /* first element of x's last dim taken; default 0 */
+} mlxn_slice_params;
+
+/* y = x[.., begin : begin + K'] along the last dim, K' = y's last dim; other dims equal. */
+MLXN_API mlxn_status mlxn_slice(mlxn_stream *s, const mlxn_buffer *x, mlxn_buffer *y, const mlxn_slice_params *p);
+
+/* y = [a | b] along the last dim: y [.., Ka + Kb]; a [.., Ka] and b [.., Kb] agree in the other
+ * dims. params: reserved, pass NULL. */
+MLXN_API mlxn_status mlxn_concat(mlxn_stream *s, const mlxn_buffer *a, const mlxn_buffer *b, mlxn_buffer *y,
+                                 const void *params);
+
+/* ───────────────────────────── KV cache ─────────────────────────────
+ * A layer's cache is one buffer per K and V: [n_kv_heads][L][D], F16, BF16 or Q8_0 (D a
+ * multiple of 32), the layout mlxn_attention reads. */
+
+typedef struct mlxn_kv_append_params {
+    bool ring; /* false: the row of position p goes to slot p (p < L); true: to slot p mod L
+                * (a sliding-window layer whose cache holds the last L positions) */
+} mlxn_kv_append_params;
+
+/* Stores M new rows: cache[h][slot(pos[i])][:] = x[i][h·D : (h+1)·D] for every head h.
+ *   x:     [M][n_kv_heads · D] or [M][n_kv_heads][D], F32, F16 or BF16
+ *   pos:   I32 [M], positions, read when the op runs (graph replay follows it)
+ *   cache: [n_kv_heads][L][D]; F16/BF16 round to nearest even; Q8_0 quantizes each block of 32
+ *          as mlxn_quantize_row(Q8_0) does, bit for bit, on every backend (finite values)
+ * Other slots are left untouched. When two rows of one call land in one slot, the later row
+ * is stored. A position < 0 (or >= L without ring): the CPU backend returns INVALID_ARG
+ * naming it when it runs eagerly (nothing written); on the device (CUDA, CPU graph replay)
+ * that row is skipped. p NULL: ring false. */
+MLXN_API mlxn_status mlxn_kv_append(mlxn_stream *s, const mlxn_buffer *x, const mlxn_buffer *pos, mlxn_buffer *cache,
+                                    const mlxn_kv_append_params *p);
+
+/* ───────────────────────────── Sampling ─────────────────────────────
+ * Token selection on the device: the logits are never read back. logits: [rows][V] or [V],
+ * F32, F16 or BF16. Tokens are I32 [rows] (or [1] for one row). Order is total: a larger
+ * value first, and among equal values the smaller index; NaN counts as -inf. */
+
+/* idx[r] = the index of the largest logits[r][i]. params: reserved, pass NULL. */
+MLXN_API mlxn_status mlxn_argmax(mlxn_stream *s, const mlxn_buffer *logits, mlxn_buffer *idx, const void *params);
+
+/* The k largest of each row, in order: indices I32 [rows][k] and, unless values is NULL,
+ * values [rows][k] (F32, F16 or BF16) = logits at those indices. 1 <= k <= min(V, 1024)
+ * (k > 1024: UNSUPPORTED). params: reserved, pass NULL. */
+MLXN_API mlxn_status mlxn_top_k(mlxn_stream *s, const mlxn_buffer *logits, mlxn_buffer *values, mlxn_buffer *indices,
+                                const void *params);
+
+typedef struct mlxn_sample_params {
+    float temperature;        /* > 0; <= 0 picks greedily (the argmax after penalties). Default 1 */
+    int32_t top_k;            /* keep the k most likely; 0 (default) or >= V: off */
+    float top_p;              /* keep the fewest most likely with mass >= top_p; 1 (default): off */
+    float min_p;              /* keep p_i >= min_p · p_max; 0 (default): off */
+    float repetition_penalty; /* on tokens in recent: l > 0 ? l / rp : l · rp. 1 (default): off */
+    float presence_penalty;   /* subtracted once from a token in recent. 0 (default): off */
+    float frequency_penalty;  /* subtracted per occurrence in recent. 0 (default): off */
+    bool advance;             /* add 1 to rng's step after drawing (default true) */
+} mlxn_sample_params;
+
+/* temperature 1, the filters and penalties off, advance true. */
+MLXN_API mlxn_sample_params mlxn_sample_defaults(void);
+
+/* Draws token[r] from softmax of the row's processed logits, in this order:
+ *   1. penalties, for each token that occurs c > 0 times in recent's row (l = logit):
+ *      l = l > 0 ? l / rp : l · rp;  l = l - (c · frequency + presence)
+ *   2. z = l · (1 / temperature) (f32; the reciprocal rounded to f32 once)
+ *   3. min-p: keep z_i - z_max >= log(min_p);  4. top-k;  5. top-p over the survivors' mass
+ *   6. one draw from the survivors by their mass, in index order.
+ * All of it is f32 and integer arithmetic done identically on every backend: the same logits,
+ * seed and step give the same token on the CPU and on CUDA. Mass is exp(z_i - z_max) (mlxn's
+ * own exp) held as an integer in units of 2^-40, so a token with exp(z_i - z_max) < 2^-40 is
+ * never drawn; top-p keeps the fewest tokens whose mass reaches ceil(top_p · total).
+ * The random draw is Philox4x32-10 with key = seed, counter = (step, row, 0): a 64-bit u,
+ * and the token is the first in index order whose cumulative mass exceeds (u · total) >> 64.
+ *   recent: NULL, or I32 [W] (shared by every row) or [rows][W]: recent token ids; ids < 0 are
+ *           empty slots, ids >= V are INVALID_ARG on the CPU eagerly and ignored on the device
+ *   rng:    I64 [2] = {seed, step}, read when the op runs; with p->advance the op adds 1 to
+ *           step after drawing, so a replayed graph draws anew without host writes
+ *   token:  I32 [rows]
+ * p NULL: mlxn_sample_defaults(). */
+MLXN_API mlxn_status mlxn_sample(mlxn_stream *s, const mlxn_buffer *logits, const mlxn_buffer *recent, mlxn_buffer *rng,
+                                 mlxn_buffer *token, const mlxn_sample_params *p);
+
+/* ───────────────────────────── Norms ─────────────────────────────
+ * Each row of y, or each head slice of a row, is normalized on its own, in float32:
+ *   rms_norm:   y = x / sqrt(mean(x²) + eps) · (w + w_offset)
+ *   layer_norm: y = (x − μ) / sqrt(mean((x − μ)²) + eps) · (w + w_offset) + b,   μ = mean(x)
+ *   l2_norm:    y = x / max(sqrt(sum(x²)), eps)        (eps is a floor, as in ggml's l2_norm)
+ * w NULL is a factor of 1 (w_offset then unused); b NULL adds nothing.
+ * Shapes: y is [..., n]; its R = nelements / n rows are normalized. x has y's shape, or is a
+ * wider buffer [..., S] holding R rows of S >= x_col + n elements, of which columns
+ * [x_col, x_col + n) are read — a norm over part of a bigger buffer, e.g. the K columns of a
+ * fused QKV projection's [T][q + k + v] output. head_dim = D > 0 normalizes each of the n / D
+ * slices of D elements of a row separately (QK-norm over y [T][H·D]); n must be a multiple
+ * of D. w and b hold one slice: [n], or [D] with head_dim.
+ * Types: x, w, b, y (and r, h below) are F32, F16 or BF16 independently, except that h has
+ * x's type. The result is rounded once, to y's type.
+ * Aliasing: y may be x itself (in place: same type, x of y's shape); no other overlap of an
+ * output with an input. Empty y does nothing.
+ * Errors, INVALID_ARG with the op, argument and value: NULL stream, x or y; a buffer of
+ * another device or not F32/F16/BF16; a read-only output; shapes as above; head_dim < 0 or
+ * not dividing n; x_col < 0; eps negative or not finite, w_offset not finite. */
+typedef struct mlxn_norm_params {
+    float eps;        /* 1e-6 */
+    float w_offset;   /* 0; 1 for Gemma, whose files store w − 1: y = norm(x) · (1 + w) */
+    int64_t head_dim; /* 0: whole rows; D: each D-slice of a row (QK-norm) */
+    int64_t x_col;    /* first column of x read, when x is wider than y; 0 */
+} mlxn_norm_params;
+
+/* eps 1e-6, w_offset 0, head_dim 0, x_col 0: the value NULL stands for. */
+MLXN_API mlxn_norm_params mlxn_norm_defaults(void);
+
+/* RMSNorm. w: NULL, [n] or [head_dim]. */
+MLXN_API mlxn_status mlxn_rms_norm(mlxn_stream *s, const mlxn_buffer *x, const mlxn_buffer *w,
+                                   mlxn_buffer *y, const mlxn_norm_params *p);
+/* The residual add fused with the RMSNorm after it; x and r are read once:
+ *   h = x + r, rounded to h's type (x's);   y = rms_norm(h as stored) · (w + w_offset)
+ * x, r and h have y's shape (x_col must be 0); h may be x or r itself (same type). */
+MLXN_API mlxn_status mlxn_rms_norm_residual(mlxn_stream *s, const mlxn_buffer *x, const mlxn_buffer *r,
+                                            const mlxn_buffer *w, mlxn_buffer *h, mlxn_buffer *y,
+                                            const mlxn_norm_params *p);
+/* LayerNorm. w, b: NULL, [n] or [head_dim], independently. */
+MLXN_API mlxn_status mlxn_layer_norm(mlxn_stream *s, const mlxn_buffer *x, const mlxn_buffer *w,
+                                     const mlxn_buffer *b, mlxn_buffer *y, const mlxn_norm_params *p);
+/* L2 norm (no weight; w_offset unused). */
+MLXN_API mlxn_status mlxn_l2_norm(mlxn_stream *s, const mlxn_buffer *x, mlxn_buffer *y,
+                                  const mlxn_norm_params *p);
+
+/* ───────────────────────────── Rotary position embedding ─────────────────────────────
+ * y is [..., H, D] (at least 2 dims): T = nelements / (H·D) token rows of H heads of D
+ * (head_dim) elements. x has y's shape, or is a wider buffer [..., S] of T rows with
+ * S >= x_col + H·D whose columns [x_col, x_col + H·D) are the heads (q or k inside a fused
+ * QKV output). pos is I32 [T]: token t's position, read on the device when the op runs, so
+ * a replayed graph follows new positions; any int32 value is valid.
+ * The first n_rot dims of each head rotate as n_rot/2 pairs, i = 0 .. n_rot/2 − 1:
+ *   NORMAL (GGUF's default; Llama):   pair i is (x[2i], x[2i + 1])
+ *   NEOX   (Qwen, Gemma, Phi-3):      pair i is (x[i], x[i + n_rot/2])
+ *   (a, b) → mscale · (a·cos θ − b·sin θ,  a·sin θ + b·cos θ),   θ = pos · f_i
+ * and dims [n_rot, D) are copied. With f0_i = base^(−2i / n_rot), the frequency is
+ * f_i = f0_i · g_i / ff[i], where ff is freq_factors (F32 [n_rot/2] divisors — GGUF's
+ * rope_freqs tensor, e.g. Llama 3.1's — or NULL for 1) and the scaling sets g_i and mscale:
+ *   NONE    g = 1; mscale = attn_factor
+ *   LINEAR  g = 1 / factor; mscale = attn_factor
+ *   YARN    (as ggml's rope_yarn) g_i = (1 − m_i) / factor + m_i, with
+ *           m_i = ext_factor · (1 − clamp((i − lo) / max(0.001, hi − lo), 0, 1)),
+ *           lo = max(0, floor(c(beta_fast))), hi = min(n_rot − 1, ceil(c(beta_slow))),
+ *           c(β) = n_rot · ln(n_ctx_orig / (2π·β)) / (2·ln base);
+ *           mscale = attn_factor · (1 + 0.1·ln factor) when ext_factor != 0, else attn_factor
+ *   LLAMA3  (HF's "llama3" rope_type) wavelength λ_i = 2π / f0_i; g = 1 when
+ *           λ < n_ctx_orig / high_freq_factor, g = 1 / factor when λ > n_ctx_orig /
+ *           low_freq_factor, else g = (1 − σ) / factor + σ with σ = (n_ctx_orig / λ −
+ *           low_freq_factor) / (high_freq_factor − low_freq_factor); mscale = attn_factor
+ * f_i is computed in double on the host, once per call; θ = pos · f_i, cos, sin and the
+ * rotation are float32 on the device (so θ carries f32's relative error: about 1e-7·|θ|).
+ * Multi-section RoPE (Qwen2-VL's M-RoPE; Qwen3-VL's and Qwen3.5's interleaved form): when a
+ * section is non-zero, pair i takes its position from stream k, pos is I32 [S][T] (S > the
+ * last stream used; ggml's [4][T] layout works), and the sections must sum to n_rot/2:
+ *   contiguous   pairs [0, s0) use stream 0, [s0, s0 + s1) stream 1, then 2, then 3;
+ *   interleaved  pair i uses stream 1 if i mod 3 == 1 and i < 3·s1, stream 2 if i mod 3 == 2
+ *                and i < 3·s2, else stream 0 (s3 must be 0).
+ * Types: x and y F32, F16 or BF16 independently; y may be x (same type, x of y's shape).
+ * Errors (INVALID_ARG, naming the argument and value): shapes as above; pos not I32 or not
+ * [T] / [S][T] with S too small; n_rot odd, < 0, > D or > MLXN_ROPE_MAX_ROT; freq_factors
+ * not F32 [n_rot/2]; freq_base not finite and > 1; factor or attn_factor not finite and > 0;
+ * YARN with n_ctx_orig <= 0, ext_factor not finite, or beta_fast, beta_slow not > 0; LLAMA3
+ * with n_ctx_orig <= 0 or not 0 < low_freq_factor < high_freq_factor; a mode or scaling
+ * outside its enum; a section < 0, sections not summing to n_rot/2, interleaved with
+ * s3 != 0. */
+#define MLXN_ROPE_MAX_ROT 512
+
+typedef enum mlxn_rope_mode {
+    MLXN_ROPE_NORMAL = 0, /* adjacent pairs */
+    MLXN_ROPE_NEOX = 1,   /* pairs split across the halves of the rotated dims */
+} mlxn_rope_mode;
+
+typedef enum mlxn_rope_scaling {
+    MLXN_ROPE_SCALING_NONE = 0,
+    MLXN_ROPE_SCALING_LINEAR = 1,
+    MLXN_ROPE_SCALING_YARN = 2,
+    MLXN_ROPE_SCALING_LLAMA3 = 3,
+} mlxn_rope_scaling;
+
+typedef struct mlxn_rope_params {
+    mlxn_rope_mode mode;       /* NORMAL */
+    int64_t n_rot;             /* rotated dims per head, even; 0: all of D */
+    float freq_base;           /* 10000 */
+    mlxn_rope_scaling scaling; /* NONE */
+    float factor;              /* LINEAR, YARN, LLAMA3: context extension factor; 1 */
+    float attn_factor;         /* multiplies cos and sin; 1 */
+    int64_t n_ctx_orig;        /* YARN, LLAMA3: training context; 0 (must be set for them) */
+    float ext_factor;          /* YARN: extrapolation mix; 1 */
+    float beta_fast, beta_slow;              /* YARN: 32, 1 */
+    float low_freq_factor, high_freq_factor; /* LLAMA3: 1, 4 */
+    int32_t sections[4];       /* multi-section pairs per position stream; all 0: off */
+    bool interleaved;          /* sections interleaved (Qwen3-VL) rather than contiguous */
+    int64_t x_col;             /* first column of x read, when x is wider than y; 0 */
+} mlxn_rope_params;
+
+MLXN_API mlxn_rope_params mlxn_rope_defaults(void);
+
+/* y = rope(x) at positions pos; freq_factors NULL or F32 [n_rot/2]. */
+MLXN_API mlxn_status mlxn_rope(mlxn_stream *s, const mlxn_buffer *x, const mlxn_buffer *pos,
+                               const mlxn_buffer *freq_factors, mlxn_buffer *y,
+                               const mlxn_rope_params *p);
+
+/* ───────────────────────────── Softmax ─────────────────────────────
+ * Over each row of n elements, in float32:
+ *   v = x · scale;  v = softcap · tanh(v / softcap) if softcap > 0 (Gemma 2's attention
+ *   logit cap, applied before the mask);  v = v + mask;  y = exp(v − max v) / Σ exp(v − max v)
+ * x and y are [..., n] of one shape (R = nelements / n rows). mask is NULL or F32/F16/BF16
+ * [..., n] with M = nelements / n rows, M dividing R: x's row r adds mask row r mod M, so a
+ * [Tq][Tk] mask serves scores [H][Tq][Tk] for every head, and a single row [n] serves all.
+ * −inf in the mask removes an element; a row whose v is −inf everywhere gives zeros.
+ * Types: x, mask and y F32, F16 or BF16 independently; y may be x (same type, in place).
+ * Errors (INVALID_ARG): shapes, types, overlap as above; scale not finite; softcap < 0 or
+ * not finite. */
+typedef struct mlxn_softmax_params {
+    float scale;   /* 1 */
+    float softcap; /* 0: off */
+} mlxn_softmax_params;
+
+MLXN_API mlxn_softmax_params mlxn_softmax_defaults(void);
+
+MLXN_API mlxn_status mlxn_softmax(mlxn_stream *s, const mlxn_buffer *x, const mlxn_buffer *mask,
+                                  mlxn_buffer *y, const mlxn_softmax_params *p);
+
+/* ───────────────────────────── Activations ─────────────────────────────
+ * Elementwise, float32 math, the result rounded to y's type:
+ *   silu(x) = x / (1 + e^−x)          sigmoid(x) = 1 / (1 + e^−x)
+ *   gelu(x) = ½x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))   MLXN_GELU_TANH (GGUF's and Gemma's)
+ *           = ½x·(1 + erf(x / √2))                       MLXN_GELU_ERF (the exact form)
+ *   softcap(x) = cap · tanh(x / cap)   (Gemma 2's final-logit cap)
+ * Gated: swiglu y = silu(a) · b, geglu y = gelu(a) · b. b NULL means a is a fused gate-up
+ * output [..., 2n] — each row's first n elements are the gate a, the last n the up b
+ * (llama.cpp's ffn_up_gate split) — and y is [..., n]; otherwise a, b and y have one shape.
+ * sigmoid_mul: y = x · sigmoid(g), x, g, y of one shape (gated attention output).
+ * Types: every operand F32, F16 or BF16 independently. Aliasing: y may be an input of its
+ * own shape and type (in place); no other overlap. Empty tensors do nothing.
+ * Errors (INVALID_ARG): NULL stream/operand, device, type, shape, overlap as above; a
+ * read-only y; softcap's cap not finite and > 0; a gelu value outside the enum. */
+typedef enum mlxn_gelu_approx {
+    MLXN_GELU_TANH = 0,
+    MLXN_GELU_ERF = 1,
+} mlxn_gelu_approx;
+
+typedef struct mlxn_act_params {
+    mlxn_gelu_approx gelu; /* mlxn_gelu, mlxn_geglu: TANH */
+    float softcap;         /* mlxn_softcap: 30 (Gemma 2's final-logit cap) */
+} mlxn_act_params;
+
+MLXN_API mlxn_act_params mlxn_act_defaults(void);
+
+MLXN_API mlxn_status mlxn_silu(mlxn_stream *s, const mlxn_buffer *x, mlxn_buffer *y, const mlxn_act_params *p);
+MLXN_API mlxn_status mlxn_gelu(mlxn_stream *s, const mlxn_buffer *x, mlxn_buffer *y, const mlxn_act_params *p);
+MLXN_API mlxn_status mlxn_softcap(mlxn_stream *s, const mlxn_buffer *x, mlxn_buffer *y, const mlxn_act_params *p);
+/* b NULL: a is the fused [..., 2n] gate-up buffer. */
+MLXN_API mlxn_status mlxn_swiglu(mlxn_stream *s, const mlxn_buffer *a, const mlxn_buffer *b, mlxn_buffer *y,
+                                 const mlxn_act_params *p);
+MLXN_API mlxn_status mlxn_geglu(mlxn_stream *s, const mlxn_buffer *a, const mlxn_buffer *b, mlxn_buffer *y,
+                                const mlxn_act_params *p);
+MLXN_API mlxn_status mlxn_sigmoid_mul(mlxn_stream *s, const mlxn_buffer *x, const mlxn_buffer *g, mlxn_buffer *y,
+                                      const mlxn_act_params *p);
+
+/* ───────────────────────────── Quantized matmul ─────────────────────────────
+ * Y[M][N] = X[M][K] · dequant(W[N][K])ᵀ, per batch b when batched.
+ *   w: [N][K] or [B][N][K], of a weight format: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1,
+ *      Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4 (others: UNSUPPORTED).
+ *      A row of W is a row of blocks, as GGUF stores it (K a multiple of the block).
+ *   x: F32, F16 or BF16, in one of three layouts:
+ *      - rows (default): [M][K], or [B][M][K]; with a 2-D w, x may be [B][M][K] and every
+ *        batch uses the same w.
+ *      - strided rows (p->x_row_stride = S >= K): row m of batch b starts S·(b·M + m)
+ *        elements into x and its first K elements are used; x may have any shape holding
+ *        (B·M - 1)·S + K elements (a column slice of a wider activation, say).
+ *      - attention layout (p->x_heads = H > 0): x is [H][M][D] with K = H·D, the attention
+ *        output per head; row m of X is x[0][m][:], x[1][m][:], ... (no separate permute).
+ *        D must be a multiple of 8; no batch.
+ *   y: [M][N] or [B][M][N], F32, F16 or BF16, dense; M and B are read from y.
+ * The result is the exact product rounded to y's type, up to the backend's arithmetic:
+ * - CPU: F32/F16/BF16 weights in f32 with f32 accumulation. Block formats take X rounded to
+ *   8-bit integers per 32 elements (step amax/127, as llama.cpp does) for integer dot
+ *   products: about 3e-5 normalized squared error on Gaussian data.
+ * - CUDA: block formats and BF16 weights on the tensor cores with X rounded to bf16
+ *   (exact for BF16 x) and f32 accumulation; the weights' integer levels are exact. About
+ *   1e-6 normalized squared error for f32 x. F32/F16 weights at small M in f32.
+ * Results are deterministic: the same call gives the same bits, eagerly or replayed.
+ * Zero sizes: M, N or B of 0 do nothing; K of 0 writes zeros to y.
+ * All buffers on the stream's device; y must not overlap x or w. Errors: INVALID_ARG
+ * naming the argument (NULL, device, type, shape, K not a multiple of w's block, a buffer
+ * too small for its stride), UNSUPPORTED for w formats outside the list above. */
+typedef struct mlxn_qmatmul_params {
+    int64_t x_row_stride; /* elements from one row of x to the next; 0: K (dense rows) */
+    int64_t x_heads;      /* 0: x is rows; H > 0: x is the attention output [H][M][K/H] */
+    /* NULL, or the BF16 copy of w made by mlxn_qmatmul_prepare: large-M products on CUDA
+     * read it instead of w where that is faster (the result then has w's values rounded
+     * to bf16). */
+    const mlxn_buffer *w_prepared;
+} mlxn_qmatmul_params;
+
+/* All zero: dense rows, no prepared weight. The value NULL stands for. */
+MLXN_API mlxn_qmatmul_params mlxn_qmatmul_defaults(void);
+
+MLXN_API mlxn_status mlxn_qmatmul(mlxn_stream *s, const mlxn_buffer *x, const mlxn_buffer *w,
+                                  mlxn_buffer *y, const mlxn_qmatmul_params *p);
+
+/* Enqueues on s the conversion of w (any weight format above, [N][K] or [B][N][K]) into
+ * wp, a BF16 buffer of w's shape that the caller allocates (2·N·K bytes per batch: 3.6×
+ * the bytes of a Q4_0 weight). Values are rounded to bf16 (nearest even). Pass wp as
+ * p->w_prepared; keep it in step with w. */
+MLXN_API mlxn_status mlxn_qmatmul_prepare(mlxn_stream *s, const mlxn_buffer *w, mlxn_buffer *wp);
+
 /* ───────────────────────────── Files: GGUF, safetensors ───────────────────────────── */
 /* (io section) */
 /* Both readers map the file read-only (MAP_PRIVATE) and check every count, length, offset

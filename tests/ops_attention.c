@@ -2,10 +2,11 @@
  * to 4097, M from 1 to 100 (also M > L: the first queries see no key), causal, sliding
  * window, softcap, additive mask, sinks, kv_len from a device buffer, both output layouts.
  *
- * Bound, per element: |o - ref| <= eps_o·|ref| + 1e-5·max|v|. The f32 path rounds the q·k
- * dot (D terms), the exponentials and the running sums (L terms); the worst measured error
- * beyond the output rounding is printed at the end (CPU: 3.5e-7·max|v|). A wrong key, weight
- * or mask costs ~1e-2. K/V inputs are rounded (or quantized) before the oracle sees them. */
+ * Bound, per element: |o - ref| <= eps_o·|ref| + 1e-5·max|v| + tc. The f32 path rounds the q·k
+ * dot (D terms), the exponentials and the running sums (L terms): 1e-5·max|v| covers it (CPU
+ * measured 3.5e-7·max|v|); a wrong key, weight or mask costs ~1e-2. tc is the operand
+ * rounding of CUDA's tensor-core path (D <= 256), see tc_bound. K/V inputs are rounded (or
+ * quantized) before the oracle sees them. The worst measured errors are printed at the end. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,84 @@
 #include "ref/ref.h"
 
 static double worst_abs; /* max over cases of (|o - ref| - eps_o·|ref|) / max|v| */
+static double worst_tc;  /* max over tensor-core cases of (|o - ref| - eps_o·|ref| - 1e-5·max|v|) / tc */
+
+/* CUDA's tensor-core path (D <= 256) takes Q·Kᵀ with f16 or bf16 operands (bf16 when K is bf16,
+ * else f16; Q is rounded to it, a Q8_0 K is dequantized to f16) and P·V likewise by V's type
+ * (P, the unnormalized weights in [0, 1], rounded to it). Accumulation and softmax stay f32. To
+ * first order, with u the unit roundoff and w_c = Σ_j p_j·|v_jc| (p normalized as the oracle's):
+ *   Q (and Q8_0 K) rounding moves each score by at most e_s = (u_q + u_k8)·A, A = scale·Σ_e |q_e·k_je|,
+ *   which moves o_c by at most 2·max_j e_s·w_c;
+ *   P rounding moves o_c by at most u_p·w_c, plus 2^-25 per key where f16 p is subnormal;
+ *   Q8_0 V dequantized to f16 by at most 2^-11·w_c.
+ * tc = 1.25 × their sum (1.25: the second-order terms of the exp). Measured errors sit far
+ * under it (printed as worst_tc), since roundings of random sign mostly cancel. */
+typedef struct tc_numerics {
+    double u_q, u_k8, u_p, u_v8, sub;
+} tc_numerics;
+
+static tc_numerics tc_of(mlxn_type tq, mlxn_type tk, mlxn_type tv) {
+    mlxn_type op_k = tk == MLXN_TYPE_BF16 ? MLXN_TYPE_BF16 : MLXN_TYPE_F16;
+    mlxn_type op_v = tv == MLXN_TYPE_BF16 ? MLXN_TYPE_BF16 : MLXN_TYPE_F16;
+    tc_numerics n = {0};
+    /* f16 and bf16 q convert exactly to f16 (normal range), bf16 only holds bf16 */
+    n.u_q = tq == op_k || (op_k == MLXN_TYPE_F16 && tq == MLXN_TYPE_BF16) ? 0.0 : ref_eps(op_k);
+    n.u_k8 = tk == MLXN_TYPE_Q8_0 ? 0x1p-11 : 0.0;
+    n.u_p = ref_eps(op_v);
+    n.u_v8 = tv == MLXN_TYPE_Q8_0 ? 0x1p-11 : 0.0;
+    n.sub = op_v == MLXN_TYPE_F16 ? 0x1p-25 : 0.0;
+    return n;
+}
+
+/* tc per element of o [hq][m][d], from the same inputs as ref_attention. */
+static void tc_bound(const tc_numerics *n, const double *q, const double *k, const double *v, const double *mask,
+                     const double *sinks, double *tc, int64_t hq, int64_t hkv, int64_t m, int64_t lcap, int64_t L,
+                     int64_t d, double scale, double softcap, int causal, int64_t window, double vmax) {
+    const int64_t g = hq / hkv;
+    for (int64_t h = 0; h < hq; h++)
+        for (int64_t i = 0; i < m; i++) {
+            const int64_t kh = h / g, pos = L - m + i;
+            const double *qi = q + (h * m + i) * d;
+            double *out = tc + (h * m + i) * d;
+            double mx = sinks ? sinks[h] : -INFINITY, amax = 0, den = 0, nvis = 0;
+            for (int pass = 0; pass < 2; pass++) {
+                if (pass) {
+                    den = sinks ? exp(sinks[h] - mx) : 0.0;
+                    for (int64_t c = 0; c < d; c++) out[c] = 0;
+                }
+                for (int64_t j = 0; j < L; j++) {
+                    if ((causal && j > pos) || (window > 0 && j <= pos - window)) continue;
+                    const double *kj = k + (kh * lcap + j) * d;
+                    double s = 0, a = 0;
+                    for (int64_t c = 0; c < d; c++) s += qi[c] * kj[c], a += fabs(qi[c] * kj[c]);
+                    s *= scale;
+                    if (softcap > 0) s = softcap * tanh(s / softcap);
+                    if (mask) s += mask[i * lcap + j];
+                    if (!pass) {
+                        if (s > mx) mx = s;
+                        if (scale * a > amax) amax = scale * a;
+                        nvis += 1;
+                    } else if (mx > -INFINITY) {
+                        double p = exp(s - mx);
+                        den += p;
+                        for (int64_t c = 0; c < d; c++) out[c] += p * fabs(v[(kh * lcap + j) * d + c]);
+                    }
+                }
+            }
+            for (int64_t c = 0; c < d; c++) {
+                double w = den > 0 ? out[c] / den : 0.0;
+                out[c] = 1.25 * (2 * (n->u_q + n->u_k8) * amax * w + (n->u_p + n->u_v8) * w + n->sub * nvis * vmax);
+            }
+        }
+}
+
+static void track_tc(const double *got, const double *ref, const double *tc, int64_t n, mlxn_type to, double vmax) {
+    for (int64_t i = 0; i < n; i++) {
+        if (!(tc[i] > 0)) continue;
+        double e = (fabs(got[i] - ref[i]) - ref_eps(to) * fabs(ref[i]) - 1e-5 * vmax) / tc[i];
+        if (e > worst_tc) worst_tc = e;
+    }
+}
 
 static void track(const double *got, const double *ref, int64_t n, mlxn_type to, double vmax) {
     for (int64_t i = 0; i < n; i++) {
@@ -57,6 +136,7 @@ static mlxn_buffer *cache_buf(mlxn_device *dev, mlxn_type t, int64_t h, int64_t 
 typedef struct at_spec {
     int64_t hq, hkv, m, l, lcap, d;
     mlxn_type tq, tk, to;
+    mlxn_type tv; /* 0: q8_0 with a q8_0 K, else bf16 */
     bool causal, mask, sinks, kv_len_buf;
     int32_t window;
     float softcap;
@@ -65,9 +145,10 @@ typedef struct at_spec {
 
 static void one(mlxn_device *dev, mlxn_stream *s, const at_spec *sp, uint64_t seed) {
     char name[200];
-    snprintf(name, sizeof name, "attn hq=%lld hkv=%lld M=%lld L=%lld/%lld D=%lld q=%s kv=%s o=%s%s%s%s%s w=%d cap=%g %s",
+    snprintf(name, sizeof name, "attn hq=%lld hkv=%lld M=%lld L=%lld/%lld D=%lld q=%s k=%s%s%s o=%s%s%s%s%s w=%d cap=%g %s",
              (long long)sp->hq, (long long)sp->hkv, (long long)sp->m, (long long)sp->l, (long long)sp->lcap,
-             (long long)sp->d, mlxn_type_name(sp->tq), mlxn_type_name(sp->tk), mlxn_type_name(sp->to),
+             (long long)sp->d, mlxn_type_name(sp->tq), mlxn_type_name(sp->tk), sp->tv ? " v=" : "",
+             sp->tv ? mlxn_type_name(sp->tv) : "", mlxn_type_name(sp->to),
              sp->causal ? " causal" : "", sp->mask ? " mask" : "", sp->sinks ? " sinks" : "", sp->kv_len_buf ? " kv_len" : "",
              sp->window, sp->softcap, sp->layout == MLXN_ATTN_OUT_MHD ? "MHD" : "HMD");
     t_rng r = {seed};
@@ -81,7 +162,8 @@ static void one(mlxn_device *dev, mlxn_stream *s, const at_spec *sp, uint64_t se
     for (int64_t i = 0; i < hq * m * d; i++) qv[i] = t_rng_normal(&r);
     c.q = t_buf_from(dev, sp->tq, 3, qne, qv);
     c.k = cache_buf(dev, sp->tk, hkv, lcap, d, &r, kv);
-    c.v = cache_buf(dev, sp->tk == MLXN_TYPE_Q8_0 ? MLXN_TYPE_Q8_0 : MLXN_TYPE_BF16, hkv, lcap, d, &r, vv);
+    const mlxn_type tv = sp->tv ? sp->tv : sp->tk == MLXN_TYPE_Q8_0 ? MLXN_TYPE_Q8_0 : MLXN_TYPE_BF16;
+    c.v = cache_buf(dev, tv, hkv, lcap, d, &r, vv);
     double vmax = 0;
     for (int64_t i = 0; i < hkv * lcap * d; i++) vmax = fabs(vv[i]) > vmax ? fabs(vv[i]) : vmax;
     c.p = mlxn_attention_defaults();
@@ -114,16 +196,26 @@ static void one(mlxn_device *dev, mlxn_stream *s, const at_spec *sp, uint64_t se
     double *z = calloc((size_t)n_o, sizeof(double));
     c.o = sp->layout == MLXN_ATTN_OUT_MHD ? t_buf_from(dev, sp->to, 2, mhd, z) : t_buf_from(dev, sp->to, 3, hmd, z);
     free(z);
-    ref_attention(qv, kv, vv, mk, sk, ref, hq, hkv, m, lcap, sp->kv_len_buf ? sp->l : lcap, d,
-                  1.0 / sqrt((double)d), sp->softcap, sp->causal, sp->window);
-    for (int64_t i = 0; i < n_o; i++) bound[i] = ref_eps(sp->to) * fabs(ref[i]) + 1e-5 * vmax;
+    mlxn_device_props props;
+    mlxn_device_info(dev, &props);
+    const bool tc_path = props.backend == MLXN_BACKEND_CUDA && d <= 256;
+    const tc_numerics tn = tc_of(sp->tq, sp->tk, tv);
+    double *tc = calloc((size_t)n_o, sizeof(double));
+    const int64_t L1 = sp->kv_len_buf ? sp->l : lcap;
+    ref_attention(qv, kv, vv, mk, sk, ref, hq, hkv, m, lcap, L1, d, 1.0 / sqrt((double)d), sp->softcap, sp->causal,
+                  sp->window);
+    if (tc_path)
+        tc_bound(&tn, qv, kv, vv, mk, sk, tc, hq, hkv, m, lcap, L1, d, 1.0 / sqrt((double)d), sp->softcap, sp->causal,
+                 sp->window, vmax);
+    for (int64_t i = 0; i < n_o; i++) bound[i] = ref_eps(sp->to) * fabs(ref[i]) + 1e-5 * vmax + tc[i];
     if (t_run_eager_and_replay(name, s, NULL, run_attn, &c, c.o, got)) {
         if (sp->layout == MLXN_ATTN_OUT_MHD) /* [m][hq][d] -> [hq][m][d] */
             for (int64_t h = 0; h < hq; h++)
                 for (int64_t i = 0; i < m; i++) memcpy(got_hmd + (h * m + i) * d, got + (i * hq + h) * d, sizeof(double) * (size_t)d);
         else memcpy(got_hmd, got, sizeof(double) * (size_t)n_o);
         t_check_bound(name, got_hmd, ref, bound, n_o);
-        track(got_hmd, ref, n_o, sp->to, vmax);
+        if (tc_path) track_tc(got_hmd, ref, tc, n_o, sp->to, vmax);
+        else track(got_hmd, ref, n_o, sp->to, vmax);
     }
     if (sp->kv_len_buf && sp->l > 1) {
         /* a graph recorded once follows kv_len: replay with a shorter L */
@@ -142,7 +234,10 @@ static void one(mlxn_device *dev, mlxn_stream *s, const at_spec *sp, uint64_t se
                         for (int64_t i = 0; i < m; i++)
                             memcpy(got_hmd + (h * m + i) * d, got + (i * hq + h) * d, sizeof(double) * (size_t)d);
                 else memcpy(got_hmd, got, sizeof(double) * (size_t)n_o);
-                for (int64_t i = 0; i < n_o; i++) bound[i] = ref_eps(sp->to) * fabs(ref[i]) + 1e-5 * vmax;
+                if (tc_path)
+                    tc_bound(&tn, qv, kv, vv, mk, sk, tc, hq, hkv, m, lcap, L2, d, 1.0 / sqrt((double)d), sp->softcap,
+                             sp->causal, sp->window, vmax);
+                for (int64_t i = 0; i < n_o; i++) bound[i] = ref_eps(sp->to) * fabs(ref[i]) + 1e-5 * vmax + tc[i];
                 char n2[240];
                 snprintf(n2, sizeof n2, "%s replayed with kv_len=%d", name, L2);
                 t_check_bound(n2, got_hmd, ref, bound, n_o);
@@ -152,7 +247,7 @@ static void one(mlxn_device *dev, mlxn_stream *s, const at_spec *sp, uint64_t se
     }
     mlxn_buffer *bufs[] = {c.q, c.k, c.v, c.o, c.mask, c.sinks, c.kv_len};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mlxn_buffer_free(bufs[i]);
-    free(qv), free(kv), free(vv), free(mk), free(sk), free(ref), free(got), free(got_hmd), free(bound);
+    free(qv), free(kv), free(vv), free(mk), free(sk), free(ref), free(got), free(got_hmd), free(bound), free(tc);
 }
 
 static void bad_args(mlxn_device *dev, mlxn_stream *s) {
@@ -237,5 +332,24 @@ void t_ops_attention(mlxn_device *dev, mlxn_stream *s) {
     at_spec sinks = {.hq = 8, .hkv = 1, .m = 3, .l = 2, .lcap = 2, .d = 64, .tq = MLXN_TYPE_F32, .tk = MLXN_TYPE_Q8_0,
                      .to = MLXN_TYPE_F32, .causal = true, .sinks = true, .mask = true};
     one(dev, s, &sinks, seed++);
-    printf("attention: worst error beyond output rounding %.2e * max|v| (bound 1e-5)\n", worst_abs);
+    /* prefill: many row tiles and key tiles, causal diagonals inside tiles, K and V of one type */
+    const at_spec pre[] = {
+        {.hq = 8, .hkv = 2, .m = 300, .l = 300, .lcap = 300, .d = 128, .tq = MLXN_TYPE_BF16, .tk = MLXN_TYPE_F16,
+         .tv = MLXN_TYPE_F16, .to = MLXN_TYPE_BF16, .causal = true},
+        {.hq = 4, .hkv = 4, .m = 257, .l = 321, .lcap = 330, .d = 64, .tq = MLXN_TYPE_F32, .tk = MLXN_TYPE_BF16,
+         .tv = MLXN_TYPE_BF16, .to = MLXN_TYPE_F32, .causal = true, .window = 100, .kv_len_buf = true},
+        {.hq = 2, .hkv = 1, .m = 200, .l = 200, .lcap = 200, .d = 256, .tq = MLXN_TYPE_BF16, .tk = MLXN_TYPE_BF16,
+         .tv = MLXN_TYPE_BF16, .to = MLXN_TYPE_BF16, .causal = true, .layout = MLXN_ATTN_OUT_HMD},
+        {.hq = 4, .hkv = 2, .m = 130, .l = 500, .lcap = 500, .d = 96, .tq = MLXN_TYPE_F16, .tk = MLXN_TYPE_Q8_0,
+         .tv = MLXN_TYPE_Q8_0, .to = MLXN_TYPE_F16, .causal = true, .mask = true},
+        {.hq = 6, .hkv = 2, .m = 150, .l = 150, .lcap = 150, .d = 80, .tq = MLXN_TYPE_F16, .tk = MLXN_TYPE_F16,
+         .tv = MLXN_TYPE_F16, .to = MLXN_TYPE_F32, .causal = false, .softcap = 20.0f, .sinks = true},
+        {.hq = 4, .hkv = 1, .m = 64, .l = 1000, .lcap = 1024, .d = 192, .tq = MLXN_TYPE_BF16, .tk = MLXN_TYPE_F16,
+         .tv = MLXN_TYPE_Q8_0, .to = MLXN_TYPE_BF16, .causal = true, .kv_len_buf = true},
+    };
+    for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++) one(dev, s, &pre[i], seed++);
+    printf("attention: worst error beyond output rounding %.2e * max|v| on the f32 path (bound 1e-5)\n", worst_abs);
+    if (worst_tc > 0)
+        printf("attention: worst error beyond output rounding and 1e-5*max|v| on the tensor-core path: %.3f of tc\n",
+               worst_tc);
 }

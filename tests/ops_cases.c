@@ -2,7 +2,16 @@
 
 const t_op_family t_op_families[] = {
     {"eltwise", t_ops_eltwise},
+    {"norm", t_ops_norm},
+    {"rope", t_ops_rope},
+    {"softmax", t_ops_softmax},
+    {"act", t_ops_act},
+    {"qmatmul", t_ops_qmatmul},
     {"convert", t_ops_convert},
     {"attention", t_ops_attention},
+    {"rows", t_ops_rows},
+    {"layout", t_ops_layout},
+    {"kvcache", t_ops_kvcache},
+    {"sample", t_ops_sample},
 };
 const size_t t_op_families_count = sizeof t_op_families / sizeof t_op_families[0];

@@ -11,8 +11,17 @@ typedef struct t_op_family {
 } t_op_family;
 
 void t_ops_eltwise(mlxn_device *dev, mlxn_stream *s);
+void t_ops_norm(mlxn_device *dev, mlxn_stream *s);
+void t_ops_rope(mlxn_device *dev, mlxn_stream *s);
+void t_ops_softmax(mlxn_device *dev, mlxn_stream *s);
+void t_ops_act(mlxn_device *dev, mlxn_stream *s);
+void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s);
 void t_ops_convert(mlxn_device *dev, mlxn_stream *s);
 void t_ops_attention(mlxn_device *dev, mlxn_stream *s);
+void t_ops_rows(mlxn_device *dev, mlxn_stream *s);
+void t_ops_layout(mlxn_device *dev, mlxn_stream *s);
+void t_ops_kvcache(mlxn_device *dev, mlxn_stream *s);
+void t_ops_sample(mlxn_device *dev, mlxn_stream *s);
 
 extern const t_op_family t_op_families[];
 extern const size_t t_op_families_count;

@@ -13,6 +13,7 @@ static const struct {
     {"info", mlxn_cmd_info, "version, build options, backends and devices"},
     {"demo", mlxn_cmd_demo, "run the elementwise ops on every present backend and print the results"},
     {"inspect", mlxn_cmd_inspect, "metadata and tensors of a GGUF or safetensors file (--json, --full, --upload)"},
+    {"bench", mlxn_cmd_bench, "time ops on real model shapes against same-run ceilings (mlxn bench qmatmul ...)"},
 };
 
 int mlxn_cli_fail(const char *cmd, const char *what, int status) {

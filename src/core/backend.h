@@ -8,6 +8,15 @@
 #include "ops/attention.h"
 #include "ops/convert.h"
 #include "ops/eltwise.h"
+#include "ops/norm.h"
+#include "ops/rope.h"
+#include "ops/softmax.h"
+#include "ops/act.h"
+#include "ops/qmatmul.h"
+#include "ops/rows.h"
+#include "ops/layout.h"
+#include "ops/kvcache.h"
+#include "ops/sample.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,8 +50,17 @@ typedef struct mlxn_backend_vt {
     /* Ops: one entry per op family; arguments validated by src/ops. NULL: not implemented
      * on this backend (the front end returns MLXN_ERR_UNSUPPORTED). */
     mlxn_status (*eltwise)(void *stream, const mlxn_eltwise_args *a);
+    mlxn_status (*norm)(void *stream, const mlxn_norm_args *a);
+    mlxn_status (*rope)(void *stream, const mlxn_rope_args *a);
+    mlxn_status (*softmax)(void *stream, const mlxn_softmax_args *a);
+    mlxn_status (*act)(void *stream, const mlxn_act_args *a);
+    mlxn_status (*qmatmul)(void *stream, const mlxn_qmatmul_args *a);
     mlxn_status (*convert)(void *stream, const mlxn_convert_args *a);
     mlxn_status (*attention)(void *stream, const mlxn_attention_args *a);
+    mlxn_status (*get_rows)(void *stream, const mlxn_get_rows_args *a);
+    mlxn_status (*layout)(void *stream, const mlxn_layout_args *a);
+    mlxn_status (*kv_append)(void *stream, const mlxn_kv_append_args *a);
+    mlxn_status (*sample)(void *stream, const mlxn_sample_args *a);
 } mlxn_backend_vt;
 
 extern const mlxn_backend_vt mlxn_cpu_backend;

@@ -247,7 +247,16 @@ static const mlxn_backend_vt cuda_vt = {
     .graph_replay = cuda_graph_replay,
     .graph_destroy = cuda_graph_destroy,
     .eltwise = mlxn_cuda_eltwise,
+    .norm = mlxn_cuda_norm,
+    .rope = mlxn_cuda_rope,
+    .softmax = mlxn_cuda_softmax,
+    .act = mlxn_cuda_act,
+    .qmatmul = mlxn_cuda_qmatmul,
     .attention = mlxn_cuda_attention,
+    .get_rows = mlxn_cuda_get_rows,
+    .layout = mlxn_cuda_layout,
+    .kv_append = mlxn_cuda_kv_append,
+    .sample = mlxn_cuda_sample,
 };
 
 extern "C" const mlxn_backend_vt *mlxn_cuda_backend(void) { return &cuda_vt; }

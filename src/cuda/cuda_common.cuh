@@ -22,6 +22,9 @@ struct cuda_stream {
     size_t ws_bytes;
     void **retired;
     int n_retired;
+    /* attention's per-block split counters: zeroed once, reset by the kernel that uses them;
+     * the block is kept in `retired` so the stream's destroy frees it */
+    unsigned *attn_counters;
 };
 
 /* At least `bytes` of the stream's scratch (allowed while the stream records a graph). */
@@ -76,4 +79,13 @@ static inline unsigned mlxn_grid_for(const cuda_device *d, long long work, int t
 }
 
 extern "C" mlxn_status mlxn_cuda_eltwise(void *stream, const mlxn_eltwise_args *a);
+extern "C" mlxn_status mlxn_cuda_norm(void *stream, const mlxn_norm_args *a);
+extern "C" mlxn_status mlxn_cuda_rope(void *stream, const mlxn_rope_args *a);
+extern "C" mlxn_status mlxn_cuda_softmax(void *stream, const mlxn_softmax_args *a);
+extern "C" mlxn_status mlxn_cuda_act(void *stream, const mlxn_act_args *a);
+extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *a);
 extern "C" mlxn_status mlxn_cuda_attention(void *stream, const mlxn_attention_args *a);
+extern "C" mlxn_status mlxn_cuda_get_rows(void *stream, const mlxn_get_rows_args *a);
+extern "C" mlxn_status mlxn_cuda_layout(void *stream, const mlxn_layout_args *a);
+extern "C" mlxn_status mlxn_cuda_kv_append(void *stream, const mlxn_kv_append_args *a);
+extern "C" mlxn_status mlxn_cuda_sample(void *stream, const mlxn_sample_args *a);

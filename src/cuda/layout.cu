@@ -1,0 +1,192 @@
+/* CUDA strided copy with a cast (copy_strided, transpose, permute, slice, concat). Three
+ * kernels by the walk's innermost strides: rows (x and y both contiguous along the last dim:
+ * 8 elements per thread, 16-byte accesses where aligned), a shared-memory tile transpose (y
+ * contiguous along the last dim, x along the one before), and a per-element fallback. Values
+ * convert through f32; equal types copy bits. */
+#include "cuda/dequant.cuh"
+
+struct lay_params {
+    long long ne[4], xs[4], ys[4];
+    int vec_in, vec_out; /* every row start 16-byte aligned */
+};
+
+/* y's type from x's: bits when equal, else through f32 (round to nearest even). */
+template <typename TY, typename TX> static __device__ __forceinline__ TY lay_cvt(TX v) {
+    if constexpr (std::is_same<TX, TY>::value) return v;
+    else return mlxn_from_f32<TY>(mlxn_to_f32(v));
+}
+
+template <typename T> static __device__ __forceinline__ void lay_ld8(const T *p, int valid, bool vec, T (&v)[8]) {
+    if (vec && valid == 8) {
+        if constexpr (sizeof(T) == 4) {
+            reinterpret_cast<float4 *>(v)[0] = __ldg(reinterpret_cast<const float4 *>(p));
+            reinterpret_cast<float4 *>(v)[1] = __ldg(reinterpret_cast<const float4 *>(p) + 1);
+        } else {
+            *reinterpret_cast<uint4 *>(v) = __ldg(reinterpret_cast<const uint4 *>(p));
+        }
+    } else {
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            if (k < valid) v[k] = p[k];
+    }
+}
+
+template <typename T> static __device__ __forceinline__ void lay_st8(T *p, int valid, bool vec, const T (&v)[8]) {
+    if (vec && valid == 8) {
+        if constexpr (sizeof(T) == 4) {
+            reinterpret_cast<float4 *>(p)[0] = reinterpret_cast<const float4 *>(v)[0];
+            reinterpret_cast<float4 *>(p)[1] = reinterpret_cast<const float4 *>(v)[1];
+        } else {
+            *reinterpret_cast<uint4 *>(p) = *reinterpret_cast<const uint4 *>(v);
+        }
+    } else {
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            if (k < valid) p[k] = v[k];
+    }
+}
+
+/* Both innermost strides 1: a block of 256 threads takes 256 / tpr rows at a time, tpr threads
+ * (a power of two) per row stepping through its 8-element chunks, so short rows (a head of
+ * 64..256) still fill the block. */
+template <typename TX, typename TY>
+static __global__ void lay_rows(const TX *__restrict__ x, TY *__restrict__ y, lay_params p, int tpr_log2) {
+    const long long rows = p.ne[0] * p.ne[1] * p.ne[2], chunks = (p.ne[3] + 7) / 8;
+    const int tpr = 1 << tpr_log2, per_block = (int)blockDim.x >> tpr_log2;
+    const int sub = (int)threadIdx.x & (tpr - 1);
+    const bool narrow = p.ne[1] * p.ne[2] <= 0xffffffffll && rows <= 0xffffffffll; /* 32-bit index math */
+    for (long long r = (long long)blockIdx.x * per_block + (threadIdx.x >> tpr_log2); r < rows;
+         r += (long long)gridDim.x * per_block) {
+        long long i0, i1, i2;
+        if (narrow) {
+            const unsigned ur = (unsigned)r, n2 = (unsigned)p.ne[2], n1 = (unsigned)p.ne[1];
+            i2 = ur % n2, i1 = ur / n2 % n1, i0 = ur / n2 / n1;
+        } else {
+            i2 = r % p.ne[2], i1 = r / p.ne[2] % p.ne[1], i0 = r / p.ne[2] / p.ne[1];
+        }
+        const TX *xr = x + i0 * p.xs[0] + i1 * p.xs[1] + i2 * p.xs[2];
+        TY *yr = y + i0 * p.ys[0] + i1 * p.ys[1] + i2 * p.ys[2];
+        for (long long c = sub; c < chunks; c += tpr) {
+            const int valid = p.ne[3] - 8 * c < 8 ? (int)(p.ne[3] - 8 * c) : 8;
+            alignas(16) TX a[8];
+            alignas(16) TY b[8];
+            lay_ld8(xr + 8 * c, valid, p.vec_in, a);
+#pragma unroll
+            for (int k = 0; k < 8; k++) b[k] = lay_cvt<TY>(a[k]);
+            lay_st8(yr + 8 * c, valid, p.vec_out, b);
+        }
+    }
+}
+
+#define TILE 64
+/* y contiguous along dim 3, x along dim 2: a 64 × 64 tile of (i2, i3) goes through shared
+ * memory so that reads and writes are both coalesced, two neighbouring elements per thread
+ * access (vec2_in / vec2_out: such a pair is aligned for one load or store). grid: (i3 tiles,
+ * i2 tiles, dims 0·1); block 32 × 8. */
+template <typename TX, typename TY>
+static __global__ void lay_tile(const TX *__restrict__ x, TY *__restrict__ y, lay_params p, int vec2_in, int vec2_out) {
+    __shared__ TX tile[TILE][TILE + 1]; /* [i3][i2] */
+    const long long n01 = p.ne[0] * p.ne[1];
+    const int tx = (int)threadIdx.x, ty = (int)threadIdx.y;
+    for (long long b = blockIdx.z; b < n01; b += gridDim.z) {
+        const long long i0 = b / p.ne[1], i1 = b % p.ne[1];
+        const TX *xb = x + i0 * p.xs[0] + i1 * p.xs[1];
+        TY *yb = y + i0 * p.ys[0] + i1 * p.ys[1];
+        for (long long t2 = blockIdx.y; t2 * TILE < p.ne[2]; t2 += gridDim.y)
+            for (long long t3 = blockIdx.x; t3 * TILE < p.ne[3]; t3 += gridDim.x) {
+                __syncthreads(); /* the previous tile's readers are done */
+                const long long i2 = t2 * TILE + 2 * tx; /* along x's contiguous dim 2 */
+                for (int j = ty; j < TILE; j += 8) {
+                    const long long i3 = t3 * TILE + j;
+                    if (i3 >= p.ne[3]) break;
+                    const TX *src = xb + i2 + i3 * p.xs[3];
+                    if (vec2_in && i2 + 1 < p.ne[2]) {
+                        TX pair[2];
+                        if constexpr (sizeof(TX) == 4) *reinterpret_cast<float2 *>(pair) = *reinterpret_cast<const float2 *>(src);
+                        else *reinterpret_cast<unsigned *>(pair) = *reinterpret_cast<const unsigned *>(src);
+                        tile[j][2 * tx] = pair[0], tile[j][2 * tx + 1] = pair[1];
+                    } else {
+                        if (i2 < p.ne[2]) tile[j][2 * tx] = src[0];
+                        if (i2 + 1 < p.ne[2]) tile[j][2 * tx + 1] = src[p.xs[2]];
+                    }
+                }
+                __syncthreads();
+                const long long i3 = t3 * TILE + 2 * tx; /* along y's contiguous dim 3 */
+                for (int j = ty; j < TILE; j += 8) {
+                    const long long i2w = t2 * TILE + j;
+                    if (i2w >= p.ne[2]) break;
+                    TY *dst = yb + i2w * p.ys[2] + i3;
+                    const TY v0 = lay_cvt<TY>(tile[2 * tx][j]), v1 = lay_cvt<TY>(tile[2 * tx + 1][j]);
+                    if (vec2_out && i3 + 1 < p.ne[3]) {
+                        TY pair[2] = {v0, v1};
+                        if constexpr (sizeof(TY) == 4) *reinterpret_cast<float2 *>(dst) = *reinterpret_cast<const float2 *>(pair);
+                        else *reinterpret_cast<unsigned *>(dst) = *reinterpret_cast<const unsigned *>(pair);
+                    } else {
+                        if (i3 < p.ne[3]) dst[0] = v0;
+                        if (i3 + 1 < p.ne[3]) dst[1] = v1;
+                    }
+                }
+            }
+    }
+}
+
+/* Anything else: one element per thread step. */
+template <typename TX, typename TY>
+static __global__ void lay_any(const TX *__restrict__ x, TY *__restrict__ y, lay_params p) {
+    const long long n = p.ne[0] * p.ne[1] * p.ne[2] * p.ne[3];
+    for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
+        const long long i3 = e % p.ne[3], r = e / p.ne[3];
+        const long long i2 = r % p.ne[2], i1 = r / p.ne[2] % p.ne[1], i0 = r / p.ne[2] / p.ne[1];
+        y[i0 * p.ys[0] + i1 * p.ys[1] + i2 * p.ys[2] + i3 * p.ys[3]] =
+            lay_cvt<TY>(x[i0 * p.xs[0] + i1 * p.xs[1] + i2 * p.xs[2] + i3 * p.xs[3]]);
+    }
+}
+
+/* Every row start (outer dims with more than one element) 16-byte aligned. */
+static bool rows_aligned(const void *base, const long long *st, const long long *ne, size_t esz) {
+    if ((uintptr_t)base & 15) return false;
+    for (int d = 0; d < 3; d++)
+        if (ne[d] > 1 && ((size_t)st[d] * esz) % 16) return false;
+    return true;
+}
+
+static unsigned cap(long long v, long long hi) { return (unsigned)(v < 1 ? 1 : v > hi ? hi : v); }
+
+extern "C" mlxn_status mlxn_cuda_layout(void *stream, const mlxn_layout_args *a) {
+    cuda_stream *s = static_cast<cuda_stream *>(stream);
+    MLXN_CUDA_TRY(cudaSetDevice(s->dev->ordinal));
+    lay_params p;
+    for (int d = 0; d < 4; d++) p.ne[d] = a->ne[d], p.xs[d] = a->xs[d], p.ys[d] = a->ys[d];
+    const size_t xsz = a->tx == MLXN_TYPE_F32 ? 4 : 2, ysz = a->ty == MLXN_TYPE_F32 ? 4 : 2;
+    p.vec_in = rows_aligned(a->x, p.xs, p.ne, xsz);
+    p.vec_out = rows_aligned(a->y, p.ys, p.ne, ysz);
+    const int kind = p.xs[3] == 1 && p.ys[3] == 1 ? 0 : p.ys[3] == 1 && p.xs[2] == 1 && p.ne[3] > 1 ? 1 : 2;
+    return mlxn_dispatch_float(a->tx, [&](auto tx) -> mlxn_status {
+        return mlxn_dispatch_float(a->ty, [&](auto ty) -> mlxn_status {
+            using TX = decltype(tx);
+            using TY = decltype(ty);
+            const TX *x = static_cast<const TX *>(a->x);
+            TY *y = static_cast<TY *>(a->y);
+            if (kind == 0) {
+                const long long rows = p.ne[0] * p.ne[1] * p.ne[2], chunks = (p.ne[3] + 7) / 8;
+                int lg = 0;
+                while ((1ll << lg) < chunks && lg < 8) lg++;
+                const long long per_block = 256 >> lg;
+                lay_rows<TX, TY><<<cap((rows + per_block - 1) / per_block, (long long)s->dev->prop.multiProcessorCount * 64), 256,
+                                   0, s->s>>>(x, y, p, lg);
+            } else if (kind == 1) {
+                const dim3 grid(cap((p.ne[3] + TILE - 1) / TILE, 65535), cap((p.ne[2] + TILE - 1) / TILE, 65535),
+                                cap(p.ne[0] * p.ne[1], 65535));
+                /* pairs: x pairs along dim 2 start at even offsets from an aligned base */
+                const bool v2i = ((uintptr_t)a->x % (2 * xsz)) == 0 && p.xs[0] % 2 == 0 && p.xs[1] % 2 == 0 && p.xs[3] % 2 == 0;
+                const bool v2o = ((uintptr_t)a->y % (2 * ysz)) == 0 && p.ys[0] % 2 == 0 && p.ys[1] % 2 == 0 && p.ys[2] % 2 == 0;
+                lay_tile<TX, TY><<<grid, dim3(32, 8), 0, s->s>>>(x, y, p, v2i, v2o);
+            } else {
+                const long long n = p.ne[0] * p.ne[1] * p.ne[2] * p.ne[3];
+                lay_any<TX, TY><<<mlxn_grid_for(s->dev, n, 256), 256, 0, s->s>>>(x, y, p);
+            }
+            MLXN_CUDA_CHECK_LAUNCH();
+            return MLXN_OK;
+        });
+    });
+}

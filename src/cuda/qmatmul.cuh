@@ -1,0 +1,145 @@
+/* CUDA quantized matmul: what its files share. The kernel arguments, the X addressing of
+ * the three layouts, mma.sync and bf16 helpers, and the launchers each file provides to
+ * the entry point in qmatmul.cu. Include cuda/dequant.cuh before this (device tables). */
+#pragma once
+
+#include "cuda/dequant.cuh"
+
+/* Everything a kernel needs, by value. X element (b, m, k) sits at
+ * x + b·x_batch + m·x_row + (k / x_hd)·x_hs + k % x_hd (elements); x_hs == 0: plain rows. */
+struct qmm_kp {
+    const uint8_t *w;      /* [batch or 1][n] rows of w_row bytes */
+    long long w_row, w_batch;
+    const void *x;
+    long long x_row, x_batch, x_hd, x_hs;
+    void *y;               /* [batch][m][n], type ty */
+    mlxn_type ty;
+    int batch, m, n, k;
+    float *part;           /* split-K partial sums [splits][batch][m][n] f32, or NULL */
+    int k_split;           /* elements of K per split (a multiple of the tile's K step) */
+};
+
+static __device__ __forceinline__ long long qmm_x_off(const qmm_kp &p, int b, int m, int k) {
+    const long long base = (long long)b * p.x_batch + (long long)m * p.x_row;
+    if (!p.x_hs) return base + k;
+    const unsigned hd = (unsigned)p.x_hd, ku = (unsigned)k;
+    return base + (long long)(ku / hd) * p.x_hs + (ku % hd);
+}
+
+/* X as bf16 in 16-byte pieces of 8 elements, every piece inside one row and one head. */
+static inline bool qmm_x_pieces16(const qmm_kp &p) {
+    return ((uintptr_t)p.x & 15) == 0 && p.x_row % 8 == 0 && p.x_batch % 8 == 0 &&
+           (!p.x_hs || (p.x_hd % 8 == 0 && p.x_hs % 8 == 0));
+}
+
+/* Stores one output value (f32 accumulation) in y's type, or into the split-K partials. */
+static __device__ __forceinline__ void qmm_store(const qmm_kp &p, int split, int b, int m, int n, float v) {
+    const long long i = ((long long)b * p.m + m) * p.n + n;
+    if (p.part) {
+        p.part[(long long)split * p.batch * p.m * p.n + i] = v;
+        return;
+    }
+    if (p.ty == MLXN_TYPE_F32) static_cast<float *>(p.y)[i] = v;
+    else if (p.ty == MLXN_TYPE_BF16) static_cast<__nv_bfloat16 *>(p.y)[i] = __float2bfloat16_rn(v);
+    else static_cast<__half *>(p.y)[i] = __float2half_rn(v);
+}
+
+/* ── one row of W, 8 elements at a time, exactly as the reference dequantizes ── */
+
+template <mlxn_type T> struct qmm_row {
+    static __device__ __forceinline__ void load8(const uint8_t *row, int c, float (&v)[8]) {
+        typedef typename mlxn_dq<T>::block B;
+        constexpr int per = mlxn_dq<T>::qk / 8;
+        mlxn_dq<T>::load8(reinterpret_cast<const B *>(row) + c / per, c % per, v);
+    }
+};
+template <> struct qmm_row<MLXN_TYPE_F32> {
+    static __device__ __forceinline__ void load8(const uint8_t *row, int c, float (&v)[8]) {
+        const float *r = reinterpret_cast<const float *>(row) + 8 * c;
+#pragma unroll
+        for (int j = 0; j < 8; j++) v[j] = r[j];
+    }
+};
+template <> struct qmm_row<MLXN_TYPE_F16> {
+    static __device__ __forceinline__ void load8(const uint8_t *row, int c, float (&v)[8]) {
+        const __half *r = reinterpret_cast<const __half *>(row) + 8 * c;
+#pragma unroll
+        for (int j = 0; j < 8; j++) v[j] = __half2float(r[j]);
+    }
+};
+template <> struct qmm_row<MLXN_TYPE_BF16> {
+    static __device__ __forceinline__ void load8(const uint8_t *row, int c, float (&v)[8]) {
+        const __nv_bfloat16 *r = reinterpret_cast<const __nv_bfloat16 *>(row) + 8 * c;
+#pragma unroll
+        for (int j = 0; j < 8; j++) v[j] = __bfloat162float(r[j]);
+    }
+};
+
+/* Element k of a float-type row (for K that is not a multiple of 8). */
+template <mlxn_type T> static __device__ __forceinline__ float qmm_row1(const uint8_t *row, int k) {
+    if (T == MLXN_TYPE_F32) return reinterpret_cast<const float *>(row)[k];
+    if (T == MLXN_TYPE_F16) return __half2float(reinterpret_cast<const __half *>(row)[k]);
+    return __bfloat162float(reinterpret_cast<const __nv_bfloat16 *>(row)[k]);
+}
+
+/* ── bf16x2 and mma.sync m16n8k16 (bf16 in, f32 accumulate) ── */
+
+static __device__ __forceinline__ uint32_t qmm_bf2(float lo, float hi) {
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t *>(&v);
+}
+
+/* a - (c, c) on a bf16x2; exact for the small integers the decoders produce. */
+static __device__ __forceinline__ uint32_t qmm_bsub(uint32_t a, float c) {
+    __nv_bfloat162 x = *reinterpret_cast<__nv_bfloat162 *>(&a), y = __float2bfloat162_rn(c);
+    __nv_bfloat162 r = __hsub2(x, y);
+    return *reinterpret_cast<uint32_t *>(&r);
+}
+
+/* Two small unsigned integers v (< 128, in bits 0..6 and 16..22) as bf16x2 of 128 + v:
+ * 0x4300 is 128.0, and the low 7 mantissa bits count in ones. */
+static __device__ __forceinline__ uint32_t qmm_magic(uint32_t v) { return v | 0x43004300u; }
+
+static __device__ __forceinline__ void qmm_mma(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                               uint32_t b0, uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#endif
+}
+
+/* cp.async of 4, 8 or 16 bytes, global -> shared, cached at L2 only for 16 (streamed once). */
+template <int N> static __device__ __forceinline__ void qmm_cp_async(void *smem, const void *gmem) {
+    const unsigned s = (unsigned)__cvta_generic_to_shared(smem);
+    if (N == 16) asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+    else asm volatile("cp.async.ca.shared.global [%0], [%1], %2;\n" ::"r"(s), "l"(gmem), "n"(N));
+}
+static __device__ __forceinline__ void qmm_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> static __device__ __forceinline__ void qmm_cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+/* ── launchers each file provides (host side) ── */
+
+struct qmm_launch {
+    const qmm_kp *p;
+    mlxn_type tw, tx;
+    int batch;
+    cudaStream_t s;
+    const cuda_device *dev;
+};
+
+/* Mat-vec on the tensor cores for block formats, M <= 16 (qmatmul_mv.cu). UNSUPPORTED
+ * when the layout does not suit it (the caller then takes the generic kernel). */
+mlxn_status qmm_mv_launch(const qmm_launch &l);
+/* Mat-vec of float weights (F32, F16, BF16) in f32, M <= 16 (qmatmul_mv.cu). */
+mlxn_status qmm_mvf_launch(const qmm_launch &l);
+/* Tiled mat-mat: W dequantized to bf16 tiles in shared memory, X dense bf16 rows, and
+ * splits over K when part != NULL (qmatmul_mm.cu). */
+mlxn_status qmm_mm_launch(const qmm_launch &l, int splits);
+/* Elements of K per raw chunk of W on the tiled path: every split of K must be a multiple. */
+int qmm_mm_chunk(mlxn_type t);
+/* The tile sizes of qmm_mm_launch (the entry plans split-K and its workspace with them). */
+#define QMM_MM_BN 128 /* rows of W per tile */
+#define QMM_MM_BM 128 /* rows of X per tile */
+#define QMM_MM_BK 32  /* K per pipeline step */

@@ -1,0 +1,213 @@
+/* CUDA mat-mat (M > 16): a 128 (W rows) × 128 (X rows) tile per block of 8 warps, K in
+ * steps of 32. X (dense bf16 rows) arrives by cp.async, three steps in flight; W is
+ * dequantized by the block itself (the reference dequantization, rounded to bf16) into a
+ * bf16 tile from raw chunks of W that cp.async stages two deep. Fragments by ldmatrix,
+ * mma.sync m16n8k16 bf16 with f32 accumulators; a warp owns 64 × 32. */
+#include "cuda/qmatmul.cuh"
+
+#define LDS 40 /* bf16 per shared row: 32 + 8 of padding, so ldmatrix's 8 rows hit distinct banks */
+#define XSTAGES 3
+
+static __device__ __forceinline__ void ldsm4(uint32_t (&r)[4], const void *p) {
+    const unsigned a = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+}
+
+/* 16 bytes global -> shared, or zeros when !valid (rows past M). */
+static __device__ __forceinline__ void cp16z(void *smem, const void *gmem, bool valid) {
+    const unsigned s = (unsigned)__cvta_generic_to_shared(smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(valid ? 16 : 0));
+}
+
+/* The raw chunk of W staged per pipeline step group: CB blocks of QK elements (BB bytes),
+ * a multiple of 4 bytes; float weights 32 elements. */
+template <mlxn_type T> struct mm_chunk { static constexpr int QK = 32, BB = 0, CB = 1; };
+template <> struct mm_chunk<MLXN_TYPE_F32> { static constexpr int QK = 32, BB = 128, CB = 1; };
+template <> struct mm_chunk<MLXN_TYPE_F16> { static constexpr int QK = 32, BB = 64, CB = 2; };
+template <> struct mm_chunk<MLXN_TYPE_BF16> { static constexpr int QK = 32, BB = 64, CB = 2; };
+template <> struct mm_chunk<MLXN_TYPE_Q4_0> { static constexpr int QK = 32, BB = 18, CB = 8; };
+template <> struct mm_chunk<MLXN_TYPE_Q4_1> { static constexpr int QK = 32, BB = 20, CB = 8; };
+template <> struct mm_chunk<MLXN_TYPE_Q5_0> { static constexpr int QK = 32, BB = 22, CB = 8; };
+template <> struct mm_chunk<MLXN_TYPE_Q5_1> { static constexpr int QK = 32, BB = 24, CB = 8; };
+template <> struct mm_chunk<MLXN_TYPE_Q8_0> { static constexpr int QK = 32, BB = 34, CB = 4; };
+template <> struct mm_chunk<MLXN_TYPE_IQ4_NL> { static constexpr int QK = 32, BB = 18, CB = 8; };
+template <> struct mm_chunk<MLXN_TYPE_MXFP4> { static constexpr int QK = 32, BB = 17, CB = 4; };
+template <> struct mm_chunk<MLXN_TYPE_Q2_K> { static constexpr int QK = 256, BB = 84, CB = 1; };
+template <> struct mm_chunk<MLXN_TYPE_Q3_K> { static constexpr int QK = 256, BB = 110, CB = 2; };
+template <> struct mm_chunk<MLXN_TYPE_Q4_K> { static constexpr int QK = 256, BB = 144, CB = 1; };
+template <> struct mm_chunk<MLXN_TYPE_Q5_K> { static constexpr int QK = 256, BB = 176, CB = 1; };
+template <> struct mm_chunk<MLXN_TYPE_Q6_K> { static constexpr int QK = 256, BB = 210, CB = 2; };
+template <> struct mm_chunk<MLXN_TYPE_IQ4_XS> { static constexpr int QK = 256, BB = 136, CB = 1; };
+
+template <mlxn_type T> struct mm_geom {
+    typedef mm_chunk<T> C;
+    static constexpr int KC = C::QK * C::CB;           /* elements per raw chunk */
+    static constexpr int S = KC / QMM_MM_BK;           /* pipeline steps per raw chunk */
+    static constexpr int RSTRIDE = (C::BB * C::CB + 15) / 16 * 16;
+    static constexpr int RAW = QMM_MM_BN * RSTRIDE;    /* bytes of one raw stage */
+    static constexpr int SMEM = 2 * RAW + (XSTAGES * QMM_MM_BM + 2 * QMM_MM_BN) * LDS * 2;
+};
+
+/* Steps s of K (32 each), one cp.async group per step (X(s), and W's raw chunk when step s
+ * starts one). At the top of step s, X(s) has landed and W(s) is in the bf16 tile
+ * wt[s & 1]; the block issues the copies of step s + 2, runs the mmas of step s and
+ * dequantizes W(s + 1) into the other tile meanwhile. */
+template <mlxn_type T> static __global__ void __launch_bounds__(256) qmm_mm_kernel(qmm_kp p, int splits, int G) {
+    typedef mm_geom<T> GE;
+    typedef mm_chunk<T> CH;
+    extern __shared__ __align__(16) uint8_t smem[];
+    uint8_t *raw = smem;                                                           /* [2][BN][RSTRIDE] */
+    __nv_bfloat16 *xt = reinterpret_cast<__nv_bfloat16 *>(smem + 2 * GE::RAW);    /* [XSTAGES][BM][LDS] */
+    __nv_bfloat16 *wt = xt + XSTAGES * QMM_MM_BM * LDS;                           /* [2][BN][LDS] */
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int wn = (warp & 1) * 64, wm = (warp >> 1) * 32; /* the warp's 64 W rows × 32 X rows */
+    const int n0 = blockIdx.x * QMM_MM_BN, m0 = blockIdx.y * QMM_MM_BM;
+    const int b = blockIdx.z / splits, split = blockIdx.z % splits;
+    const int k0 = split * p.k_split, k1 = min(p.k, k0 + p.k_split), steps = (k1 - k0) / QMM_MM_BK;
+    const int wrows = p.n - n0 < QMM_MM_BN ? p.n - n0 : QMM_MM_BN;
+    const uint8_t *wb = p.w + b * p.w_batch + (long long)n0 * p.w_row;
+    const __nv_bfloat16 *xb = static_cast<const __nv_bfloat16 *>(p.x) + (long long)b * p.x_batch;
+
+    /* the copies of step s: X(s), and W's raw chunk when step s starts one */
+    auto issue = [&](int s) {
+        if (s < steps) {
+            __nv_bfloat16 *dst = xt + (s % XSTAGES) * QMM_MM_BM * LDS;
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                const int i = threadIdx.x + 256 * j, r = i >> 2, c = (i & 3) * 8;
+                const bool ok = m0 + r < p.m;
+                cp16z(dst + r * LDS + c, xb + (long long)(ok ? m0 + r : 0) * p.x_row + k0 + s * QMM_MM_BK + c, ok);
+            }
+            if (s % GE::S == 0) {
+                const int kc = k0 + s * QMM_MM_BK;                    /* first element of the chunk */
+                const int nel = k1 - kc < GE::KC ? k1 - kc : GE::KC;  /* a multiple of QK */
+                const int bytes = nel / CH::QK * CH::BB, per_row = bytes / G;
+                uint8_t *rd = raw + ((s / GE::S) & 1) * GE::RAW;
+                const uint8_t *src = wb + (long long)(kc / CH::QK) * CH::BB;
+                for (int i = threadIdx.x; i < wrows * per_row; i += 256) {
+                    const int r = i / per_row, o = (i - r * per_row) * G;
+                    if (G == 16) qmm_cp_async<16>(rd + r * GE::RSTRIDE + o, src + r * p.w_row + o);
+                    else if (G == 8) qmm_cp_async<8>(rd + r * GE::RSTRIDE + o, src + r * p.w_row + o);
+                    else qmm_cp_async<4>(rd + r * GE::RSTRIDE + o, src + r * p.w_row + o);
+                }
+            }
+        }
+        qmm_cp_commit();
+    };
+
+    float acc[4][4][4];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0.0f;
+
+    /* W(s) into the bf16 tile wt[s & 1]: row r, elements 16h .. 16h+15 of the step */
+    const int r = threadIdx.x >> 1, h = threadIdx.x & 1;
+    auto decode = [&](int s) {
+        const uint8_t *row = raw + ((s / GE::S) & 1) * GE::RAW + r * GE::RSTRIDE;
+        const int c8 = ((s % GE::S) * QMM_MM_BK + 16 * h) / 8;
+        uint4 *d = reinterpret_cast<uint4 *>(wt + (s & 1) * QMM_MM_BN * LDS + r * LDS + 16 * h);
+        if constexpr (T == MLXN_TYPE_BF16) { /* prepared weights: already the tile's type */
+            d[0] = reinterpret_cast<const uint4 *>(row)[c8]; /* 8 bf16 per 16 bytes */
+            d[1] = reinterpret_cast<const uint4 *>(row)[c8 + 1];
+            return;
+        }
+        float a[8], c[8];
+        qmm_row<T>::load8(row, c8, a);
+        qmm_row<T>::load8(row, c8 + 1, c);
+        uint4 lo, hi;
+        lo.x = qmm_bf2(a[0], a[1]), lo.y = qmm_bf2(a[2], a[3]), lo.z = qmm_bf2(a[4], a[5]), lo.w = qmm_bf2(a[6], a[7]);
+        hi.x = qmm_bf2(c[0], c[1]), hi.y = qmm_bf2(c[2], c[3]), hi.z = qmm_bf2(c[4], c[5]), hi.w = qmm_bf2(c[6], c[7]);
+        d[0] = lo;
+        d[1] = hi;
+    };
+    issue(0);
+    issue(1);
+    qmm_cp_wait<1>();
+    __syncthreads();
+    if (steps > 0) decode(0);
+    for (int s = 0; s < steps; s++) {
+        qmm_cp_wait<1>(); /* X(s) */
+        __syncthreads();  /* and everyone's copies and W(s) visible; step s - 1's reads done */
+        issue(s + 2);
+        const __nv_bfloat16 *xs = xt + (s % XSTAGES) * QMM_MM_BM * LDS, *ws = wt + (s & 1) * QMM_MM_BN * LDS;
+#pragma unroll
+        for (int kk = 0; kk < QMM_MM_BK; kk += 16) {
+            uint32_t a[4][4], bx[2][4];
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+                ldsm4(a[i], ws + (wn + 16 * i + (lane & 7) + ((lane >> 3) & 1) * 8) * LDS + kk + (lane >> 4) * 8);
+#pragma unroll
+            for (int j = 0; j < 2; j++)
+                ldsm4(bx[j], xs + (wm + 16 * j + (lane & 7) + (lane >> 4) * 8) * LDS + kk + ((lane >> 3) & 1) * 8);
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    qmm_mma(acc[i][j], a[i][0], a[i][1], a[i][2], a[i][3], bx[j >> 1][2 * (j & 1)], bx[j >> 1][2 * (j & 1) + 1]);
+        }
+        /* W(s + 1) while the tensor cores work; a new raw chunk (group s + 1) is waited for
+         * and made visible first */
+        if (s + 1 < steps) {
+            if ((s + 1) % GE::S == 0) {
+                qmm_cp_wait<1>();
+                __syncthreads();
+            }
+            decode(s + 1);
+        }
+    }
+    qmm_cp_wait<0>();
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int n = n0 + wn + 16 * i + g + 8 * (e >> 1), m = m0 + wm + 8 * j + 2 * t + (e & 1);
+                if (n < p.n && m < p.m) qmm_store(p, split, b, m, n, acc[i][j][e]);
+            }
+}
+
+template <mlxn_type T> static mlxn_status mm_go(const qmm_launch &l, int splits) {
+    typedef mm_geom<T> GE;
+    const qmm_kp &p = *l.p;
+    const long long align = (long long)((uintptr_t)p.w | (uintptr_t)p.w_row | (uintptr_t)p.w_batch |
+                                        (uintptr_t)(mm_chunk<T>::CB * mm_chunk<T>::BB));
+    const int G = align % 16 == 0 ? 16 : align % 8 == 0 ? 8 : align % 4 == 0 ? 4 : 0;
+    if (!G) return MLXN_ERR_UNSUPPORTED;
+    dim3 grid((unsigned)((p.n + QMM_MM_BN - 1) / QMM_MM_BN), (unsigned)((p.m + QMM_MM_BM - 1) / QMM_MM_BM),
+              (unsigned)(l.batch * splits));
+    if (grid.y > 65535 || grid.z > 65535) return MLXN_ERR_UNSUPPORTED;
+    MLXN_CUDA_TRY(cudaFuncSetAttribute(qmm_mm_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, GE::SMEM));
+    qmm_mm_kernel<T><<<grid, 256, GE::SMEM, l.s>>>(p, splits, G);
+    MLXN_CUDA_CHECK_LAUNCH();
+    return MLXN_OK;
+}
+
+#define QMM_MM_TYPES(X)                                                                                                   \
+    X(MLXN_TYPE_F32) X(MLXN_TYPE_F16) X(MLXN_TYPE_BF16) X(MLXN_TYPE_Q4_0) X(MLXN_TYPE_Q4_1) X(MLXN_TYPE_Q5_0)              \
+        X(MLXN_TYPE_Q5_1) X(MLXN_TYPE_Q8_0) X(MLXN_TYPE_Q2_K) X(MLXN_TYPE_Q3_K) X(MLXN_TYPE_Q4_K) X(MLXN_TYPE_Q5_K)       \
+            X(MLXN_TYPE_Q6_K) X(MLXN_TYPE_IQ4_NL) X(MLXN_TYPE_IQ4_XS) X(MLXN_TYPE_MXFP4)
+
+int qmm_mm_chunk(mlxn_type t) {
+    switch (t) {
+#define QMM_CK(T) \
+    case T: return mm_geom<T>::KC;
+        QMM_MM_TYPES(QMM_CK)
+#undef QMM_CK
+    default: return 0;
+    }
+}
+
+mlxn_status qmm_mm_launch(const qmm_launch &l, int splits) {
+    switch (l.tw) {
+#define QMM_MM(T) \
+    case T: return mm_go<T>(l, splits);
+        QMM_MM_TYPES(QMM_MM)
+#undef QMM_MM
+    default: return MLXN_ERR_UNSUPPORTED;
+    }
+}

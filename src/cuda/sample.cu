@@ -1,0 +1,613 @@
+/* CUDA sampling: argmax, top-k and the seeded draw, one thread-block cluster per row (up to
+ * 16 blocks on sm_90, one block elsewhere). Each block keeps its slice of the row's processed
+ * logits in shared memory (global scratch when it does not fit), so the row is read from
+ * memory once. Selections are radix threshold searches over a 64-bit rank key, 8 bits per
+ * pass, histograms merged across the cluster through distributed shared memory; once the
+ * candidates are few, each warp keeps its own in an ordered list and later passes (and the
+ * draw) walk only those. No sort. The arithmetic is ops/sample.h's, shared with the CPU. */
+#include <cooperative_groups.h>
+
+#include "cuda/dequant.cuh"
+
+namespace cg = cooperative_groups;
+
+#define SMP_THREADS 1024
+#define SMP_WARPS (SMP_THREADS / 32)
+#define SMP_VEC 4                      /* elements a lane loads from the logits at once */
+#define SMP_SPAN (32 * SMP_VEC)        /* elements a warp takes per step */
+#define SMP_SEG 128                    /* list entries per warp */
+#define SMP_RESIDENT_BYTES (160 << 10) /* the largest slice kept in shared memory */
+#define SMP_MAX_CLUSTER 16
+
+struct smp_params {
+    long long v, w, per; /* row length, recent ids per row, slice per block (a multiple of SMP_WARPS·SMP_SPAN) */
+    int recent_per_row, k, greedy, penalize, vec, advance;
+    mlxn_type tv;
+    float inv_temp, rep, presence, freq, log_min_p, top_p;
+};
+
+struct smp_smem {
+    unsigned long long hmass[2][256]; /* per pass (double-buffered): mass and count per digit */
+    unsigned int hcnt[2][256];
+    unsigned long long red[SMP_WARPS]; /* block reductions and scans */
+    unsigned long long wsum[8], csum[8]; /* digit scans: per warp of the 256 digit threads */
+    unsigned long long pub[2];         /* what this block shows the cluster: [0] its max, [1] its kept mass */
+    unsigned long long need;
+    unsigned long long bc[4];          /* block broadcasts */
+    unsigned int gather_n;             /* top_k: survivors gathered into rank 0 */
+    int use_list;                      /* the warps' lists hold every candidate left (else: whole slices) */
+    int overflow;
+    unsigned short list_n[SMP_WARPS];
+    unsigned short list[SMP_WARPS][SMP_SEG]; /* slice indices, ascending per warp */
+    unsigned long long gather[MLXN_SAMPLE_MAX_K];
+};
+
+/* The cluster, or a single block standing in for one. */
+template <bool CL> struct smp_cl {
+    __device__ unsigned rank() const { return 0; }
+    __device__ unsigned size() const { return 1; }
+    __device__ void sync() const { __syncthreads(); }
+    template <typename T> __device__ T *map(T *q, unsigned) const { return q; }
+};
+template <> struct smp_cl<true> {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    __device__ unsigned rank() const { return cg::this_cluster().block_rank(); }
+    __device__ unsigned size() const { return cg::this_cluster().num_blocks(); }
+    __device__ void sync() const { cg::this_cluster().sync(); }
+    template <typename T> __device__ T *map(T *q, unsigned r) const { return cg::this_cluster().map_shared_rank(q, r); }
+#else /* never launched below sm_90 */
+    __device__ unsigned rank() const { __trap(); return 0; }
+    __device__ unsigned size() const { __trap(); return 1; }
+    __device__ void sync() const { __trap(); }
+    template <typename T> __device__ T *map(T *q, unsigned) const { __trap(); return q; }
+#endif
+};
+
+static __device__ __forceinline__ unsigned long long smp_warp_max(unsigned long long x) {
+#pragma unroll
+    for (int o = 16; o; o >>= 1) {
+        const unsigned long long y = __shfl_xor_sync(0xffffffffu, x, o);
+        x = y > x ? y : x;
+    }
+    return x;
+}
+
+static __device__ __forceinline__ unsigned long long smp_warp_sum(unsigned long long x) {
+#pragma unroll
+    for (int o = 16; o; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+    return x;
+}
+
+static __device__ __forceinline__ unsigned long long smp_warp_incl_scan(unsigned long long x) {
+    const unsigned lane = threadIdx.x & 31;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+        const unsigned long long y = __shfl_up_sync(0xffffffffu, x, o);
+        if (lane >= (unsigned)o) x += y;
+    }
+    return x;
+}
+
+/* Block-wide max or sum of one value per thread; every thread gets the result. */
+template <bool MAX> static __device__ unsigned long long smp_block_reduce(smp_smem &sm, unsigned long long x) {
+    const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    x = MAX ? smp_warp_max(x) : smp_warp_sum(x);
+    if (lane == 0) sm.red[warp] = x;
+    __syncthreads();
+    if (warp == 0) {
+        unsigned long long y = lane < SMP_WARPS ? sm.red[lane] : 0;
+        y = MAX ? smp_warp_max(y) : smp_warp_sum(y);
+        if (lane == 0) sm.bc[3] = y;
+    }
+    __syncthreads();
+    const unsigned long long r = sm.bc[3];
+    __syncthreads(); /* bc[3] and red are free again */
+    return r;
+}
+
+/* The cluster's max of one value per block (published in pub[0]); every thread gets it. */
+template <bool CL> static __device__ unsigned long long smp_cluster_max(smp_smem &sm, const smp_cl<CL> &cl, unsigned long long x) {
+    if (threadIdx.x == 0) sm.pub[0] = x;
+    cl.sync();
+    if (threadIdx.x < 32) {
+        unsigned long long y = threadIdx.x < cl.size() ? cl.map(&sm.pub[0], threadIdx.x)[0] : 0;
+        y = smp_warp_max(y);
+        if (threadIdx.x == 0) sm.bc[2] = y;
+    }
+    __syncthreads();
+    return sm.bc[2];
+}
+
+/* Calls f(j, valid) for the warp's elements in ascending slice index j: its chunk of the
+ * slice, 32 consecutive elements per step, or its list. Warp-uniform: every lane makes each
+ * call (f may use warp intrinsics); valid is false past the end. */
+template <typename F>
+static __device__ __forceinline__ void smp_each(const smp_smem &sm, bool use_list, long long ch, long long nb, F &&f) {
+    const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (use_list) {
+        const int n = sm.list_n[warp];
+        for (int i = 0; i < n; i += 32) {
+            const int q = i + (int)lane;
+            f(q < n ? (long long)sm.list[warp][q] : 0ll, q < n);
+        }
+    } else {
+        for (long long j = warp * ch + lane; j < (warp + 1) * ch; j += 32) f(j, j < nb);
+    }
+}
+
+/* Rebuilds the warps' lists from whole slices: the elements where keep(j) holds, in order.
+ * A warp with more than SMP_SEG of them leaves the block on whole slices. */
+template <typename F>
+static __device__ void smp_build_list(smp_smem &sm, long long ch, long long nb, F &&keep) {
+    const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (threadIdx.x == 0) sm.overflow = 0;
+    __syncthreads();
+    unsigned n = 0;
+    smp_each(sm, false, ch, nb, [&](long long j, bool valid) {
+        const bool k = valid && keep(j);
+        const unsigned m = __ballot_sync(0xffffffffu, k);
+        const unsigned at = n + __popc(m & ((1u << lane) - 1));
+        if (k && at < SMP_SEG) sm.list[warp][at] = (unsigned short)j;
+        n += __popc(m);
+    });
+    if (lane == 0) sm.list_n[warp] = (unsigned short)(n < SMP_SEG ? n : SMP_SEG);
+    if (n > SMP_SEG) sm.overflow = 1; /* every such lane writes the same value */
+    __syncthreads();
+    if (threadIdx.x == 0) sm.use_list = !sm.overflow;
+    __syncthreads();
+}
+
+template <typename TL> static __device__ __forceinline__ void smp_load4(const TL *q, long long n_valid, bool vec, float (&l)[4]) {
+    if (vec && n_valid >= 4) {
+        if constexpr (sizeof(TL) == 4) {
+            const float4 a = __ldg(reinterpret_cast<const float4 *>(q));
+            l[0] = a.x, l[1] = a.y, l[2] = a.z, l[3] = a.w;
+        } else {
+            const uint2 raw = __ldg(reinterpret_cast<const uint2 *>(q));
+            const TL *h = reinterpret_cast<const TL *>(&raw);
+#pragma unroll
+            for (int u = 0; u < 4; u++) l[u] = mlxn_to_f32(h[u]);
+        }
+    } else {
+#pragma unroll
+        for (int u = 0; u < 4; u++) l[u] = u < n_valid ? mlxn_to_f32(q[u]) : 0.0f;
+    }
+}
+
+/* The selection's view of a slice value: whether it is a candidate, its rank key, its mass.
+ * E_KEYS: the slice holds exp values (e < 0: dropped), candidates inside (kmask, kprefix) and,
+ * for mass selections, of mass > 0; else the slice holds z and every valid element is one. */
+template <bool E_KEYS, bool BY_MASS>
+static __device__ __forceinline__ bool smp_cand(float val, bool valid, long long gi, unsigned long long kmask,
+                                                unsigned long long kprefix, unsigned long long &ck,
+                                                unsigned long long &mass) {
+    ck = mlxn_smp_ck(mlxn_smp_key(val), gi);
+    mass = BY_MASS ? mlxn_smp_mass(val) : 1;
+    if (!E_KEYS) return valid;
+    return valid && val >= 0.0f && (ck & kmask) >= kprefix && (!BY_MASS || mass > 0);
+}
+
+/* Radix threshold search over the cluster's row, 8 bits of the rank key per pass, most
+ * significant first; the kept set is {(ck & mask) >= prefix}. By count: the `need` largest
+ * (all, when there are no more). By mass: the fewest largest whose mass reaches
+ * need(top_p, total). Same decisions as the CPU backend's select_top. Once at most
+ * SMP_WARPS·SMP_SEG elements are at or above the prefix, they go into the warps' lists. */
+template <bool CL, bool E_KEYS, bool BY_MASS>
+static __device__ void smp_select(smp_smem &sm, const smp_cl<CL> &cl, const float *zs, long long nb, long long b0,
+                                  long long ch, unsigned long long need, float top_p, unsigned long long kmask,
+                                  unsigned long long kprefix, bool can_list, int &pass, unsigned long long &mask_out,
+                                  unsigned long long &prefix_out) {
+    const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    unsigned long long pm = 0, pp = 0;
+    for (int shift = 56; shift >= 0; shift -= 8) {
+        const int buf = pass++ & 1; /* another block may still read the previous pass's buffer */
+        for (int t = threadIdx.x; t < 256; t += SMP_THREADS) {
+            sm.hcnt[buf][t] = 0;
+            sm.hmass[buf][t] = 0;
+        }
+        __syncthreads();
+        smp_each(sm, sm.use_list, ch, nb, [&](long long j, bool valid) {
+            unsigned long long ck, mass;
+            const bool cand = smp_cand<E_KEYS, BY_MASS>(zs[j], valid, b0 + j, kmask, kprefix, ck, mass) && (ck & pm) == pp;
+            const unsigned digit = (unsigned)(ck >> shift) & 255u;
+            const unsigned act = __ballot_sync(0xffffffffu, cand);
+            if (cand) { /* one atomic per digit per warp */
+                const unsigned peers = __match_any_sync(act, digit);
+                const bool leader = (unsigned)(__ffs(peers) - 1) == lane;
+                if (BY_MASS) { /* mass <= 2^40: two 20-bit halves sum exactly in 32 bits over 32 lanes */
+                    const unsigned lo = __reduce_add_sync(peers, (unsigned)(mass & 0xfffffu));
+                    const unsigned hi = __reduce_add_sync(peers, (unsigned)(mass >> 20));
+                    if (leader) atomicAdd(&sm.hmass[buf][digit], ((unsigned long long)hi << 20) + lo);
+                }
+                if (leader) atomicAdd(&sm.hcnt[buf][digit], (unsigned)__popc(peers));
+            }
+        });
+        cl.sync();
+        /* every block merges the cluster's histograms and picks the same digit */
+        unsigned long long wgt = 0, cnt = 0;
+        if (threadIdx.x < 256) { /* all ranks' loads issued before any is used */
+            unsigned c_r[SMP_MAX_CLUSTER];
+            unsigned long long w_r[SMP_MAX_CLUSTER];
+            const unsigned C = cl.size();
+#pragma unroll
+            for (unsigned r = 0; r < SMP_MAX_CLUSTER; r++) {
+                c_r[r] = r < C ? cl.map(&sm.hcnt[buf][0], r)[threadIdx.x] : 0;
+                w_r[r] = BY_MASS && r < C ? cl.map(&sm.hmass[buf][0], r)[threadIdx.x] : 0;
+            }
+#pragma unroll
+            for (unsigned r = 0; r < SMP_MAX_CLUSTER; r++) cnt += c_r[r], wgt += w_r[r];
+            if (!BY_MASS) wgt = cnt;
+        }
+        /* suffix sums over digits 255 .. 0 of weight and count: within each warp of 32
+         * digits, then across the 8 warps */
+        unsigned long long suf = wgt, csuf = cnt;
+        if (threadIdx.x < 256) {
+#pragma unroll
+            for (int o = 1; o < 32; o <<= 1) {
+                const unsigned long long y = __shfl_down_sync(0xffffffffu, suf, o), z = __shfl_down_sync(0xffffffffu, csuf, o);
+                if (lane + o < 32) suf += y, csuf += z;
+            }
+            if (lane == 0) sm.wsum[warp] = suf, sm.csum[warp] = csuf;
+        }
+        __syncthreads();
+        unsigned long long above = 0, cabove = 0;
+        if (threadIdx.x < 256) {
+            above = suf - wgt, cabove = csuf - cnt;
+            for (unsigned q = warp + 1; q < 8; q++) above += sm.wsum[q], cabove += sm.csum[q];
+        }
+        if (shift == 56) { /* the first pass saw every candidate: their total */
+            if (threadIdx.x == 0) sm.need = BY_MASS ? mlxn_smp_top_p_need(above + wgt, top_p) : above + wgt;
+            __syncthreads();
+            const unsigned long long total = sm.need;
+            __syncthreads();
+            if (BY_MASS) need = total;
+            else if (total <= need) break; /* no more candidates than the count: keep them all */
+        }
+        if (threadIdx.x < 256 && above < need && need <= above + wgt) {
+            sm.bc[0] = threadIdx.x;
+            sm.bc[1] = above;
+            sm.bc[2] = cnt;
+            sm.bc[3] = cabove + cnt;
+        }
+        __syncthreads();
+        const unsigned long long d = sm.bc[0], d_above = sm.bc[1], d_cnt = sm.bc[2], at_or_above = sm.bc[3];
+        __syncthreads(); /* bc is free again */
+        need -= d_above;
+        pm |= 255ull << shift;
+        pp |= d << shift;
+        if (BY_MASS ? d_cnt == 1 : d_cnt == need) break;
+        if (can_list && !sm.use_list && at_or_above <= (unsigned long long)SMP_WARPS * SMP_SEG) /* few: list them */
+            smp_build_list(sm, ch, nb, [&](long long j) {
+                unsigned long long ck, mass;
+                return smp_cand<E_KEYS, BY_MASS>(zs[j], true, b0 + j, kmask, kprefix, ck, mass) && (ck & pm) >= pp;
+            });
+    }
+    mask_out = pm;
+    prefix_out = pp;
+}
+
+template <mlxn_sample_mode MODE, bool CL, typename TL>
+static __global__ void __launch_bounds__(SMP_THREADS) smp_kernel(const TL *__restrict__ logits, const int32_t *__restrict__ recent,
+                                                                 int64_t *__restrict__ rng, int32_t *__restrict__ out,
+                                                                 void *__restrict__ values, float *__restrict__ gscratch,
+                                                                 smp_params p) {
+    extern __shared__ float4 smp_dyn[];
+    __shared__ smp_smem sm;
+    const smp_cl<CL> cl;
+    const unsigned C = cl.size(), rank = cl.rank(), lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const long long row = blockIdx.x / C, b0 = (long long)rank * p.per, ch = p.per / SMP_WARPS;
+    const long long nb = p.v - b0 < 0 ? 0 : p.v - b0 < p.per ? p.v - b0 : p.per;
+    float *zs = gscratch ? gscratch + ((long long)blockIdx.x) * p.per : reinterpret_cast<float *>(smp_dyn);
+    const TL *lrow = logits + row * p.v;
+    if (threadIdx.x == 0) sm.gather_n = 0, sm.use_list = 0;
+
+    /* load: z = l, times 1/temperature for a draw, four steps of loads in flight; the largest
+     * rank key unless penalties change values afterwards */
+    const bool temper = MODE == MLXN_SAMPLE_DRAW && !p.greedy;
+    unsigned long long best = 0;
+    for (long long it0 = 0; it0 < ch; it0 += 4 * SMP_SPAN) {
+        float l[4][4];
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            const long long j0 = warp * ch + it0 + q * SMP_SPAN + lane * SMP_VEC;
+            smp_load4(lrow + b0 + j0, it0 + q * SMP_SPAN < ch ? nb - j0 : 0, p.vec, l[q]);
+        }
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            const long long j0 = warp * ch + it0 + q * SMP_SPAN + lane * SMP_VEC;
+            if (it0 + q * SMP_SPAN >= ch) break;
+#pragma unroll
+            for (int u = 0; u < SMP_VEC; u++) {
+                const float z = temper ? __fmul_rn(l[q][u], p.inv_temp) : l[q][u];
+                l[q][u] = z;
+                if (j0 + u < nb && !p.penalize) {
+                    const unsigned long long ck = mlxn_smp_ck(mlxn_smp_key(z), b0 + j0 + u);
+                    best = ck > best ? ck : best;
+                }
+            }
+            if (MODE != MLXN_SAMPLE_ARGMAX) *reinterpret_cast<float4 *>(zs + j0) = make_float4(l[q][0], l[q][1], l[q][2], l[q][3]);
+        }
+    }
+    if (MODE == MLXN_SAMPLE_DRAW && p.penalize) {
+        __syncthreads();
+        const int32_t *rec = recent + (p.recent_per_row ? row * p.w : 0);
+        for (long long e = threadIdx.x; e < p.w; e += SMP_THREADS) {
+            const long long t = rec[e];
+            if (t < b0 || t >= b0 + nb) continue; /* also the empty slots (< 0) and ids >= V */
+            bool first = true;
+            int c = 0;
+            for (long long q = 0; q < p.w; q++) {
+                const bool same = rec[q] == t;
+                first &= !(same && q < e);
+                c += same;
+            }
+            if (!first) continue;
+            const float lp = mlxn_smp_penalize(mlxn_to_f32(lrow[t]), c, p.rep, p.freq, p.presence);
+            zs[t - b0] = temper ? __fmul_rn(lp, p.inv_temp) : lp;
+        }
+        __syncthreads();
+        smp_each(sm, false, ch, nb, [&](long long j, bool valid) {
+            const unsigned long long ck = mlxn_smp_ck(mlxn_smp_key(zs[j]), b0 + j);
+            if (valid) best = ck > best ? ck : best;
+        });
+    }
+    best = smp_cluster_max(sm, cl, smp_block_reduce<true>(sm, best));
+    const float m = mlxn_smp_unkey((unsigned)(best >> 32));
+    int pass = 0;
+    const bool can_list = p.per <= 65536; /* list entries are 16-bit slice indices */
+
+    if (MODE == MLXN_SAMPLE_TOP_K) {
+        __syncthreads();
+        unsigned long long mask, prefix;
+        smp_select<CL, false, false>(sm, cl, zs, nb, b0, ch, (unsigned long long)p.k, 1.0f, 0, 0, can_list, pass, mask,
+                                     prefix);
+        /* gather the k survivors' keys into rank 0, sort them there */
+        smp_each(sm, sm.use_list, ch, nb, [&](long long j, bool valid) {
+            const unsigned long long ck = mlxn_smp_ck(mlxn_smp_key(zs[j]), b0 + j);
+            if (valid && (ck & mask) >= prefix) {
+                const unsigned slot = atomicAdd(cl.map(&sm.gather_n, 0), 1u);
+                if (slot < MLXN_SAMPLE_MAX_K) cl.map(&sm.gather[0], 0)[slot] = ck;
+            }
+        });
+        cl.sync();
+        if (rank == 0) {
+            int n2 = 1;
+            while (n2 < p.k) n2 <<= 1;
+            for (int t = threadIdx.x; t < n2; t += SMP_THREADS)
+                if (t >= p.k) sm.gather[t] = 0; /* below every real key */
+            __syncthreads();
+            for (int size = 2; size <= n2; size <<= 1) /* bitonic sort, descending */
+                for (int stride = size >> 1; stride > 0; stride >>= 1) {
+                    for (int t = threadIdx.x; t < n2; t += SMP_THREADS) {
+                        const int u = t ^ stride;
+                        if (u > t) {
+                            const unsigned long long a = sm.gather[t], b = sm.gather[u];
+                            const bool desc = (t & size) == 0;
+                            if (desc ? a < b : a > b) sm.gather[t] = b, sm.gather[u] = a;
+                        }
+                    }
+                    __syncthreads();
+                }
+            for (int t = threadIdx.x; t < p.k; t += SMP_THREADS) {
+                const unsigned long long ck = sm.gather[t];
+                const long long idx = mlxn_smp_ck_index(ck), o = row * p.k + t;
+                out[o] = (int32_t)idx;
+                if (values) {
+                    const float val = mlxn_to_f32(lrow[idx]);
+                    if (p.tv == MLXN_TYPE_F32) static_cast<float *>(values)[o] = val;
+                    else if (p.tv == MLXN_TYPE_F16) static_cast<__half *>(values)[o] = __float2half_rn(val);
+                    else static_cast<__nv_bfloat16 *>(values)[o] = __float2bfloat16_rn(val);
+                }
+            }
+        }
+    } else if (MODE == MLXN_SAMPLE_ARGMAX || p.greedy || !(__fsub_rn(m, m) == 0.0f)) {
+        if (rank == 0 && threadIdx.x == 0) out[row] = (int32_t)mlxn_smp_ck_index(best); /* an infinite max: argmax */
+    } else {
+        /* step 3 into the slice: e = exp(z - m) for min-p survivors, -1 for the dropped */
+        __syncthreads();
+        const bool min_p = p.log_min_p > -INFINITY && can_list;
+        unsigned n_kept = 0;
+        smp_each(sm, false, ch, nb, [&](long long j, bool valid) {
+            const float x = __fsub_rn(zs[j], m);
+            const float e = valid && x >= p.log_min_p ? mlxn_smp_exp(x) : -1.0f;
+            zs[j] = e;
+            if (min_p) { /* the survivors, listed in order (as smp_build_list) */
+                const unsigned msk = __ballot_sync(0xffffffffu, e >= 0.0f);
+                const unsigned at = n_kept + __popc(msk & ((1u << lane) - 1));
+                if (e >= 0.0f && at < SMP_SEG) sm.list[warp][at] = (unsigned short)j;
+                n_kept += __popc(msk);
+            }
+        });
+        if (min_p) {
+            if (threadIdx.x == 0) sm.overflow = 0;
+            __syncthreads();
+            if (lane == 0) sm.list_n[warp] = (unsigned short)(n_kept < SMP_SEG ? n_kept : SMP_SEG);
+            if (n_kept > SMP_SEG) sm.overflow = 1;
+            __syncthreads();
+            if (threadIdx.x == 0) sm.use_list = !sm.overflow;
+        }
+        __syncthreads();
+        unsigned long long kmask = 0, kprefix = 0, pmask = 0, pprefix = 0;
+        if (p.k > 0)
+            smp_select<CL, true, false>(sm, cl, zs, nb, b0, ch, (unsigned long long)p.k, 1.0f, 0, 0, can_list, pass, kmask,
+                                        kprefix);
+        if (p.top_p < 1.0f)
+            smp_select<CL, true, true>(sm, cl, zs, nb, b0, ch, 0, p.top_p, kmask, kprefix, can_list, pass, pmask, pprefix);
+        /* the draw: each warp's kept mass, scanned across warps and the cluster */
+        const bool use_list = sm.use_list;
+        auto kept_mass = [&](long long j, bool valid) -> unsigned long long {
+            unsigned long long ck, mass;
+            return smp_cand<true, true>(zs[j], valid, b0 + j, kmask, kprefix, ck, mass) && (ck & pmask) >= pprefix ? mass : 0;
+        };
+        unsigned long long wmass = 0;
+        smp_each(sm, use_list, ch, nb, [&](long long j, bool valid) { wmass += kept_mass(j, valid); });
+        wmass = smp_warp_sum(wmass);
+        if (lane == 0) sm.red[warp] = wmass;
+        __syncthreads();
+        if (warp == 0) { /* exclusive scan of the warp masses; the block total to pub[1] */
+            const unsigned long long x = lane < SMP_WARPS ? sm.red[lane] : 0, incl = smp_warp_incl_scan(x);
+            if (lane < SMP_WARPS) sm.red[lane] = incl - x;
+            if (lane == 31) sm.pub[1] = incl;
+        }
+        cl.sync();
+        if (warp == 0) { /* this block's offset and the total, in rank order: lane r reads rank r */
+            const unsigned long long t = lane < C ? cl.map(&sm.pub[1], lane)[0] : 0;
+            const unsigned long long incl = smp_warp_incl_scan(t), total = __shfl_sync(0xffffffffu, incl, 31);
+            const unsigned long long off = __shfl_sync(0xffffffffu, incl - t, rank);
+            if (lane == 0) {
+                const uint64_t u = mlxn_smp_philox((uint64_t)rng[0], (uint64_t)rng[1], (uint32_t)row);
+                sm.bc[0] = off;
+                sm.bc[1] = mlxn_smp_mulhi64(u, total);
+            }
+        }
+        __syncthreads();
+        const unsigned long long target = sm.bc[1], wlo = sm.bc[0] + sm.red[warp];
+        /* the warp whose range holds the target walks its elements to it */
+        if (target >= wlo && target < wlo + wmass) {
+            unsigned long long base = wlo;
+            smp_each(sm, use_list, ch, nb, [&](long long j, bool valid) {
+                const unsigned long long ms = kept_mass(j, valid), incl = smp_warp_incl_scan(ms);
+                if (target >= base + incl - ms && target < base + incl) out[row] = (int32_t)(b0 + j);
+                base += __shfl_sync(0xffffffffu, incl, 31);
+            });
+        }
+    }
+    cl.sync(); /* no block leaves while another may still read its shared memory */
+    if (MODE == MLXN_SAMPLE_DRAW && p.advance && rank == 0 && threadIdx.x == 0) rng[1] += 1; /* one row: read by all */
+}
+
+static __global__ void smp_advance(int64_t *rng) { rng[1] += 1; }
+
+static bool aligned16(const void *q) { return ((uintptr_t)q & 15) == 0; }
+
+/* Whether this kernel instance runs in clusters of c blocks with dyn bytes of shared memory
+ * on this device; asked once per instance and size. */
+template <typename K> static bool smp_cluster_fits(K kern, unsigned c, size_t dyn, cudaStream_t st) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(c);
+    cfg.blockDim = dim3(SMP_THREADS);
+    cfg.dynamicSmemBytes = dyn;
+    cfg.stream = st;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = c, attr[0].val.clusterDim.y = 1, attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    int n = 0;
+    const bool ok = cudaOccupancyMaxActiveClusters(&n, kern, &cfg) == cudaSuccess && n > 0;
+    (void)cudaGetLastError();
+    return ok;
+}
+
+/* Launches kern in clusters of c blocks (grid blocks in all). */
+template <typename K, typename TL>
+static mlxn_status smp_launch_cluster(cuda_stream *s, K kern, unsigned grid, unsigned c, size_t dyn, const TL *lg,
+                                      const mlxn_sample_args *a, float *scratch, const smp_params &p) {
+    MLXN_CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(grid);
+    cfg.blockDim = dim3(SMP_THREADS);
+    cfg.dynamicSmemBytes = dyn;
+    cfg.stream = s->s;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = c, attr[0].val.clusterDim.y = 1, attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    MLXN_CUDA_TRY(cudaLaunchKernelEx(&cfg, kern, lg, a->recent, a->rng, a->out, a->values, scratch, p));
+    return MLXN_OK;
+}
+
+template <mlxn_sample_mode MODE, bool CL, typename TL>
+static mlxn_status smp_launch(cuda_stream *s, const mlxn_sample_args *a, smp_params p, unsigned c, size_t dyn,
+                              float *scratch) {
+    auto kern = smp_kernel<MODE, CL, TL>;
+    MLXN_CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)dyn));
+    const TL *lg = static_cast<const TL *>(a->logits);
+    if constexpr (!CL) {
+        kern<<<(unsigned)a->rows, SMP_THREADS, dyn, s->s>>>(lg, a->recent, a->rng, a->out, a->values, scratch, p);
+        MLXN_CUDA_CHECK_LAUNCH();
+        return MLXN_OK;
+    } else {
+        return smp_launch_cluster(s, kern, (unsigned)a->rows * c, c, dyn, lg, a, scratch, p);
+    }
+}
+
+/* The slice each block of a cluster of c takes: a whole number of warp steps. */
+static long long smp_per(long long v, unsigned c) {
+    const long long span = (long long)SMP_WARPS * SMP_SPAN;
+    return ((v + c - 1) / c + span - 1) / span * span;
+}
+
+extern "C" mlxn_status mlxn_cuda_sample(void *stream, const mlxn_sample_args *a) {
+    cuda_stream *s = static_cast<cuda_stream *>(stream);
+    MLXN_CUDA_TRY(cudaSetDevice(s->dev->ordinal));
+    const size_t lsz = a->tl == MLXN_TYPE_F32 ? 4 : 2;
+    smp_params p = {};
+    p.v = a->v;
+    p.w = a->w;
+    p.recent_per_row = a->recent_per_row;
+    p.k = a->k;
+    p.greedy = a->greedy;
+    p.penalize = a->penalize;
+    p.vec = aligned16(a->logits) && (size_t)a->v * lsz % 16 == 0;
+    p.advance = a->advance && a->rows == 1; /* more rows: every cluster reads the step; a kernel after adds 1 */
+    p.tv = a->tv;
+    p.inv_temp = a->inv_temp, p.rep = a->rep, p.presence = a->presence, p.freq = a->freq;
+    p.log_min_p = a->log_min_p, p.top_p = a->top_p;
+    /* the cluster: a power of two of blocks, about one per 4096 logits, up to 16 on GPUs with
+     * clusters (8 where 16 do not fit) */
+    const long long span = (long long)SMP_WARPS * SMP_SPAN;
+    const long long want = (a->v + span - 1) / span;
+    unsigned c = 1;
+    while (s->dev->prop.major >= 9 && c < SMP_MAX_CLUSTER && 2 * (long long)c <= want) c *= 2;
+    auto dyn_of = [&](unsigned cc) -> size_t {
+        const size_t slice = (size_t)smp_per(a->v, cc) * sizeof(float);
+        return a->mode == MLXN_SAMPLE_ARGMAX || slice > SMP_RESIDENT_BYTES ? 0 : slice;
+    };
+    if (c > 8) {
+        static int fits16[64]; /* per device ordinal: 0 unknown, 1 yes, -1 no */
+        int *f = s->dev->ordinal < 64 ? &fits16[s->dev->ordinal] : nullptr;
+        if (!f || *f == 0) {
+            auto kern = smp_kernel<MLXN_SAMPLE_DRAW, true, float>;
+            const size_t dyn = (size_t)SMP_RESIDENT_BYTES;
+            bool ok = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)dyn) == cudaSuccess &&
+                      cudaFuncSetAttribute(kern, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) == cudaSuccess &&
+                      smp_cluster_fits(kern, 16, dyn, s->s);
+            (void)cudaGetLastError();
+            if (f) *f = ok ? 1 : -1;
+            if (!ok) c = 8;
+        } else if (*f < 0) {
+            c = 8;
+        }
+    }
+    p.per = smp_per(a->v, c);
+    const size_t slice = (size_t)p.per * sizeof(float), dyn = dyn_of(c);
+    float *scratch = nullptr; /* the slices in global memory when they do not fit shared memory */
+    if (a->mode != MLXN_SAMPLE_ARGMAX && slice > SMP_RESIDENT_BYTES) {
+        void *ws = nullptr;
+        mlxn_status wst = mlxn_cuda_workspace(s, slice * c * (size_t)a->rows, &ws);
+        if (wst) return wst;
+        scratch = static_cast<float *>(ws);
+    }
+    const mlxn_status st = mlxn_dispatch_float(a->tl, [&](auto tl) -> mlxn_status {
+        using TL = decltype(tl);
+        switch (a->mode) {
+        case MLXN_SAMPLE_ARGMAX:
+            return c > 1 ? smp_launch<MLXN_SAMPLE_ARGMAX, true, TL>(s, a, p, c, dyn, scratch)
+                         : smp_launch<MLXN_SAMPLE_ARGMAX, false, TL>(s, a, p, c, dyn, scratch);
+        case MLXN_SAMPLE_TOP_K:
+            return c > 1 ? smp_launch<MLXN_SAMPLE_TOP_K, true, TL>(s, a, p, c, dyn, scratch)
+                         : smp_launch<MLXN_SAMPLE_TOP_K, false, TL>(s, a, p, c, dyn, scratch);
+        default:
+            return c > 1 ? smp_launch<MLXN_SAMPLE_DRAW, true, TL>(s, a, p, c, dyn, scratch)
+                         : smp_launch<MLXN_SAMPLE_DRAW, false, TL>(s, a, p, c, dyn, scratch);
+        }
+    });
+    if (st != MLXN_OK) return st;
+    if (a->mode == MLXN_SAMPLE_DRAW && a->advance && a->rows > 1) {
+        smp_advance<<<1, 1, 0, s->s>>>(a->rng);
+        MLXN_CUDA_CHECK_LAUNCH();
+    }
+    return MLXN_OK;
+}

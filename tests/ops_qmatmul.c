@@ -1,0 +1,357 @@
+/* Quantized matmul cases: every weight format against the float64 oracle (reference
+ * dequantization, then a double product) on tiny, ragged and real shapes; every x layout
+ * (rows, strided rows, attention heads), batches with and without a shared w, every x and
+ * y type, prepared weights, zero sizes, and the argument checks.
+ *
+ * Metric: NMSE = Σ(got - ref)² / Σ_m Σ_n Σ_k (x_mk · w_nk)², the error against the energy of
+ * the terms (Σ ref² in expectation for random signs, but stable where a short dot product
+ * happens to cancel: a lone 32-term output can be near zero). Bounds per backend:
+ * - CPU, block formats: 5e-4. X is rounded to 8-bit levels per 32 (step amax/127): its
+ *   error is ~2.5e-5 of X's variance on Gaussian data, and the product inherits it; the
+ *   bound leaves room for outputs of few elements (a single dot of 32 terms varies ×10).
+ * - CPU, float weights: 1e-9. f32 products and sums: ~K·2^-48 (K <= 14336: 4e-11).
+ * - CUDA: 2e-5. X (and F32/F16 weights on the tensor-core paths, and prepared weights)
+ *   rounded to bf16: 2^-18/3 ≈ 1.3e-6 each; f32 accumulation is far below that.
+ * plus y's own rounding, ref_eps(y)² (bf16 output: 1.5e-5).
+ * The paths the CUDA backend picks are functions of the shape: M <= 16 mat-vec, larger M
+ * mat-mat; small N with long K splits K; rows not 16-byte multiples (K = 96 in Q4_0, say)
+ * take the generic kernel. The ragged cross product below reaches each of them. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opcheck.h"
+#include "ops_cases.h"
+#include "ref/ref.h"
+
+static const mlxn_type wtypes[] = {
+    MLXN_TYPE_F32,  MLXN_TYPE_F16,  MLXN_TYPE_BF16, MLXN_TYPE_Q4_0, MLXN_TYPE_Q4_1,   MLXN_TYPE_Q5_0,
+    MLXN_TYPE_Q5_1, MLXN_TYPE_Q8_0, MLXN_TYPE_Q2_K, MLXN_TYPE_Q3_K, MLXN_TYPE_Q4_K,   MLXN_TYPE_Q5_K,
+    MLXN_TYPE_Q6_K, MLXN_TYPE_IQ4_NL, MLXN_TYPE_IQ4_XS, MLXN_TYPE_MXFP4,
+};
+#define N_WTYPES (sizeof wtypes / sizeof wtypes[0])
+static const mlxn_type ftypes[3] = {MLXN_TYPE_F32, MLXN_TYPE_F16, MLXN_TYPE_BF16};
+
+enum { ROWS = 0, STRIDED = 1, HEADS = 2 };
+
+typedef struct qspec {
+    mlxn_type tw, tx, ty;
+    int64_t B, M, N, K;
+    int layout;     /* ROWS, STRIDED (stride K + 32), HEADS (x_heads = H) */
+    int64_t heads;  /* HEADS: H, D = K / H */
+    bool w_shared;  /* B > 1 with one 2-D w */
+    bool prepared;  /* also pass a mlxn_qmatmul_prepare'd copy of w */
+    uint64_t seed;
+} qspec;
+
+typedef struct qmm_case {
+    mlxn_buffer *x, *w, *y, *wp;
+    mlxn_qmatmul_params p;
+} qmm_case;
+
+static bool is_cuda;
+static double worst_ratio[2]; /* the largest nmse / bound seen (float w, block w), printed */
+static char worst_case[2][300];
+
+static mlxn_status run_op(mlxn_stream *s, void *ctx) {
+    qmm_case *c = ctx;
+    return mlxn_qmatmul(s, c->x, c->w, c->y, &c->p);
+}
+
+static bool float_w(mlxn_type t) { return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16; }
+
+static double bound(const qspec *q) {
+    double e = ref_eps(q->ty), base = is_cuda ? 2e-5 : float_w(q->tw) ? 1e-9 : 5e-4;
+    return base + e * e;
+}
+
+/* A weight of type t, [Bw][N][K] (2-D when Bw == 0), from Gaussian values through the
+ * reference quantizer; wf gets its reference dequantization. */
+static mlxn_buffer *make_w(mlxn_device *dev, mlxn_type t, int64_t Bw, int64_t N, int64_t K, t_rng *r, double *wf) {
+    const int64_t rows = (Bw ? Bw : 1) * N;
+    const size_t rb = mlxn_row_bytes(t, K);
+    float *row = malloc(sizeof(float) * (size_t)(K + 1));
+    unsigned char *bytes = malloc(rb * (size_t)rows + 1);
+    for (int64_t i = 0; i < rows; i++) {
+        for (int64_t k = 0; k < K; k++) row[k] = t_rng_normal(r);
+        CHECK_ST(mlxn_quantize_row(t, row, bytes + rb * (size_t)i, K), MLXN_OK);
+        CHECK_ST(mlxn_dequantize_row(t, bytes + rb * (size_t)i, row, K), MLXN_OK);
+        for (int64_t k = 0; k < K; k++) wf[i * K + k] = row[k];
+    }
+    int64_t ne[3] = {Bw, N, K};
+    mlxn_buffer *w = NULL;
+    if (CHECK_ST(mlxn_buffer_alloc(dev, t, Bw ? 3 : 2, Bw ? ne : ne + 1, &w), MLXN_OK) && rb > 0 && rows > 0)
+        CHECK_ST(mlxn_buffer_write(w, 0, bytes, rb * (size_t)rows), MLXN_OK);
+    free(row);
+    free(bytes);
+    return w;
+}
+
+static void case_name(const qspec *q, char *name, size_t cap) {
+    static const char *lay[3] = {"rows", "strided", "heads"};
+    snprintf(name, cap, "qmatmul %s B=%lld M=%lld N=%lld K=%lld x=%s y=%s %s%s%s seed=%llu", mlxn_type_name(q->tw),
+             (long long)q->B, (long long)q->M, (long long)q->N, (long long)q->K, mlxn_type_name(q->tx),
+             mlxn_type_name(q->ty), lay[q->layout], q->w_shared ? " shared-w" : "", q->prepared ? " prepared" : "",
+             (unsigned long long)q->seed);
+}
+
+static void run_case(mlxn_device *dev, mlxn_stream *s, const qspec *q) {
+    char name[256];
+    case_name(q, name, sizeof name);
+    t_rng r = {q->seed};
+    const int64_t B = q->B, M = q->M, N = q->N, K = q->K, Bw = q->w_shared || B == 1 ? 0 : B;
+    const int64_t ny = B * M * N;
+    double *wf = malloc(sizeof(double) * (size_t)((Bw ? Bw : 1) * N * K + 1));
+    double *xv = malloc(sizeof(double) * (size_t)(B * M * K + 1)); /* logical rows [B][M][K] */
+    double *ref = malloc(sizeof(double) * (size_t)(ny + 1)), *got = malloc(sizeof(double) * (size_t)(ny + 1));
+    qmm_case c = {.p = mlxn_qmatmul_defaults()};
+    c.w = make_w(dev, q->tw, Bw, N, K, &r, wf);
+    for (int64_t i = 0; i < B * M * K; i++) xv[i] = t_rng_normal(&r);
+    /* x in its layout; the device buffer's values are rounded to tx, and so are xv's */
+    if (q->layout == ROWS) {
+        int64_t ne[3] = {B, M, K};
+        c.x = t_buf_from(dev, q->tx, B > 1 ? 3 : 2, B > 1 ? ne : ne + 1, xv);
+    } else if (q->layout == STRIDED) {
+        const int64_t S = K + 32, n = (B * M - 1) * S + K;
+        double *raw = malloc(sizeof(double) * (size_t)(n + 1));
+        for (int64_t i = 0; i < n; i++) raw[i] = 1e6; /* between rows: must not be read */
+        for (int64_t rr = 0; rr < B * M; rr++)
+            for (int64_t k = 0; k < K; k++) raw[rr * S + k] = xv[rr * K + k];
+        c.x = t_buf_from(dev, q->tx, 1, &n, raw);
+        for (int64_t rr = 0; rr < B * M; rr++)
+            for (int64_t k = 0; k < K; k++) xv[rr * K + k] = raw[rr * S + k];
+        c.p.x_row_stride = S;
+        free(raw);
+    } else {
+        const int64_t H = q->heads, D = K / H, ne[3] = {H, M, D};
+        double *raw = malloc(sizeof(double) * (size_t)(M * K + 1));
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t k = 0; k < K; k++) raw[((k / D) * M + m) * D + k % D] = xv[m * K + k];
+        c.x = t_buf_from(dev, q->tx, 3, ne, raw);
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t k = 0; k < K; k++) xv[m * K + k] = raw[((k / D) * M + m) * D + k % D];
+        c.p.x_heads = H;
+        free(raw);
+    }
+    int64_t yne[3] = {B, M, N};
+    if (!CHECK_ST(mlxn_buffer_alloc(dev, q->ty, B > 1 ? 3 : 2, B > 1 ? yne : yne + 1, &c.y), MLXN_OK)) goto done;
+    if (q->prepared) {
+        int64_t ne[3] = {Bw, N, K};
+        if (CHECK_ST(mlxn_buffer_alloc(dev, MLXN_TYPE_BF16, Bw ? 3 : 2, Bw ? ne : ne + 1, &c.wp), MLXN_OK) &&
+            CHECK_ST(mlxn_qmatmul_prepare(s, c.w, c.wp), MLXN_OK) && CHECK_ST(mlxn_stream_sync(s), MLXN_OK)) {
+            /* the prepared copy is the dequantization rounded to bf16, exactly */
+            const int64_t n = (Bw ? Bw : 1) * N * K;
+            double *pv = malloc(sizeof(double) * (size_t)(n + 1));
+            int64_t bad = 0;
+            t_buf_read(c.wp, pv);
+            for (int64_t i = 0; i < n; i++) bad += pv[i] != ref_round(wf[i], MLXN_TYPE_BF16);
+            CHECK(bad == 0, "%s: %lld prepared weights differ from bf16(dequant(w))", name, (long long)bad);
+            free(pv);
+        }
+        c.p.w_prepared = c.wp;
+    }
+    ref_qmatmul(xv, wf, B, M, N, K, Bw > 0, ref);
+    if (c.x && c.w && t_run_eager_and_replay(name, s, NULL, run_op, &c, c.y, got)) {
+        double num = 0, den = 0;
+        for (int64_t i = 0; i < ny; i++) num += (got[i] - ref[i]) * (got[i] - ref[i]);
+        for (int64_t i = 0; i < B * M; i++) /* the energy of the terms: Σ_n Σ_k (x_k w_nk)² */
+            for (int64_t n = 0; n < N; n++) {
+                const double *wr = wf + ((Bw ? i / M : 0) * N + n) * K;
+                for (int64_t k = 0; k < K; k++) den += (xv[i * K + k] * wr[k]) * (xv[i * K + k] * wr[k]);
+            }
+        const double nmse = den > 0 ? num / den : num, lim = bound(q);
+        CHECK(nmse <= lim, "%s: nmse %.3g over its bound %.3g", name, nmse, lim);
+        const int cat = !float_w(q->tw);
+        if (nmse / lim > worst_ratio[cat]) {
+            worst_ratio[cat] = nmse / lim;
+            snprintf(worst_case[cat], sizeof worst_case[cat], "%s (nmse %.3g)", name, nmse);
+        }
+    }
+done:
+    mlxn_buffer_free(c.x);
+    mlxn_buffer_free(c.w);
+    mlxn_buffer_free(c.y);
+    mlxn_buffer_free(c.wp);
+    free(wf), free(xv), free(ref), free(got);
+}
+
+/* The smallest K of a format, and a second, larger one (96 where the block is 32). */
+static int64_t blk(mlxn_type t) { return mlxn_type_block_elems(t) == 1 ? 32 : mlxn_type_block_elems(t); }
+
+static void ragged(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
+    static const int64_t Ms[] = {1, 2, 3, 7, 8, 9, 17, 33, 100}, Ns[] = {1, 7, 64, 100, 257};
+    int idx = 0;
+    for (size_t f = 0; f < N_WTYPES; f++) {
+        const mlxn_type tw = wtypes[f];
+        const int64_t b = blk(tw), Ks[3] = {b, b == 32 ? 96 : 512, b == 32 ? 2880 : 2048};
+        for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++)
+            for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++)
+                for (int ki = 0; ki < 3; ki++, idx++) {
+                    /* the full M × N cross product at the smallest K; a third of it at the
+                     * middle K; at the largest, M in {1, 9, 33} with N in {7, 100} */
+                    if (ki == 1 && idx % 3) continue;
+                    if (ki == 2 && !((Ms[mi] == 1 || Ms[mi] == 9 || Ms[mi] == 33) && (Ns[ni] == 7 || Ns[ni] == 100)))
+                        continue;
+                    qspec q = {.tw = tw, .tx = ftypes[idx % 3], .ty = ftypes[(idx / 3) % 3], .B = 1, .M = Ms[mi],
+                               .N = Ns[ni], .K = Ks[ki], .seed = (*seed)++};
+                    run_case(dev, s, &q);
+                }
+    }
+}
+
+/* Layouts, batches, prepared weights: every format, a few shapes each. */
+static void variants(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
+    for (size_t f = 0; f < N_WTYPES; f++) {
+        const mlxn_type tw = wtypes[f];
+        const int64_t K = blk(tw) == 32 ? 256 : 512;
+        static const int64_t Ms[] = {1, 5, 16, 40};
+        for (int i = 0; i < 4; i++) {
+            const mlxn_type tx = ftypes[(f + i) % 3];
+            qspec st = {tw, tx, MLXN_TYPE_F32, 1, Ms[i], 72, K, STRIDED, 0, false, false, (*seed)++};
+            run_case(dev, s, &st);
+            /* the attention layout: 4 heads of 64 (or 128), BF16 as the attention op writes it */
+            qspec hd = {tw, i == 3 ? MLXN_TYPE_F32 : MLXN_TYPE_BF16, ftypes[i % 3], 1, Ms[i], 40, K, HEADS, 4,
+                        false, false, (*seed)++};
+            run_case(dev, s, &hd);
+            qspec bt = {tw, tx, MLXN_TYPE_BF16, 3, Ms[i], 24, K, ROWS, 0, i % 2 == 1, false, (*seed)++};
+            run_case(dev, s, &bt);
+        }
+        static const int64_t Mp[] = {1, 64};
+        for (int i = 0; i < 2; i++) {
+            qspec pr = {tw, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, Mp[i], 96, K, ROWS, 0, false, true, (*seed)++};
+            run_case(dev, s, &pr);
+        }
+    }
+}
+
+/* Model shapes: Llama-3-8B's 4096 × 4096 and 1024 × 4096, a Qwen3-30B-A3B expert
+ * (768 × 2048), a slice of Llama's 14336 × 4096, at decode and prefill sizes. */
+static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
+    static const mlxn_type fmts[] = {MLXN_TYPE_Q4_0, MLXN_TYPE_Q8_0, MLXN_TYPE_Q4_K, MLXN_TYPE_Q6_K, MLXN_TYPE_BF16};
+    for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
+        qspec a = {fmts[f], MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1, 4096, 4096, ROWS, 0, false, false, (*seed)++};
+        run_case(dev, s, &a);
+        qspec b = {fmts[f], MLXN_TYPE_F32, MLXN_TYPE_F32, 1, 8, 1024, 4096, ROWS, 0, false, false, (*seed)++};
+        run_case(dev, s, &b);
+        qspec c = {fmts[f], MLXN_TYPE_BF16, MLXN_TYPE_BF16, 1, 4, 768, 2048, ROWS, 0, false, false, (*seed)++};
+        run_case(dev, s, &c);
+        qspec d = {fmts[f], MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, is_cuda ? 512 : 64, 256, 14336, ROWS, 0, false, false,
+                   (*seed)++};
+        run_case(dev, s, &d);
+    }
+    if (is_cuda) { /* tensor-core tiles on full-size prefill, and the split-K of a narrow N */
+        qspec e = {MLXN_TYPE_Q4_K, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 1, 512, 4096, 4096, ROWS, 0, false, false, (*seed)++};
+        run_case(dev, s, &e);
+        qspec g = {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 256, 128, 14336, ROWS, 0, false, true, (*seed)++};
+        run_case(dev, s, &g);
+    }
+}
+
+static void zero_sizes(mlxn_device *dev, mlxn_stream *s) {
+    /* K = 0: y is all zeros; M = 0 or N = 0: nothing to do, no error */
+    int64_t wne[2] = {5, 0}, xne[2] = {3, 0}, yne[2] = {3, 5};
+    mlxn_buffer *w = NULL, *x = NULL, *y = NULL;
+    mlxn_buffer_alloc(dev, MLXN_TYPE_Q4_0, 2, wne, &w);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 2, xne, &x);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 2, yne, &y);
+    qmm_case c = {.x = x, .w = w, .y = y, .p = mlxn_qmatmul_defaults()};
+    double got[15];
+    if (w && x && y && t_run_eager_and_replay("qmatmul K=0", s, NULL, run_op, &c, y, got)) {
+        int nz = 0;
+        for (int i = 0; i < 15; i++) nz += got[i] != 0.0;
+        CHECK(nz == 0, "qmatmul K=0: %d of 15 outputs not zero", nz);
+    }
+    mlxn_buffer_free(w), mlxn_buffer_free(x), mlxn_buffer_free(y);
+    int64_t w2[2] = {0, 64}, x2[2] = {4, 64}, y2[2] = {4, 0}, x3[2] = {0, 64}, y3[2] = {0, 8}, w3[2] = {8, 64};
+    mlxn_buffer_alloc(dev, MLXN_TYPE_Q8_0, 2, w2, &w);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 2, x2, &x);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 2, y2, &y);
+    CHECK_ST(mlxn_qmatmul(s, x, w, y, NULL), MLXN_OK); /* N = 0 */
+    mlxn_buffer_free(w), mlxn_buffer_free(x), mlxn_buffer_free(y);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_Q8_0, 2, w3, &w);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 2, x3, &x);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 2, y3, &y);
+    CHECK_ST(mlxn_qmatmul(s, x, w, y, NULL), MLXN_OK); /* M = 0 */
+    CHECK_ST(mlxn_stream_sync(s), MLXN_OK);
+    mlxn_buffer_free(w), mlxn_buffer_free(x), mlxn_buffer_free(y);
+}
+
+/* Each rejected argument, and that the message names it. */
+static void expect_err(mlxn_status got, mlxn_status want, const char *needle, const char *what) {
+    CHECK(got == want, "%s: got %s, want %s (%s)", what, mlxn_status_str(got), mlxn_status_str(want), mlxn_last_error());
+    CHECK(strstr(mlxn_last_error(), needle) != NULL, "%s: message '%s' lacks '%s'", what, mlxn_last_error(), needle);
+}
+
+static void bad_input(mlxn_device *dev, mlxn_stream *s) {
+    mlxn_buffer *w = NULL, *x = NULL, *y = NULL, *xk = NULL, *y3 = NULL, *wi = NULL, *xi = NULL, *wp = NULL;
+    mlxn_buffer *xh = NULL, *ysm = NULL, *xs = NULL;
+    int64_t wne[2] = {8, 256}, xne[2] = {2, 256}, yne[2] = {2, 8}, xkne[2] = {2, 100}, y3ne[3] = {2, 2, 8};
+    int64_t hne[3] = {4, 2, 64}, h2ne[3] = {2, 2, 100}, sne[1] = {300};
+    mlxn_buffer_alloc(dev, MLXN_TYPE_Q4_K, 2, wne, &w);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 2, xne, &x);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 2, yne, &y);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 2, xkne, &xk);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 3, y3ne, &y3);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_IQ2_XXS, 2, wne, &wi);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_I32, 2, xne, &xi);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F16, 2, wne, &wp);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_BF16, 3, hne, &xh);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_BF16, 3, h2ne, &ysm);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 1, sne, &xs);
+    mlxn_qmatmul_params p = mlxn_qmatmul_defaults();
+    expect_err(mlxn_qmatmul(NULL, x, w, y, NULL), MLXN_ERR_INVALID_ARG, "stream", "NULL stream");
+    expect_err(mlxn_qmatmul(s, NULL, w, y, NULL), MLXN_ERR_INVALID_ARG, "x is NULL", "NULL x");
+    expect_err(mlxn_qmatmul(s, x, NULL, y, NULL), MLXN_ERR_INVALID_ARG, "w is NULL", "NULL w");
+    expect_err(mlxn_qmatmul(s, x, w, NULL, NULL), MLXN_ERR_INVALID_ARG, "y is NULL", "NULL y");
+    expect_err(mlxn_qmatmul(s, xk, w, y, NULL), MLXN_ERR_INVALID_ARG,
+               "w is Q4_K with k=100, k must be a multiple of 256", "K not a multiple of the block");
+    expect_err(mlxn_qmatmul(s, x, wi, y, NULL), MLXN_ERR_UNSUPPORTED, "w is IQ2_XXS", "unsupported format");
+    expect_err(mlxn_qmatmul(s, xi, w, y, NULL), MLXN_ERR_INVALID_ARG, "x is I32", "integer x");
+    expect_err(mlxn_qmatmul(s, x, w, xi, NULL), MLXN_ERR_INVALID_ARG, "y is I32", "integer y");
+    expect_err(mlxn_qmatmul(s, x, w, y3, NULL), MLXN_ERR_INVALID_ARG, "x has shape [2, 256]", "batch of y, not x");
+    expect_err(mlxn_qmatmul(s, x, w, x, NULL), MLXN_ERR_INVALID_ARG, "y has shape [2, 256]", "y's N");
+    p.x_row_stride = 300;
+    expect_err(mlxn_qmatmul(s, x, w, y, &p), MLXN_ERR_INVALID_ARG, "x_row_stride 300 need 556", "undersized strided x");
+    expect_err(mlxn_qmatmul(s, xs, w, y, &p), MLXN_ERR_INVALID_ARG, "need 556", "undersized strided x (1-D)");
+    p.x_row_stride = 200;
+    expect_err(mlxn_qmatmul(s, x, w, y, &p), MLXN_ERR_INVALID_ARG, "x_row_stride 200 is less than k=256", "short stride");
+    p.x_row_stride = -1;
+    expect_err(mlxn_qmatmul(s, x, w, y, &p), MLXN_ERR_INVALID_ARG, "negative", "negative stride");
+    p = mlxn_qmatmul_defaults();
+    p.x_heads = 4;
+    CHECK_ST(mlxn_qmatmul(s, xh, w, y, &p), MLXN_OK);
+    expect_err(mlxn_qmatmul(s, x, w, y, &p), MLXN_ERR_INVALID_ARG, "attention layout", "heads layout shape");
+    p.x_heads = 2;
+    expect_err(mlxn_qmatmul(s, ysm, w, y, &p), MLXN_ERR_INVALID_ARG, "k=200, k must be a multiple of 256", "heads K");
+    p.x_row_stride = 256;
+    expect_err(mlxn_qmatmul(s, xh, w, y, &p), MLXN_ERR_INVALID_ARG, "exclude", "heads and stride");
+    p = mlxn_qmatmul_defaults();
+    p.w_prepared = wp;
+    expect_err(mlxn_qmatmul(s, x, w, y, &p), MLXN_ERR_INVALID_ARG, "w_prepared is F16", "prepared type");
+    expect_err(mlxn_qmatmul_prepare(s, w, wp), MLXN_ERR_INVALID_ARG, "wp is F16", "prepare into F16");
+    expect_err(mlxn_qmatmul_prepare(s, wi, wp), MLXN_ERR_UNSUPPORTED, "IQ2_XXS", "prepare unsupported");
+    CHECK_ST(mlxn_stream_sync(s), MLXN_OK);
+    mlxn_buffer *views[2] = {NULL, NULL};
+    int64_t vne[2] = {2, 8};
+    /* y overlapping x */
+    if (mlxn_buffer_view(x, 0, MLXN_TYPE_F32, 2, vne, &views[0]) == MLXN_OK)
+        expect_err(mlxn_qmatmul(s, x, w, views[0], NULL), MLXN_ERR_INVALID_ARG, "y overlaps x", "y over x");
+    mlxn_buffer_free(views[0]);
+    mlxn_buffer *bufs[] = {w, x, y, xk, y3, wi, xi, wp, xh, ysm, xs};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mlxn_buffer_free(bufs[i]);
+}
+
+void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s) {
+    mlxn_device_props props;
+    is_cuda = mlxn_device_info(dev, &props) == MLXN_OK && props.backend == MLXN_BACKEND_CUDA;
+    uint64_t seed = 4000;
+    bad_input(dev, s);
+    zero_sizes(dev, s);
+    ragged(dev, s, &seed);
+    variants(dev, s, &seed);
+    real_shapes(dev, s, &seed);
+    for (int cat = 0; cat < 2; cat++)
+        printf("qmatmul: worst nmse/bound, %s weights: %.3g: %s\n", cat ? "block" : "float", worst_ratio[cat],
+               worst_case[cat]);
+}
