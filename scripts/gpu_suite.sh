@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU suite, for the device machine: every test program (CUDA cases run there), the
-# demo, and compute-sanitizer over the op tests. Takes a build folder made elsewhere (built
+# demo, and (SANITIZE=1) compute-sanitizer over the op tests. Takes a build folder made elsewhere (built
 # with CUDA, carried over); logs go to $OUT (or ./out). Prints a summary table last.
 set -uo pipefail
 B=${1:-build-gpu}
@@ -28,7 +28,8 @@ for t in "$B"/tests/test_*; do
     run "${n#test_}" "$t"
   fi
 done
-if command -v compute-sanitizer >/dev/null; then
+# SANITIZE=1: compute-sanitizer memcheck and racecheck over the op tests (minutes).
+if [ -n "${SANITIZE:-}" ] && command -v compute-sanitizer >/dev/null; then
   run memcheck_ops compute-sanitizer --tool memcheck --error-exitcode 9 "$B/tests/test_ops" cuda
   run memcheck_graph compute-sanitizer --tool memcheck --error-exitcode 9 "$B/tests/test_graph"
   run racecheck_ops compute-sanitizer --tool racecheck --error-exitcode 9 "$B/tests/test_ops" cuda
