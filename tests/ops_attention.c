@@ -1,6 +1,7 @@
 /* Attention cases: every head dim, every cache type (f16, bf16, q8_0), GQA ratios 1-8, L from 1
  * to 4097, M from 1 to 100 (also M > L: the first queries see no key), causal, sliding
- * window, softcap, additive mask, sinks, kv_len from a device buffer, both output layouts.
+ * window, softcap, additive mask, sinks, kv_len from a device buffer (cache rows past it are
+ * NaN), both output layouts, and prefill shapes that take CUDA's tensor-core tiles.
  *
  * Bound, per element: |o - ref| <= eps_o·|ref| + 1e-5·max|v| + tc. The f32 path rounds the q·k
  * dot (D terms), the exponentials and the running sums (L terms): 1e-5·max|v| covers it (CPU
@@ -166,6 +167,17 @@ static void one(mlxn_device *dev, mlxn_stream *s, const at_spec *sp, uint64_t se
     c.v = cache_buf(dev, tv, hkv, lcap, d, &r, vv);
     double vmax = 0;
     for (int64_t i = 0; i < hkv * lcap * d; i++) vmax = fabs(vv[i]) > vmax ? fabs(vv[i]) : vmax;
+    if (sp->l < lcap) { /* cache rows past L are NaN (bytes 0xff; a Q8_0 scale too): never read, or masked to 0 */
+        const size_t krb = mlxn_row_bytes(sp->tk, d), vrb = mlxn_row_bytes(tv, d);
+        unsigned char *nan_row = malloc(krb > vrb ? krb : vrb);
+        memset(nan_row, 0xff, krb > vrb ? krb : vrb);
+        for (int64_t h = 0; h < hkv; h++)
+            for (int64_t j = sp->l; j < lcap; j++) {
+                mlxn_buffer_write(c.k, (size_t)(h * lcap + j) * krb, nan_row, krb);
+                mlxn_buffer_write(c.v, (size_t)(h * lcap + j) * vrb, nan_row, vrb);
+            }
+        free(nan_row);
+    }
     c.p = mlxn_attention_defaults();
     c.p.causal = sp->causal;
     c.p.window = sp->window;

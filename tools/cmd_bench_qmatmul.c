@@ -391,7 +391,7 @@ int mlxn_bench_qmatmul(int argc, char **argv) {
                            "\"ceiling_value\": %.4g, \"ratio\": %.4f}",
                            first ? "" : ",\n", mlxn_type_name(t), sh->model, sh->what, (long long)sh->n,
                            (long long)sh->k, (long long)M, sec * 1e6, bytes / sec / 1e9, flops / sec / 1e12,
-                           mv ? "read" : "cublaslt", ceil_v, ratio);
+                           mv ? "read" : ceil_v > 0 ? "cublaslt" : "none", ceil_v, ratio);
                     first = 0;
                 } else {
                     char shp[32];

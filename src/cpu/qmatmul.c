@@ -69,6 +69,9 @@ typedef struct qmm_job {
     size_t work_bytes;
 } qmm_job;
 
+/* Rows of W asked for ahead of their dot products (software prefetch into all levels). */
+#define PREFETCH_ROWS 2
+
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 static void x_rows(void *ctx, int64_t r0, int64_t r1, int worker) {
@@ -97,12 +100,11 @@ static void w_rows(void *ctx, int64_t u0, int64_t u1, int worker) {
     for (int64_t u = u0; u < u1; u++) {
         const int64_t b = u / N, n = u % N;
         const void *w = (const char *)a->w + (size_t)b * a->w_batch_bytes + (size_t)n * a->w_row_bytes;
-        /* Rows stream from memory: ask for the row after next now. The hardware prefetcher
-         * alone left a thread waiting on W most of the time (measured: 2.8 GB/s per thread
-         * for Q4_0 against 13 GB/s streaming), since a row's dot product keeps few loads in
-         * flight. */
-        if (u + 2 < u1) {
-            const int64_t u2 = u + 2;
+        /* Rows stream from memory: ask for the row after next now. A row's dot product keeps
+         * few loads in flight, and the hardware prefetcher alone leaves the thread waiting
+         * on W (dev/qmatmul/NOTES.md). */
+        if (u + PREFETCH_ROWS < u1) {
+            const int64_t u2 = u + PREFETCH_ROWS;
             const char *w2 = (const char *)a->w + (size_t)(u2 / N) * a->w_batch_bytes + (size_t)(u2 % N) * a->w_row_bytes;
             for (size_t o = 0; o < a->w_row_bytes; o += 64) __builtin_prefetch(w2 + o, 0, 3);
         }

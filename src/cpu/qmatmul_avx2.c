@@ -308,23 +308,26 @@ AVX2 float qmm_dot_q8_avx2(const int8_t *wq, const float *s16, const float *m16,
 
 /* ── Fused row dots for small M: the row is never written out decoded. ── */
 
-/* Σ_b d_w·xd[b]·Σ (levels · xq) for 32-blocks whose levels come from get(block) as signed
- * bytes; the product of the two steps multiplies the block's 8 int32 partial sums. */
+/* Σ_b d_w·xd[b]·Σ (levels · xq) for 32-blocks whose levels come from `levels` (an
+ * expression of the block index b) as signed bytes; two blocks per step into two sums. */
 #define FUSED32(name, btype, levels, dw)                                                              \
+    AVX2 static inline __m256 name##_one(const btype *x, const int8_t *xq, const float *xd, int64_t b, __m256 acc) { \
+        const __m256i q = levels;                                                                     \
+        const __m256i vx = _mm256_loadu_si256((const __m256i *)(xq + 32 * b));                       \
+        const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(vx, q));      \
+        return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1))),        \
+                               _mm256_set1_ps((dw) * xd[b]), acc);                                    \
+    }                                                                                                 \
     AVX2 static float name(const void *w, const int8_t *xq, const float *xd, const float *xs, int64_t k) { \
         const btype *x = w;                                                                           \
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                                   \
         const int64_t nb = k / 32;                                                                    \
         int64_t b = 0;                                                                                \
-        for (; b < nb; b++) {                                                                         \
-            const __m256i q = levels;                                                                 \
-            const __m256i vx = _mm256_loadu_si256((const __m256i *)(xq + 32 * b));                   \
-            const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(vx, q));  \
-            const __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));          \
-            const __m256 sc = _mm256_set1_ps((dw) * xd[b]);                                          \
-            if (b & 1) a1 = _mm256_fmadd_ps(f, sc, a1);                                               \
-            else a0 = _mm256_fmadd_ps(f, sc, a0);                                                     \
+        for (; b + 2 <= nb; b += 2) {                                                                 \
+            a0 = name##_one(x, xq, xd, b, a0);                                                        \
+            a1 = name##_one(x, xq, xd, b + 1, a1);                                                    \
         }                                                                                             \
+        if (b < nb) a0 = name##_one(x, xq, xd, b, a0);                                               \
         return hsum(_mm256_add_ps(a0, a1));                                                           \
     }
 

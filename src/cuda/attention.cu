@@ -1,9 +1,8 @@
-/* CUDA attention: the mma.sync tensor-core kernel (attention_mma.cuh) for D <= 256, decode
- * and prefill; on sm_90a the wgmma kernel (attention_wgmma.cuh) for prefill at D 64/128/256
- * with f16 or bf16 K and V; a SIMT flash-decoding kernel for D = 512, whose f32 accumulators
- * would not fit the tensor-core kernels' registers. With several key slices the partial (max, sum, acc) go to
- * the stream workspace and a second kernel combines them. Slice counts depend on shapes
- * (L_cap, not L) so a recorded graph stays valid. */
+/* CUDA attention: the mma.sync kernel (attention_mma.cuh) for D <= 256, decode and prefill;
+ * on sm_90a the wgmma kernel (attention_wgmma.cuh) for prefill; a SIMT kernel for D = 512,
+ * whose f32 accumulators fit no tensor-core tile. With several key slices the partials go to
+ * the stream workspace and a combine kernel merges them; slice counts depend on L_cap, not L,
+ * so a recorded graph stays valid. Path choice: launch_d. */
 #include <math.h>
 #include <string.h>
 
@@ -178,12 +177,60 @@ static __global__ void __launch_bounds__(ATT_WARPS * 32) attn_split_kernel(att_p
     }
 }
 
-/* o from the n_split partials at ws [split][Hq][M][D + 2]; grid (M, Hq). */
-static __global__ void attn_combine_kernel(att_params p, const float *ws) {
-#if __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;\n" ::: "memory"); /* in case it was launched early (PDL) */
-#endif
-    for (int d = threadIdx.x; d < p.a.D; d += blockDim.x) combine_one(p, ws, blockIdx.y, blockIdx.x, d);
+/* o from the n_split partials at ws [split][Hq][M][D + 2]; grid (M, Hq). Warp w merges slices
+ * w, w + 4, ... four at a time (every load of a round in flight at once), lane l elements
+ * l, l + 32, ...; then the 4 warps merge through smem. The order is fixed: replays are
+ * bit-identical. */
+#define CMB_WARPS 4
+#define CMB_E 16 /* elements per lane: D <= 512 */
+static __global__ void __launch_bounds__(CMB_WARPS * 32) attn_combine_kernel(att_params p, const float *ws) {
+    const mlxn_attention_args &a = p.a;
+    const long long i = blockIdx.x, hq = blockIdx.y;
+    const int D = (int)a.D, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const size_t stride = (size_t)a.n_q_heads * a.M * (a.D + 2);
+    const float *b = ws + (hq * a.M + i) * (a.D + 2);
+    float mm = -INFINITY, ll = 0.0f, aa[CMB_E];
+#pragma unroll
+    for (int e = 0; e < CMB_E; e++) aa[e] = 0.0f;
+    for (int s0 = warp; s0 < p.n_split; s0 += 4 * CMB_WARPS) {
+        float pm[4], pl[4], px[4][CMB_E];
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const int s = s0 + k * CMB_WARPS;
+            const float *pt = b + (size_t)(s < p.n_split ? s : 0) * stride;
+            pm[k] = s < p.n_split ? __ldcg(pt) : -INFINITY, pl[k] = __ldcg(pt + 1);
+#pragma unroll
+            for (int e = 0; e < CMB_E; e++) px[k][e] = lane + 32 * e < D ? __ldcg(pt + 2 + lane + 32 * e) : 0.0f;
+        }
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            if (pm[k] == -INFINITY) continue;
+            const float mn = fmaxf(mm, pm[k]), f0 = __expf(mm - mn), f1 = __expf(pm[k] - mn);
+            ll = ll * f0 + pl[k] * f1;
+#pragma unroll
+            for (int e = 0; e < CMB_E; e++) aa[e] = aa[e] * f0 + px[k][e] * f1;
+            mm = mn;
+        }
+    }
+    __shared__ float sm[CMB_WARPS], sl[CMB_WARPS], sa[CMB_WARPS][32 * CMB_E];
+    if (lane == 0) sm[warp] = mm, sl[warp] = ll;
+#pragma unroll
+    for (int e = 0; e < CMB_E; e++)
+        if (lane + 32 * e < D) sa[warp][lane + 32 * e] = aa[e];
+    __syncthreads();
+    float m2 = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < CMB_WARPS; w++) m2 = fmaxf(m2, sm[w]);
+    for (int d = threadIdx.x; d < D; d += CMB_WARPS * 32) {
+        float l2 = 0.0f, a2 = 0.0f;
+        if (m2 != -INFINITY)
+#pragma unroll
+            for (int w = 0; w < CMB_WARPS; w++) {
+                const float f = __expf(sm[w] - m2);
+                l2 += sl[w] * f, a2 += sa[w][d] * f;
+            }
+        finish(a, hq, i, d, m2, l2, a2);
+    }
 }
 
 /* Slices for a grid of `blocks` blocks of which `per_sm` fit one SM: enough to fill the GPU
@@ -212,51 +259,10 @@ static mlxn_status split_workspace(cuda_stream *s, const att_params &p, float **
     return st;
 }
 
-/* kern<<<grid, block, smem>>>(args...) on the stream; with pdl as a programmatic dependent
- * of the kernel before it (the kernel waits for it with griddepcontrol.wait). */
-template <typename... P, typename... A>
-static mlxn_status launch(cuda_stream *s, bool pdl, void (*kern)(P...), dim3 grid, dim3 block, size_t smem, A... args) {
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = grid, cfg.blockDim = block, cfg.dynamicSmemBytes = smem, cfg.stream = s->s;
-    cudaLaunchAttribute at[1];
-    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    at[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = at, cfg.numAttrs = pdl ? 1 : 0;
-    MLXN_CUDA_TRY(cudaLaunchKernelEx(&cfg, kern, args...));
-    return MLXN_OK;
-}
-
 static mlxn_status combine(cuda_stream *s, const att_params &p, const float *ws) {
-    if (p.n_split == 1 || p.counters) return MLXN_OK;
-    return launch(s, false, attn_combine_kernel, dim3((unsigned)p.a.M, (unsigned)p.a.n_q_heads),
-                  dim3(p.a.D < 256 ? (unsigned)p.a.D : 256u), 0, p, ws);
-}
-
-/* Zeroed counters for the fused combine, made once per stream (on a private stream, so also
- * while the stream records a graph). */
-#define ATT_COUNTERS 8192
-static mlxn_status counters(cuda_stream *s, unsigned **out) {
-    if (!s->attn_counters) {
-        void **r = static_cast<void **>(realloc(s->retired, sizeof(void *) * (size_t)(s->n_retired + 1)));
-        if (!r) return mlxn_err(MLXN_ERR_OUT_OF_MEMORY, "attention: out of host memory");
-        s->retired = r;
-        void *c = nullptr;
-        MLXN_CUDA_TRY(cudaMalloc(&c, sizeof(unsigned) * ATT_COUNTERS));
-        cudaStream_t z;
-        cudaError_t e = cudaStreamCreateWithFlags(&z, cudaStreamNonBlocking);
-        if (e == cudaSuccess) {
-            e = cudaMemsetAsync(c, 0, sizeof(unsigned) * ATT_COUNTERS, z);
-            if (e == cudaSuccess) e = cudaStreamSynchronize(z);
-            cudaStreamDestroy(z);
-        }
-        if (e != cudaSuccess) {
-            cudaFree(c);
-            return mlxn_cuda_status(e, "attention counters", __FILE__, __LINE__);
-        }
-        s->retired[s->n_retired++] = c;
-        s->attn_counters = static_cast<unsigned *>(c);
-    }
-    *out = s->attn_counters;
+    if (p.n_split == 1) return MLXN_OK;
+    attn_combine_kernel<<<dim3((unsigned)p.a.M, (unsigned)p.a.n_q_heads), CMB_WARPS * 32, 0, s->s>>>(p, ws);
+    MLXN_CUDA_CHECK_LAUNCH();
     return MLXN_OK;
 }
 
@@ -268,7 +274,6 @@ static mlxn_status launch_simt(cuda_stream *s, const mlxn_attention_args *a) {
     while (gb * 2 <= 8 && G % (gb * 2) == 0 && gb * 2 * ((D + 31) / 32) <= 32) gb *= 2;
     att_params p;
     p.a = *a;
-    p.counters = nullptr;
     pick_split(s, &p, a->M * (a->n_q_heads / gb), 2, 128, 1);
     float *ws;
     mlxn_status st = split_workspace(s, p, &ws);
@@ -285,7 +290,7 @@ static mlxn_status launch_simt(cuda_stream *s, const mlxn_attention_args *a) {
 }
 
 /* The tensor-core kernel: instance C with operand types TK (Q·Kᵀ) and TV (P·V). */
-template <class C, typename TK, typename TV, bool PDL = true, bool FUSE = true>
+template <class C, typename TK, typename TV>
 static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a) {
     auto kern = attn_mma_kernel<C, TK, TV>;
     const bool kq8 = a->tk == MLXN_TYPE_Q8_0, vq8 = a->tv == MLXN_TYPE_Q8_0;
@@ -301,22 +306,32 @@ static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a) {
     MLXN_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, C::NT, smem));
     if (per_sm < 1) per_sm = 1;
     const long long G = a->n_q_heads / a->n_kv_heads, row_tiles = (a->M * G + C::BR - 1) / C::BR;
-    if (a->n_kv_heads > 65535)
-        return mlxn_err(MLXN_ERR_UNSUPPORTED, "attention: n_kv_heads=%lld > 65535 on CUDA", (long long)a->n_kv_heads);
-    if (a->L_cap > ((long long)1 << 30)) /* keys are int in the kernel */
-        return mlxn_err(MLXN_ERR_UNSUPPORTED, "attention: L_cap=%lld > 2^30 on CUDA", (long long)a->L_cap);
     att_params p;
     p.a = *a;
-    p.counters = nullptr;
     pick_split(s, &p, row_tiles * a->n_kv_heads, per_sm, 2 * C::BC, C::BC);
     float *ws;
     mlxn_status st = split_workspace(s, p, &ws);
-    if (!st && FUSE && p.n_split > 1 && row_tiles * a->n_kv_heads <= ATT_COUNTERS) st = counters(s, &p.counters);
     if (st) return st;
-    st = launch(s, PDL, kern, dim3((unsigned)row_tiles, (unsigned)a->n_kv_heads, (unsigned)p.n_split), dim3(C::NT), smem,
-                p, ws);
-    if (st) return st;
+    kern<<<dim3((unsigned)row_tiles, (unsigned)a->n_kv_heads, (unsigned)p.n_split), C::NT, smem, s->s>>>(p, ws);
+    MLXN_CUDA_CHECK_LAUNCH();
     return combine(s, p, ws);
+}
+
+/* The driver's cuTensorMapEncodeTiled (NULL where the driver lacks it: no wgmma path). */
+static wg_encode_fn tensor_map_encoder() {
+    static wg_encode_fn fn;
+    static bool tried;
+    if (!tried) {
+        void *f = nullptr;
+        cudaDriverEntryPointQueryResult q;
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q) == cudaSuccess &&
+            q == cudaDriverEntryPointSuccess)
+            fn = reinterpret_cast<wg_encode_fn>(f);
+        else
+            (void)cudaGetLastError();
+        tried = true;
+    }
+    return fn;
 }
 
 /* The wgmma kernel: instance C with K, V and operands of type T. */
@@ -333,16 +348,19 @@ static mlxn_status launch_wgmma_t(cuda_stream *s, const mlxn_attention_args *a) 
     MLXN_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, C::NT, smem));
     if (per_sm < 1) per_sm = 1;
     const long long G = a->n_q_heads / a->n_kv_heads, row_tiles = (a->M * G + C::BR - 1) / C::BR;
+    CUtensorMap mk, mv;
+    const wg_encode_fn enc = tensor_map_encoder();
+    CUresult r = wg_map(enc, &mk, a->k, a->tk, a->D, a->L_cap, a->n_kv_heads, a->k_row_bytes, C::BC);
+    if (r == CUDA_SUCCESS) r = wg_map(enc, &mv, a->v, a->tv, a->D, a->L_cap, a->n_kv_heads, a->v_row_bytes, C::BC);
+    if (r != CUDA_SUCCESS) return mlxn_err(MLXN_ERR_DEVICE, "attention: cuTensorMapEncodeTiled failed (%d)", (int)r);
     att_params p;
     p.a = *a;
-    p.counters = nullptr;
     pick_split(s, &p, row_tiles * a->n_kv_heads, per_sm, 2 * C::BC, C::BC);
     float *ws;
     mlxn_status st = split_workspace(s, p, &ws);
     if (st) return st;
-    st = launch(s, true, kern, dim3((unsigned)row_tiles, (unsigned)a->n_kv_heads, (unsigned)p.n_split), dim3(C::NT), smem,
-                p, ws);
-    if (st) return st;
+    kern<<<dim3((unsigned)row_tiles, (unsigned)a->n_kv_heads, (unsigned)p.n_split), C::NT, smem, s->s>>>(p, ws, mk, mv);
+    MLXN_CUDA_CHECK_LAUNCH();
     return combine(s, p, ws);
 }
 
@@ -364,13 +382,15 @@ template <int D> using cfg_dec = mma_cfg<D, 1, 1, 4, 64, D <= 128 ? 3 : 2, D <= 
 template <int D> using cfg_pre = mma_cfg<D, 1, 8, 1, 64, 2, D <= 128>;
 
 /* wgmma prefill: 2 consumer warpgroups (128 rows) and a producer; 128-key tiles up to D 128,
- * 64 above (registers); as many stages as fit shared memory, at most 3. */
+ * 64 above (registers); 2 stages (3 measured no faster at D 128; D 64 takes 3). */
 template <int D> using cfg_wg = wg_cfg<D, D <= 128 ? 128 : 64, D == 64 ? 3 : 2>;
 
-/* The wgmma kernel runs where the library holds sm_90a code and the device is compute 9.0. */
+/* The wgmma kernel runs where the library holds sm_90a code, the device is compute 9.0 and the
+ * driver encodes TMA maps. */
 static bool has_wgmma(const cuda_stream *s) {
 #ifdef MLXN_BUILD_CUDA_ARCHS
-    return s->dev->prop.major == 9 && s->dev->prop.minor == 0 && strstr(MLXN_BUILD_CUDA_ARCHS, "90a") != nullptr;
+    return s->dev->prop.major == 9 && s->dev->prop.minor == 0 && strstr(MLXN_BUILD_CUDA_ARCHS, "90a") != nullptr &&
+           tensor_map_encoder() != nullptr;
 #else
     return false;
 #endif
@@ -384,6 +404,10 @@ static mlxn_status launch_d(cuda_stream *s, const mlxn_attention_args *a) {
     if constexpr (D == 512) {
         return launch_simt<D>(s, a);
     } else {
+        if (a->n_kv_heads > 65535) /* grid.y */
+            return mlxn_err(MLXN_ERR_UNSUPPORTED, "attention: n_kv_heads=%lld > 65535 on CUDA", (long long)a->n_kv_heads);
+        if (a->L_cap > ((long long)1 << 30)) /* keys are int in the tensor-core kernels */
+            return mlxn_err(MLXN_ERR_UNSUPPORTED, "attention: L_cap=%lld > 2^30 on CUDA", (long long)a->L_cap);
         const long long rows = a->M * (a->n_q_heads / a->n_kv_heads);
         if (rows <= 16) return launch_mma<cfg_dec<D>>(s, a);
         if constexpr (D == 64 || D == 128 || D == 256) {

@@ -17,8 +17,7 @@
 struct att_params {
     mlxn_attention_args a;
     int n_split;
-    long long chunk;    /* keys per slice (a multiple of the tile's keys on the mma path) */
-    unsigned *counters; /* non-NULL: the last slice block of each (row tile, KV head) combines */
+    long long chunk; /* keys per slice (a multiple of the tile's keys on the mma path) */
 };
 
 static __device__ __forceinline__ long long kv_count(const mlxn_attention_args &a) {
@@ -65,53 +64,6 @@ static __device__ __forceinline__ void emit(const att_params &p, float *ws, int 
     float *part = ws + (((long long)split * a.n_q_heads + hq) * a.M + i) * (a.D + 2);
     part[2 + d] = acc;
     if (d == 0) part[0] = m, part[1] = l;
-}
-
-/* o[i][hq][d] from the n_split partials, merged in slice order whichever block runs it (so a
- * replay is bit-identical); 8 slices' loads in flight at a time. */
-static __device__ __forceinline__ void combine_one(const att_params &p, const float *ws, long long hq, long long i, int d) {
-    const mlxn_attention_args &a = p.a;
-    const size_t stride = (size_t)a.n_q_heads * a.M * (a.D + 2);
-    const float *b = ws + (hq * a.M + i) * (a.D + 2);
-    float mm = -INFINITY, ll = 0.0f, aa = 0.0f;
-    for (int s0 = 0; s0 < p.n_split; s0 += 8) {
-        float pm[8], pl[8], px[8];
-#pragma unroll
-        for (int k = 0; k < 8; k++) {
-            const bool ok = s0 + k < p.n_split;
-            const float *pt = b + (size_t)(ok ? s0 + k : 0) * stride;
-            pm[k] = ok ? __ldcg(pt) : -INFINITY, pl[k] = ok ? __ldcg(pt + 1) : 0.0f, px[k] = ok ? __ldcg(pt + 2 + d) : 0.0f;
-        }
-#pragma unroll
-        for (int k = 0; k < 8; k++) {
-            if (pm[k] == -INFINITY) continue;
-            const float mn = fmaxf(mm, pm[k]), f0 = __expf(mm - mn), f1 = __expf(pm[k] - mn);
-            ll = ll * f0 + pl[k] * f1, aa = aa * f0 + px[k] * f1, mm = mn;
-        }
-    }
-    finish(a, hq, i, d, mm, ll, aa);
-}
-
-/* With counters: after its partials, each slice block counts itself in; the last one of its
- * (row tile, KV head) combines rows [R0, R1] and resets the counter for the next call. */
-template <int NT>
-static __device__ __forceinline__ void combine_if_last(const att_params &p, const float *ws, long long R0, long long R1,
-                                                       long long G, long long h, int D) {
-    __shared__ bool last;
-    __threadfence(); /* this block's partials, before its count */
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        unsigned *c = p.counters + (size_t)blockIdx.y * gridDim.x + blockIdx.x;
-        last = atomicAdd(c, 1u) == (unsigned)p.n_split - 1;
-        if (last) *c = 0;
-    }
-    __syncthreads();
-    if (!last) return;
-    __threadfence();
-    for (long long e = threadIdx.x; e < (R1 - R0 + 1) * D; e += NT) {
-        const long long R = R0 + e / D;
-        combine_one(p, ws, h * G + R % G, R / G, (int)(e % D));
-    }
 }
 
 /* ---- PTX wrappers ---- */
@@ -280,11 +232,6 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
     constexpr int NKW = BC / WK, NTL = NKW / 8, KS = D / 16, DT = D / 8;
     const mlxn_attention_args &a = p.a;
     extern __shared__ __align__(128) unsigned char smem[];
-#if __CUDA_ARCH__ >= 900
-    /* launched as a programmatic dependent (PDL): the previous kernel's results are visible
-     * after the wait; the next kernel may begin launching now */
-    asm volatile("griddepcontrol.wait;\ngriddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wr = warp % WR, wk = warp / WR;
     const bool kq8 = a.tk == MLXN_TYPE_Q8_0, vq8 = a.tv == MLXN_TYPE_Q8_0;
     const long long G = a.n_q_heads / a.n_kv_heads, rows = a.M * G, h = blockIdx.y;
@@ -567,5 +514,4 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
             emit(p, ws, split, h * G + R % G, R / G, d, mm == -INFINITY ? -INFINITY : mm * ATT_LN2, ll, aa);
         }
     }
-    if (p.n_split > 1 && p.counters) combine_if_last<C::NT>(p, ws, R0, Rl, G, h, D);
 }

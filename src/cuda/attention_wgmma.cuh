@@ -1,13 +1,31 @@
 /* CUDA attention prefill on Hopper's warpgroup tensor cores (wgmma, sm_90a). A block: one
- * producer warpgroup that stages BC-key K/V tiles into 128-byte-swizzled shared memory with
- * cp.async (full/empty mbarriers per stage), two consumer warpgroups of 64 rows each (query ×
- * group head, as in attention_mma.cuh) that never wait for each other. S = Q·Kᵀ reads Q and K
- * from shared memory; P stays in registers as the A operand of O += P·V, V read N-major.
- * f16/bf16 K and V of one type; f32 accumulation and softmax. Other GPUs compile it out. */
+ * producer thread that stages BC-key K/V tiles into 128-byte-swizzled shared memory with TMA
+ * (cp.async.bulk.tensor; full/empty mbarriers per stage), two consumer warpgroups of 64 rows
+ * each (query × group head, as in attention_mma.cuh) that never wait for each other. S = Q·Kᵀ
+ * reads Q and K from shared memory; P stays in registers as the A operand of O += P·V, V read
+ * N-major. f16/bf16 K and V of one type; f32 accumulation and softmax. */
 #pragma once
+
+#include <cuda.h>
 
 #include "cuda/attention_mma.cuh"
 #include "cuda/attention_wgmma_ops.cuh"
+
+/* The K or V cache as a TMA map: [n_kv_heads][L_cap][D] of f16/bf16, boxes of 64 elements (128
+ * bytes, the swizzle's width) × bc rows, 128-byte swizzle, out-of-range rows as zeros.
+ * encode is the driver's cuTensorMapEncodeTiled. */
+typedef CUresult (*wg_encode_fn)(CUtensorMap *, CUtensorMapDataType, cuuint32_t, void *, const cuuint64_t *,
+                                 const cuuint64_t *, const cuuint32_t *, const cuuint32_t *, CUtensorMapInterleave,
+                                 CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+static inline CUresult wg_map(wg_encode_fn encode, CUtensorMap *m, const void *base, mlxn_type t, long long D, long long L_cap,
+                              long long hkv, size_t row_bytes, int bc) {
+    const cuuint64_t dims[3] = {(cuuint64_t)D, (cuuint64_t)L_cap, (cuuint64_t)hkv};
+    const cuuint64_t strides[2] = {(cuuint64_t)row_bytes, (cuuint64_t)(row_bytes * (size_t)L_cap)};
+    const cuuint32_t box[3] = {64, (cuuint32_t)bc, 1}, es[3] = {1, 1, 1};
+    return encode(m, t == MLXN_TYPE_BF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 3,
+                  const_cast<void *>(base), dims, strides, box, es, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                  CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+}
 
 /* Tiles: [64-element chunk of D][row][128 bytes], the 16-byte unit u of row r stored at u ^ (r & 7)
  * (the hardware's 128-byte swizzle, with every tile 1024-byte aligned). */
@@ -34,6 +52,22 @@ static __device__ __forceinline__ void mbar_init(uint32_t bar, unsigned count) {
 static __device__ __forceinline__ void mbar_arrive(uint32_t bar) {
     asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
 }
+static __device__ __forceinline__ void mbar_expect(uint32_t bar, unsigned bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+/* A 64 × BC box of the [n_kv_heads][L_cap][D] cache at (d0, j0, h) -> smem, counted on bar;
+ * rows past L_cap arrive as zeros. */
+static __device__ __forceinline__ void tma_box(uint32_t dst, const CUtensorMap *map, int d0, int j0, int h, uint32_t bar) {
+    asm volatile("cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n"
+                 ::"r"(dst), "l"(map), "r"(d0), "r"(j0), "r"(h), "r"(bar)
+                 : "memory");
+}
+/* 2^x, flushing subnormal results to 0 (the softmax weights' only loss: below 2^-126). */
+static __device__ __forceinline__ float ex2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
 /* Waits until the phase with the given parity of the barrier has completed. */
 static __device__ __forceinline__ void mbar_wait(uint32_t bar, unsigned parity) {
     asm volatile("{\n.reg .pred P;\nWAIT:\nmbarrier.try_wait.parity.shared::cta.b64 P, [%0], %1;\n@!P bra WAIT;\n}\n" ::"r"(bar),
@@ -49,9 +83,11 @@ template <int D_, int BC_, int ST_> struct wg_cfg {
     static constexpr size_t smem() { return 1024 + (size_t)BR * D * 2 + (size_t)ST * 2 * BC * D * 2 + 16 * ST; }
 };
 
-/* grid: (row tiles, n_kv_heads, n_split); T: the type of K, V and the operands. */
+/* grid: (row tiles, n_kv_heads, n_split); T: the type of K, V and the operands; tmk/tmv: the
+ * caches as TMA maps (see wg_map). */
 template <class C, typename T>
-static __global__ void __launch_bounds__(C::NT, 1) attn_wgmma_kernel(att_params p, float *ws) {
+static __global__ void __launch_bounds__(C::NT, 1)
+attn_wgmma_kernel(att_params p, float *ws, const __grid_constant__ CUtensorMap tmk, const __grid_constant__ CUtensorMap tmv) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int D = C::D, BC = C::BC, ST = C::ST, BR = C::BR, NS = BC / 2, NO = D / 2;
     const mlxn_attention_args &a = p.a;
@@ -59,7 +95,7 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_wgmma_kernel(att_params 
     const uint32_t sbase = (smem_u32(smem_raw) + 1023) & ~1023u;
     unsigned char *sptr = smem_raw + (sbase - smem_u32(smem_raw));
     const uint32_t q_s = sbase, k_s = q_s + BR * D * 2, v_s = k_s + ST * BC * D * 2, bars = v_s + ST * BC * D * 2;
-    /* full[s] (the producer's 128 threads arrive when their copies of stage s landed) and
+    /* full[s] (the producer's expect_tx; complete when the TMA bytes of stage s landed) and
      * empty[s] (the consumers' 256 threads arrive when done with it) */
     auto full = [&](int s) { return bars + 8 * s; };
     auto empty = [&](int s) { return bars + 8 * (ST + s); };
@@ -68,8 +104,7 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_wgmma_kernel(att_params 
     const long long R0 = ((long long)gridDim.x - 1 - blockIdx.x) * BR; /* the causally longest rows first */
     const int split = blockIdx.z;
     if (tid == 0)
-        for (int s = 0; s < ST; s++) mbar_init(full(s), 128), mbar_init(empty(s), 256);
-    asm volatile("griddepcontrol.wait;\n" ::: "memory"); /* PDL: inputs of the kernel before */
+        for (int s = 0; s < ST; s++) mbar_init(full(s), 1), mbar_init(empty(s), 256);
     const int L = (int)kv_count(a);
 
     const long long js = (long long)split * p.chunk, je = js + p.chunk - 1;
@@ -91,29 +126,17 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_wgmma_kernel(att_params 
     if (wg == 2) {
         /* producer: stage t into s = t % ST once the consumers released its previous tile */
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
-        const int pt = tid - 256;
-        const unsigned char *kbase = static_cast<const unsigned char *>(a.k) + (size_t)(h * a.L_cap) * a.k_row_bytes;
-        const unsigned char *vbase = static_cast<const unsigned char *>(a.v) + (size_t)(h * a.L_cap) * a.v_row_bytes;
-        for (int t = 0; t < n_tiles; t++) {
-            const int s = t % ST, j0 = (t0 + t) * BC;
-            if (t >= ST) mbar_wait(empty(s), (unsigned)((t / ST) - 1) & 1);
-            for (int c = pt; c < BC * (D / 8); c += 128) {
-                const int r = c / (D / 8), d8 = (c % (D / 8)) * 8, j = j0 + r;
-                const bool ok = j < L;
-                const uint32_t off = swz_off(BC, r, d8);
-                cp_async16(k_s + s * BC * D * 2 + off, ok ? kbase + (size_t)j * a.k_row_bytes + d8 * 2 : kbase, ok ? 16 : 0);
-                cp_async16(v_s + s * BC * D * 2 + off, ok ? vbase + (size_t)j * a.v_row_bytes + d8 * 2 : vbase, ok ? 16 : 0);
+        if (tid == 256)
+            for (int t = 0; t < n_tiles; t++) {
+                const int s = t % ST, j0 = (t0 + t) * BC;
+                if (t >= ST) mbar_wait(empty(s), (unsigned)((t / ST) - 1) & 1);
+                mbar_expect(full(s), 2 * BC * D * 2);
+#pragma unroll
+                for (int c = 0; c < D / 64; c++) {
+                    tma_box(k_s + s * BC * D * 2 + c * BC * 128, &tmk, c * 64, j0, (int)h, full(s));
+                    tma_box(v_s + s * BC * D * 2 + c * BC * 128, &tmv, c * 64, j0, (int)h, full(s));
+                }
             }
-            cp_async_commit();
-            if (t >= ST - 1) { /* tile t - ST + 1 has landed: hand it to the async proxy, then over */
-                cp_async_wait<ST - 1>();
-                asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-                mbar_arrive(full((t - ST + 1) % ST));
-            }
-        }
-        cp_async_wait<0>();
-        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-        for (int t = n_tiles - ST + 1 > 0 ? n_tiles - ST + 1 : 0; t < n_tiles; t++) mbar_arrive(full(t % ST));
     } else {
         asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
         int rlo[2], rhi[2], ri[2];
@@ -142,6 +165,13 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_wgmma_kernel(att_params 
             const int s = t % ST, j0 = (t0 + t) * BC;
             const uint32_t kt = k_s + s * BC * D * 2, vt = v_s + s * BC * D * 2;
             mbar_wait(full(s), (unsigned)(t / ST) & 1);
+            if (j0 + BC > L) { /* rows in [L, L_cap) hold whatever the cache holds: zero V's */
+                for (int c = tid; c < BC * (D / 8); c += 256) {
+                    const int r = c / (D / 8), d8 = (c % (D / 8)) * 8;
+                    if (j0 + r >= L) *reinterpret_cast<uint4 *>(sptr + (vt - sbase) + swz_off(BC, r, d8)) = make_uint4(0, 0, 0, 0);
+                }
+                asm volatile("fence.proxy.async.shared::cta;\nbar.sync 3, 256;\n" ::: "memory");
+            }
 
             float sc[NS];
             wg_arrive();
@@ -153,11 +183,13 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_wgmma_kernel(att_params 
             wg_wait0();
             wg_pin(sc);
 
-            /* sc[4i + e]: row (lane >> 2) + 8·(e >> 1) of this warp's 16, key 8i + 2·(lane & 3) + (e & 1) */
-            if (a.softcap <= 0.0f && !a.mask && j0 >= lo_max && j0 + BC - 1 <= hi_min) {
-#pragma unroll
-                for (int i = 0; i < NS; i++) sc[i] *= sl2;
-            } else {
+            /* sc[4i + e]: row (lane >> 2) + 8·(e >> 1) of this warp's 16, key 8i + 2·(lane & 3) + (e & 1).
+             * A tile inside every row's range, without softcap or mask, keeps the raw dots and
+             * takes the scale (log2 units) inside the exponent's FFMA; others are scaled and
+             * masked here (f = 1). */
+            const bool plain = a.scale > 0.0f && a.softcap <= 0.0f && !a.mask && j0 >= lo_max && j0 + BC - 1 <= hi_min;
+            const float f = plain ? sl2 : 1.0f;
+            if (!plain) {
 #pragma unroll
                 for (int hf = 0; hf < 2; hf++) {
                     const int lo = rlo[hf] - j0, hi = rhi[hf] - j0;
@@ -189,12 +221,12 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_wgmma_kernel(att_params 
                 for (int i = 0; i < NS / 4; i++) mx = fmaxf(mx, fmaxf(sc[4 * i + 2 * hf], sc[4 * i + 2 * hf + 1]));
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                const float m_new = fmaxf(m[hf], mx), ms = m_new == -INFINITY ? 0.0f : m_new, alpha = exp2f(m[hf] - ms);
+                const float m_new = fmaxf(m[hf], mx * f), ms = m_new == -INFINITY ? 0.0f : m_new, alpha = ex2(m[hf] - ms);
                 m[hf] = m_new;
                 float sum = 0.0f;
 #pragma unroll
                 for (int i = 0; i < NS / 4; i++) {
-                    const float p0 = exp2f(sc[4 * i + 2 * hf] - ms), p1 = exp2f(sc[4 * i + 2 * hf + 1] - ms);
+                    const float p0 = ex2(fmaf(sc[4 * i + 2 * hf], f, -ms)), p1 = ex2(fmaf(sc[4 * i + 2 * hf + 1], f, -ms));
                     sc[4 * i + 2 * hf] = p0, sc[4 * i + 2 * hf + 1] = p1;
                     sum += p0 + p1;
                 }

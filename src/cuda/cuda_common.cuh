@@ -22,9 +22,6 @@ struct cuda_stream {
     size_t ws_bytes;
     void **retired;
     int n_retired;
-    /* attention's per-block split counters: zeroed once, reset by the kernel that uses them;
-     * the block is kept in `retired` so the stream's destroy frees it */
-    unsigned *attn_counters;
 };
 
 /* At least `bytes` of the stream's scratch (allowed while the stream records a graph). */

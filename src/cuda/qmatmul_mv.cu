@@ -1,9 +1,8 @@
 /* CUDA mat-vec (M <= 16). Block formats on the tensor cores: a warp owns 16 rows of W and
- * streams them through shared memory in chunks (cp.async, 16-byte copies where the rows
- * allow, several chunks in flight), decodes each block's integer levels straight into the
- * A fragments of mma.sync m16n8k16 (bf16, exact) and X into the B fragments (one n-tile
- * holds 8 rows of X), and applies each group's scale to the f32 result; the warps of a
- * block split K and add up in a fixed order. Float weights take an f32 FMA kernel. */
+ * streams chunks of them, with X's rows, through shared memory by cp.async; each block's
+ * integer levels go straight into mma.sync m16n8k16 A fragments (bf16, exact), X into the B
+ * fragments (an n-tile holds 8 rows of X), group scales apply in f32; the warps of a block
+ * split K and add up in a fixed order. Float weights take an f32 FMA kernel. */
 #include <type_traits>
 
 #include "cuda/qmatmul.cuh"
@@ -93,12 +92,12 @@ template <int NT> struct mv_ctx {
         a[i_][0] = a[i_][1] = a[i_][2] = a[i_][3] = 0.0f
 
 /* ── per-format blocks: QK elements, BB bytes, CB blocks per chunk (a multiple of 4 bytes),
- * STAGES chunks in flight per warp; block(c, row g bytes, row g+8 bytes, k of element 0) ── */
+ * block(c, row g bytes, row g+8 bytes, k of element 0) ── */
 
 template <mlxn_type T> struct mvf;
 
 template <> struct mvf<MLXN_TYPE_Q4_0> {
-    static constexpr int QK = 32, BB = 18, CB = 8, STAGES = 4, TAB = 0;
+    static constexpr int QK = 32, BB = 18, CB = 8, TAB = 0;
     template <class C> static __device__ __forceinline__ void block(C &c, const uint8_t *pg, const uint8_t *ph, int kb) {
         constexpr int NT = C::NTv;
         const int t = c.t;
@@ -142,20 +141,20 @@ template <int QS, bool HB> struct mvf_q41 {
     }
 };
 template <> struct mvf<MLXN_TYPE_Q4_1> {
-    static constexpr int QK = 32, BB = 20, CB = 8, STAGES = 4, TAB = 0;
+    static constexpr int QK = 32, BB = 20, CB = 8, TAB = 0;
     template <class C> static __device__ __forceinline__ void block(C &c, const uint8_t *pg, const uint8_t *ph, int kb) {
         mvf_q41<4, false>::run(c, pg, ph, kb);
     }
 };
 template <> struct mvf<MLXN_TYPE_Q5_1> {
-    static constexpr int QK = 32, BB = 24, CB = 8, STAGES = 4, TAB = 0;
+    static constexpr int QK = 32, BB = 24, CB = 8, TAB = 0;
     template <class C> static __device__ __forceinline__ void block(C &c, const uint8_t *pg, const uint8_t *ph, int kb) {
         mvf_q41<8, true>::run(c, pg, ph, kb);
     }
 };
 
 template <> struct mvf<MLXN_TYPE_Q5_0> {
-    static constexpr int QK = 32, BB = 22, CB = 8, STAGES = 4, TAB = 0;
+    static constexpr int QK = 32, BB = 22, CB = 8, TAB = 0;
     template <class C> static __device__ __forceinline__ void block(C &c, const uint8_t *pg, const uint8_t *ph, int kb) {
         constexpr int NT = C::NTv;
         const int t = c.t;
@@ -185,7 +184,7 @@ static __device__ __forceinline__ uint32_t q8_hi(uint32_t v) {
     return *reinterpret_cast<uint32_t *>(&r);
 }
 template <> struct mvf<MLXN_TYPE_Q8_0> {
-    static constexpr int QK = 32, BB = 34, CB = 8, STAGES = 3, TAB = 0;
+    static constexpr int QK = 32, BB = 34, CB = 8, TAB = 0;
     template <class C> static __device__ __forceinline__ void block(C &c, const uint8_t *pg, const uint8_t *ph, int kb) {
         constexpr int NT = C::NTv;
         const int t = c.t;
@@ -225,7 +224,7 @@ static __device__ __forceinline__ void tab_block(C &c, uint32_t wg, uint32_t wh,
     c.apply(cc, sg, sh);
 }
 template <> struct mvf<MLXN_TYPE_IQ4_NL> {
-    static constexpr int QK = 32, BB = 18, CB = 8, STAGES = 4, TAB = 1;
+    static constexpr int QK = 32, BB = 18, CB = 8, TAB = 1;
     static __device__ __forceinline__ int level(int i) { return mlxn_kvalues_iq4nl[i]; }
     template <class C> static __device__ __forceinline__ void block(C &c, const uint8_t *pg, const uint8_t *ph, int kb) {
         constexpr int NT = C::NTv;
@@ -236,7 +235,7 @@ static __device__ __forceinline__ float e8m0_half(uint32_t e) {
     return __uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23);
 }
 template <> struct mvf<MLXN_TYPE_MXFP4> {
-    static constexpr int QK = 32, BB = 17, CB = 16, STAGES = 3, TAB = 2;
+    static constexpr int QK = 32, BB = 17, CB = 16, TAB = 2;
     static __device__ __forceinline__ int level(int i) { return mlxn_kvalues_mxfp4[i]; }
     template <class C> static __device__ __forceinline__ void block(C &c, const uint8_t *pg, const uint8_t *ph, int kb) {
         constexpr int NT = C::NTv;
@@ -244,7 +243,7 @@ template <> struct mvf<MLXN_TYPE_MXFP4> {
     }
 };
 template <> struct mvf<MLXN_TYPE_IQ4_XS> {
-    static constexpr int QK = 256, BB = 136, CB = 2, STAGES = 3, TAB = 1;
+    static constexpr int QK = 256, BB = 136, CB = 2, TAB = 1;
     static __device__ __forceinline__ int level(int i) { return mlxn_kvalues_iq4nl[i]; }
     static __device__ __forceinline__ float scale(const uint8_t *b, int ib) {
         const int ls = ((b[4 + ib / 2] >> (4 * (ib % 2))) & 0xf) | (((ld16(b + 2) >> (2 * ib)) & 3) << 4);
@@ -316,13 +315,13 @@ template <bool QH> struct mvf_k45 {
     }
 };
 template <> struct mvf<MLXN_TYPE_Q4_K> {
-    static constexpr int QK = 256, BB = 144, CB = 1, STAGES = 4, TAB = 0;
+    static constexpr int QK = 256, BB = 144, CB = 1, TAB = 0;
     template <class C> static __device__ __forceinline__ void block(C &c, const uint8_t *pg, const uint8_t *ph, int kb) {
         mvf_k45<false>::run(c, pg, ph, kb);
     }
 };
 template <> struct mvf<MLXN_TYPE_Q5_K> {
-    static constexpr int QK = 256, BB = 176, CB = 1, STAGES = 4, TAB = 0;
+    static constexpr int QK = 256, BB = 176, CB = 1, TAB = 0;
     template <class C> static __device__ __forceinline__ void block(C &c, const uint8_t *pg, const uint8_t *ph, int kb) {
         mvf_k45<true>::run(c, pg, ph, kb);
     }
@@ -330,7 +329,7 @@ template <> struct mvf<MLXN_TYPE_Q5_K> {
 
 /* Q6_K: per half h and 16 s, words of ql (two) and qh; element 128h + 32j + 16s + l. */
 template <> struct mvf<MLXN_TYPE_Q6_K> {
-    static constexpr int QK = 256, BB = 210, CB = 2, STAGES = 2, TAB = 0;
+    static constexpr int QK = 256, BB = 210, CB = 2, TAB = 0;
     template <class C> static __device__ __forceinline__ void block(C &c, const uint8_t *pg, const uint8_t *ph, int kb) {
         constexpr int NT = C::NTv;
         const int t = c.t;
@@ -363,7 +362,7 @@ template <> struct mvf<MLXN_TYPE_Q6_K> {
 /* Q2_K: element 128h + 32j + 16s + l is bits 2j of qs[32h + 16s + l]; group 8h + 2j + s has
  * d·(sc & 15) and min dmin·(sc >> 4). */
 template <> struct mvf<MLXN_TYPE_Q2_K> {
-    static constexpr int QK = 256, BB = 84, CB = 4, STAGES = 3, TAB = 0;
+    static constexpr int QK = 256, BB = 84, CB = 4, TAB = 0;
     template <class C> static __device__ __forceinline__ void block(C &c, const uint8_t *pg, const uint8_t *ph, int kb) {
         constexpr int NT = C::NTv;
         const int t = c.t;
@@ -394,7 +393,7 @@ static __device__ __forceinline__ int q3_scale(const uint8_t *s, int j) {
     return (lo | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
 }
 template <> struct mvf<MLXN_TYPE_Q3_K> {
-    static constexpr int QK = 256, BB = 110, CB = 4, STAGES = 2, TAB = 0;
+    static constexpr int QK = 256, BB = 110, CB = 4, TAB = 0;
     template <class C> static __device__ __forceinline__ void block(C &c, const uint8_t *pg, const uint8_t *ph, int kb) {
         constexpr int NT = C::NTv;
         const int t = c.t;
@@ -560,19 +559,16 @@ template <mlxn_type T> static mlxn_status mv_fmt(const qmm_launch &l) {
     const int G = align % 16 == 0 ? 16 : align % 8 == 0 ? 8 : align % 4 == 0 ? 4 : 0;
     if (!G || l.tx != MLXN_TYPE_BF16 || !qmm_x_pieces16(p)) return MLXN_ERR_UNSUPPORTED;
     const int mr = p.m < 16 ? p.m : 16;
-    /* Two shapes of launch (measured on an H100, dev/qmatmul/NOTES.md): with many 16-row
-     * tiles (e.g. 14336 rows), 4 warps per block and F::STAGES chunks in flight per warp;
-     * with few (4096 rows and less), more warps per block splitting K, two chunks each,
-     * so that the SMs hold more warps. Blocks stay within 200 KB of shared memory. */
+    /* Two chunks in flight per warp and many warps per SM (the decode is instruction-bound;
+     * more resident warps hide its latency better than deeper pipelines: measured on an
+     * H100, dev/qmatmul/NOTES.md): 4 warps per block where there are many 16-row tiles
+     * (14336 rows: 8 blocks per SM), else 16 warps per block splitting K (4096 rows). */
     const long long tiles = (long long)((p.n + 15) / 16) * l.batch;
     const int sms = l.dev->prop.multiProcessorCount;
     const int nchunk = (p.k / F::QK + F::CB - 1) / F::CB;
-    const bool deep = tiles >= 4LL * sms;
-    const int stages = deep ? F::STAGES : 2;
-    int nw = deep ? 4 : 16;
-    while (nw > 1 && (nw > nchunk || GE::TAB_BYTES + nw * stages * GE::stage_bytes(mr) > 200 * 1024)) nw /= 2;
-    if (GE::TAB_BYTES + nw * stages * GE::stage_bytes(mr) > 200 * 1024) return MLXN_ERR_UNSUPPORTED;
-    if (deep) return p.m > 8 ? mv_go<T, 2, F::STAGES>(l, nw, G, mr) : mv_go<T, 1, F::STAGES>(l, nw, G, mr);
+    int nw = tiles >= 4LL * sms ? 4 : 16;
+    while (nw > 1 && (nw > nchunk || GE::TAB_BYTES + nw * 2 * GE::stage_bytes(mr) > 100 * 1024)) nw /= 2;
+    if (GE::TAB_BYTES + nw * 2 * GE::stage_bytes(mr) > 200 * 1024) return MLXN_ERR_UNSUPPORTED;
     return p.m > 8 ? mv_go<T, 2, 2>(l, nw, G, mr) : mv_go<T, 1, 2>(l, nw, G, mr);
 }
 

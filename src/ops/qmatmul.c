@@ -75,7 +75,8 @@ static mlxn_status submit(mlxn_stream *s, const char *op, mlxn_qmatmul_args *a) 
     return MLXN_OK;
 }
 
-/* x's layout: fills k-independent strides; *m_x is x's M when x's shape states it. */
+/* x: its type, and its layout (rows, strided rows, attention heads) against w and y:
+ * fills the X strides of a. M and B come from y. */
 static mlxn_status check_x(const mlxn_buffer *x, const mlxn_buffer *w, const mlxn_qmatmul_params *p, int64_t B,
                            int64_t M, mlxn_qmatmul_args *a) {
     char tn[16], sx[96];

@@ -1,0 +1,411 @@
+/* CUDA attention: the mma.sync tensor-core kernel (attention_mma.cuh) for D <= 256, decode
+ * and prefill; on sm_90a the wgmma kernel (attention_wgmma.cuh) for prefill at D 64/128/256
+ * with f16 or bf16 K and V; a SIMT flash-decoding kernel for D = 512, whose f32 accumulators
+ * would not fit the tensor-core kernels' registers. With several key slices the partial (max, sum, acc) go to
+ * the stream workspace and a second kernel combines them. Slice counts depend on shapes
+ * (L_cap, not L) so a recorded graph stays valid. */
+#include <math.h>
+#include <string.h>
+
+#include "cuda/attention_wgmma.cuh"
+
+#define ATT_WARPS 4
+
+/* Element e of a cache row (F16, BF16 or Q8_0). */
+static __device__ __forceinline__ float cache_elem(mlxn_type t, const unsigned char *row, int e) {
+    if (t == MLXN_TYPE_F16) return __half2float(reinterpret_cast<const __half *>(row)[e]);
+    if (t == MLXN_TYPE_BF16) return __bfloat162float(reinterpret_cast<const __nv_bfloat16 *>(row)[e]);
+    const unsigned char *blk = row + (e >> 5) * 34; /* Q8_0: fp16 scale, then 32 int8 */
+    __half d = *reinterpret_cast<const __half *>(blk);
+    return __half2float(d) * (float)(signed char)blk[2 + (e & 31)];
+}
+
+/* This lane's E elements of a cache row: elements [lane·E, lane·E + E), zero past D. Rows of
+ * f16/bf16 with D % 32 == 0 come in one or two wide loads per lane; Q8_0 in 2-byte loads
+ * (its 34-byte blocks keep only 2-byte alignment). */
+template <int D, int E>
+static __device__ __forceinline__ void load_lane(mlxn_type t, const unsigned char *row, int lane, float (&out)[E]) {
+    if constexpr (D % 32 == 0) {
+        if (t == MLXN_TYPE_Q8_0) {
+            const int e0 = lane * E;
+            const unsigned char *blk = row + (e0 >> 5) * 34;
+            const float d = __half2float(*reinterpret_cast<const __half *>(blk));
+            const unsigned short *qs = reinterpret_cast<const unsigned short *>(blk + 2 + (e0 & 31));
+#pragma unroll
+            for (int k = 0; k < E / 2; k++) {
+                unsigned short w = qs[k];
+                out[2 * k] = d * (float)(signed char)(w & 0xff);
+                out[2 * k + 1] = d * (float)(signed char)(w >> 8);
+            }
+            return;
+        }
+        constexpr int BYTES = 2 * E; /* 4, 8, 12, 16 or 32 */
+        unsigned int w[BYTES / 4];
+        const unsigned char *src = row + lane * BYTES;
+        if constexpr (BYTES % 16 == 0) {
+#pragma unroll
+            for (int k = 0; k < BYTES / 16; k++) {
+                uint4 v = reinterpret_cast<const uint4 *>(src)[k];
+                w[4 * k] = v.x, w[4 * k + 1] = v.y, w[4 * k + 2] = v.z, w[4 * k + 3] = v.w;
+            }
+        } else if constexpr (BYTES % 8 == 0) {
+#pragma unroll
+            for (int k = 0; k < BYTES / 8; k++) {
+                uint2 v = reinterpret_cast<const uint2 *>(src)[k];
+                w[2 * k] = v.x, w[2 * k + 1] = v.y;
+            }
+        } else {
+#pragma unroll
+            for (int k = 0; k < BYTES / 4; k++) w[k] = reinterpret_cast<const unsigned int *>(src)[k];
+        }
+#pragma unroll
+        for (int k = 0; k < E / 2; k++) {
+            if (t == MLXN_TYPE_F16) {
+                float2 f = __half22float2(*reinterpret_cast<const __half2 *>(&w[k]));
+                out[2 * k] = f.x, out[2 * k + 1] = f.y;
+            } else {
+                float2 f = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(&w[k]));
+                out[2 * k] = f.x, out[2 * k + 1] = f.y;
+            }
+        }
+    } else {
+#pragma unroll
+        for (int e = 0; e < E; e++) out[e] = lane * E + e < D ? cache_elem(t, row, lane * E + e) : 0.0f;
+    }
+}
+
+template <int D, int GB>
+static __global__ void __launch_bounds__(ATT_WARPS * 32) attn_split_kernel(att_params p, float *ws) {
+    constexpr int E = (D + 31) / 32; /* elements per lane */
+    const mlxn_attention_args &a = p.a;
+    const long long i = blockIdx.x, hq0 = (long long)blockIdx.y * GB;
+    const int split = blockIdx.z, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const long long G = a.n_q_heads / a.n_kv_heads, h = hq0 / G;
+    __shared__ float qs[GB][D];
+    __shared__ float sm[ATT_WARPS][GB], sl[ATT_WARPS][GB];
+    __shared__ float sacc[ATT_WARPS][GB][D];
+    for (int t = threadIdx.x; t < GB * D; t += blockDim.x) {
+        int g = t / D, d = t % D;
+        qs[g][d] = load_in(a.tq, a.q, ((hq0 + g) * a.M + i) * D + d);
+    }
+    __syncthreads();
+
+    const long long L = kv_count(a), pos = L - a.M + i;
+    long long lo = 0, hi = L - 1;
+    if (a.causal && pos < hi) hi = pos;
+    if (a.window > 0 && pos - a.window + 1 > lo) lo = pos - a.window + 1;
+    const long long js = (long long)split * p.chunk, je = js + p.chunk - 1;
+    if (js > lo) lo = js;
+    if (je < hi) hi = je;
+
+    float m[GB], l[GB], acc[GB][E];
+#pragma unroll
+    for (int g = 0; g < GB; g++) {
+        m[g] = -INFINITY, l[g] = 0.0f;
+#pragma unroll
+        for (int e = 0; e < E; e++) acc[g][e] = 0.0f;
+    }
+    const unsigned char *kbase = static_cast<const unsigned char *>(a.k) + (size_t)(h * a.L_cap) * a.k_row_bytes;
+    const unsigned char *vbase = static_cast<const unsigned char *>(a.v) + (size_t)(h * a.L_cap) * a.v_row_bytes;
+    /* KU keys per warp per step, all their rows loaded before any is used */
+    constexpr int KU = E <= 8 ? 4 : 2;
+    for (long long j0 = lo + warp; j0 <= hi; j0 += ATT_WARPS * KU) {
+        float kf[KU][E], vf[KU][E];
+#pragma unroll
+        for (int u = 0; u < KU; u++) {
+            const long long j = j0 + (long long)u * ATT_WARPS;
+            if (j <= hi) {
+                load_lane<D, E>(a.tk, kbase + (size_t)j * a.k_row_bytes, lane, kf[u]);
+                load_lane<D, E>(a.tv, vbase + (size_t)j * a.v_row_bytes, lane, vf[u]);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < KU; u++) {
+        const long long j = j0 + (long long)u * ATT_WARPS;
+        if (j > hi) break;
+        float s[GB];
+        const float mask = a.mask ? load_in(a.tmask, a.mask, i * a.L_cap + j) : 0.0f;
+#pragma unroll
+        for (int g = 0; g < GB; g++) {
+            float dot = 0.0f;
+#pragma unroll
+            for (int e = 0; e < E; e++) dot += lane * E + e < D ? qs[g][lane * E + e] * kf[u][e] : 0.0f;
+#pragma unroll
+            for (int off = 16; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
+            dot *= a.scale;
+            if (a.softcap > 0.0f) dot = a.softcap * tanhf(dot / a.softcap);
+            s[g] = dot + mask;
+        }
+#pragma unroll
+        for (int g = 0; g < GB; g++) {
+            if (s[g] == -INFINITY) continue;
+            float m_new = fmaxf(m[g], s[g]), alpha = __expf(m[g] - m_new), pe = __expf(s[g] - m_new);
+#pragma unroll
+            for (int e = 0; e < E; e++) acc[g][e] = acc[g][e] * alpha + pe * vf[u][e];
+            l[g] = l[g] * alpha + pe;
+            m[g] = m_new;
+        }
+        }
+    }
+    /* merge the warps */
+#pragma unroll
+    for (int g = 0; g < GB; g++) {
+        if (lane == 0) sm[warp][g] = m[g], sl[warp][g] = l[g];
+#pragma unroll
+        for (int e = 0; e < E; e++)
+            if (lane * E + e < D) sacc[warp][g][lane * E + e] = acc[g][e];
+    }
+    __syncthreads();
+    for (int t = threadIdx.x; t < GB * D; t += blockDim.x) {
+        int g = t / D, d = t % D;
+        float mm = -INFINITY;
+        for (int w = 0; w < ATT_WARPS; w++) mm = fmaxf(mm, sm[w][g]);
+        float ll = 0.0f, aa = 0.0f;
+        if (mm != -INFINITY)
+            for (int w = 0; w < ATT_WARPS; w++) {
+                float f = __expf(sm[w][g] - mm);
+                ll += sl[w][g] * f;
+                aa += sacc[w][g][d] * f;
+            }
+        const long long hq = hq0 + g;
+        if (p.n_split == 1) {
+            finish(a, hq, i, d, mm, ll, aa);
+        } else { /* ws: [split][Hq][M][D + 2] */
+            float *part = ws + (((long long)split * a.n_q_heads + hq) * a.M + i) * (D + 2);
+            part[2 + d] = aa;
+            if (d == 0) part[0] = mm, part[1] = ll;
+        }
+    }
+}
+
+/* o from the n_split partials at ws [split][Hq][M][D + 2]; grid (M, Hq). */
+static __global__ void attn_combine_kernel(att_params p, const float *ws) {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory"); /* in case it was launched early (PDL) */
+#endif
+    for (int d = threadIdx.x; d < p.a.D; d += blockDim.x) combine_one(p, ws, blockIdx.y, blockIdx.x, d);
+}
+
+/* Slices for a grid of `blocks` blocks of which `per_sm` fit one SM: enough to fill the GPU
+ * once, each slice at least `min_keys` keys and a multiple of `align` keys. */
+static void pick_split(const cuda_stream *s, att_params *p, long long blocks, int per_sm, long long min_keys, long long align) {
+    const long long L_cap = p->a.L_cap, target = (long long)s->dev->prop.multiProcessorCount * per_sm;
+    long long n = blocks >= target ? 1 : (target + blocks - 1) / blocks;
+    const long long max_n = (L_cap + min_keys - 1) / min_keys;
+    if (n > max_n) n = max_n;
+    if (n < 1) n = 1;
+    long long chunk = (L_cap + n - 1) / n;
+    chunk = (chunk + align - 1) / align * align;
+    if (chunk < 1) chunk = 1;
+    p->n_split = (int)((L_cap + chunk - 1) / chunk);
+    if (p->n_split < 1) p->n_split = 1;
+    p->chunk = p->n_split == 1 ? (L_cap > 0 ? L_cap : 1) : chunk;
+}
+
+static mlxn_status split_workspace(cuda_stream *s, const att_params &p, float **ws) {
+    *ws = nullptr;
+    if (p.n_split == 1) return MLXN_OK;
+    void *w;
+    mlxn_status st = mlxn_cuda_workspace(
+        s, sizeof(float) * (size_t)p.n_split * (size_t)(p.a.n_q_heads * p.a.M * (p.a.D + 2)), &w);
+    *ws = static_cast<float *>(w);
+    return st;
+}
+
+/* kern<<<grid, block, smem>>>(args...) on the stream; with pdl as a programmatic dependent
+ * of the kernel before it (the kernel waits for it with griddepcontrol.wait). */
+template <typename... P, typename... A>
+static mlxn_status launch(cuda_stream *s, bool pdl, void (*kern)(P...), dim3 grid, dim3 block, size_t smem, A... args) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid, cfg.blockDim = block, cfg.dynamicSmemBytes = smem, cfg.stream = s->s;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = at, cfg.numAttrs = pdl ? 1 : 0;
+    MLXN_CUDA_TRY(cudaLaunchKernelEx(&cfg, kern, args...));
+    return MLXN_OK;
+}
+
+static mlxn_status combine(cuda_stream *s, const att_params &p, const float *ws) {
+    if (p.n_split == 1 || p.counters) return MLXN_OK;
+    return launch(s, false, attn_combine_kernel, dim3((unsigned)p.a.M, (unsigned)p.a.n_q_heads),
+                  dim3(p.a.D < 256 ? (unsigned)p.a.D : 256u), 0, p, ws);
+}
+
+/* Zeroed counters for the fused combine, made once per stream (on a private stream, so also
+ * while the stream records a graph). */
+#define ATT_COUNTERS 8192
+static mlxn_status counters(cuda_stream *s, unsigned **out) {
+    if (!s->attn_counters) {
+        void **r = static_cast<void **>(realloc(s->retired, sizeof(void *) * (size_t)(s->n_retired + 1)));
+        if (!r) return mlxn_err(MLXN_ERR_OUT_OF_MEMORY, "attention: out of host memory");
+        s->retired = r;
+        void *c = nullptr;
+        MLXN_CUDA_TRY(cudaMalloc(&c, sizeof(unsigned) * ATT_COUNTERS));
+        cudaStream_t z;
+        cudaError_t e = cudaStreamCreateWithFlags(&z, cudaStreamNonBlocking);
+        if (e == cudaSuccess) {
+            e = cudaMemsetAsync(c, 0, sizeof(unsigned) * ATT_COUNTERS, z);
+            if (e == cudaSuccess) e = cudaStreamSynchronize(z);
+            cudaStreamDestroy(z);
+        }
+        if (e != cudaSuccess) {
+            cudaFree(c);
+            return mlxn_cuda_status(e, "attention counters", __FILE__, __LINE__);
+        }
+        s->retired[s->n_retired++] = c;
+        s->attn_counters = static_cast<unsigned *>(c);
+    }
+    *out = s->attn_counters;
+    return MLXN_OK;
+}
+
+template <int D>
+static mlxn_status launch_simt(cuda_stream *s, const mlxn_attention_args *a) {
+    const long long G = a->n_q_heads / a->n_kv_heads;
+    /* heads per block: as many of the group as the accumulators allow (GB · D/32 <= 32) */
+    int gb = 1;
+    while (gb * 2 <= 8 && G % (gb * 2) == 0 && gb * 2 * ((D + 31) / 32) <= 32) gb *= 2;
+    att_params p;
+    p.a = *a;
+    p.counters = nullptr;
+    pick_split(s, &p, a->M * (a->n_q_heads / gb), 2, 128, 1);
+    float *ws;
+    mlxn_status st = split_workspace(s, p, &ws);
+    if (st) return st;
+    if (a->M > 65535) return mlxn_err(MLXN_ERR_UNSUPPORTED, "attention: M=%lld > 65535 on CUDA", (long long)a->M);
+    dim3 grid((unsigned)a->M, (unsigned)(a->n_q_heads / gb), (unsigned)p.n_split);
+    constexpr int E = (D + 31) / 32; /* instances only where GB · E <= 32 */
+    if (gb == 1) attn_split_kernel<D, 1><<<grid, ATT_WARPS * 32, 0, s->s>>>(p, ws);
+    if constexpr (2 * E <= 32) if (gb == 2) attn_split_kernel<D, 2><<<grid, ATT_WARPS * 32, 0, s->s>>>(p, ws);
+    if constexpr (4 * E <= 32) if (gb == 4) attn_split_kernel<D, 4><<<grid, ATT_WARPS * 32, 0, s->s>>>(p, ws);
+    if constexpr (8 * E <= 32) if (gb == 8) attn_split_kernel<D, 8><<<grid, ATT_WARPS * 32, 0, s->s>>>(p, ws);
+    MLXN_CUDA_CHECK_LAUNCH();
+    return combine(s, p, ws);
+}
+
+/* The tensor-core kernel: instance C with operand types TK (Q·Kᵀ) and TV (P·V). */
+template <class C, typename TK, typename TV, bool PDL = true, bool FUSE = true>
+static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a) {
+    auto kern = attn_mma_kernel<C, TK, TV>;
+    const bool kq8 = a->tk == MLXN_TYPE_Q8_0, vq8 = a->tv == MLXN_TYPE_Q8_0;
+    const size_t smem = C::smem(kq8, vq8);
+    static bool raised; /* the dynamic smem limit, raised once per instance to its largest use */
+    if (!raised) {
+        size_t most = C::smem(false, false);
+        most = C::smem(true, true) > most ? C::smem(true, true) : most;
+        MLXN_CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)most));
+        raised = true;
+    }
+    int per_sm = 1;
+    MLXN_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, C::NT, smem));
+    if (per_sm < 1) per_sm = 1;
+    const long long G = a->n_q_heads / a->n_kv_heads, row_tiles = (a->M * G + C::BR - 1) / C::BR;
+    if (a->n_kv_heads > 65535)
+        return mlxn_err(MLXN_ERR_UNSUPPORTED, "attention: n_kv_heads=%lld > 65535 on CUDA", (long long)a->n_kv_heads);
+    if (a->L_cap > ((long long)1 << 30)) /* keys are int in the kernel */
+        return mlxn_err(MLXN_ERR_UNSUPPORTED, "attention: L_cap=%lld > 2^30 on CUDA", (long long)a->L_cap);
+    att_params p;
+    p.a = *a;
+    p.counters = nullptr;
+    pick_split(s, &p, row_tiles * a->n_kv_heads, per_sm, 2 * C::BC, C::BC);
+    float *ws;
+    mlxn_status st = split_workspace(s, p, &ws);
+    if (!st && FUSE && p.n_split > 1 && row_tiles * a->n_kv_heads <= ATT_COUNTERS) st = counters(s, &p.counters);
+    if (st) return st;
+    st = launch(s, PDL, kern, dim3((unsigned)row_tiles, (unsigned)a->n_kv_heads, (unsigned)p.n_split), dim3(C::NT), smem,
+                p, ws);
+    if (st) return st;
+    return combine(s, p, ws);
+}
+
+/* The wgmma kernel: instance C with K, V and operands of type T. */
+template <class C, typename T>
+static mlxn_status launch_wgmma_t(cuda_stream *s, const mlxn_attention_args *a) {
+    auto kern = attn_wgmma_kernel<C, T>;
+    const size_t smem = C::smem();
+    static bool raised;
+    if (!raised) {
+        MLXN_CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        raised = true;
+    }
+    int per_sm = 1;
+    MLXN_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, C::NT, smem));
+    if (per_sm < 1) per_sm = 1;
+    const long long G = a->n_q_heads / a->n_kv_heads, row_tiles = (a->M * G + C::BR - 1) / C::BR;
+    att_params p;
+    p.a = *a;
+    p.counters = nullptr;
+    pick_split(s, &p, row_tiles * a->n_kv_heads, per_sm, 2 * C::BC, C::BC);
+    float *ws;
+    mlxn_status st = split_workspace(s, p, &ws);
+    if (st) return st;
+    st = launch(s, true, kern, dim3((unsigned)row_tiles, (unsigned)a->n_kv_heads, (unsigned)p.n_split), dim3(C::NT), smem,
+                p, ws);
+    if (st) return st;
+    return combine(s, p, ws);
+}
+
+template <class C>
+static mlxn_status launch_mma(cuda_stream *s, const mlxn_attention_args *a) {
+    const bool kb = a->tk == MLXN_TYPE_BF16, vb = a->tv == MLXN_TYPE_BF16; /* Q8_0 goes through f16 */
+    if (kb && vb) return launch_mma_t<C, __nv_bfloat16, __nv_bfloat16>(s, a);
+    if (kb) return launch_mma_t<C, __nv_bfloat16, __half>(s, a);
+    if (vb) return launch_mma_t<C, __half, __nv_bfloat16>(s, a);
+    return launch_mma_t<C, __half, __half>(s, a);
+}
+
+/* Tile shapes. Decode (at most 16 rows of query × group head): one m-tile, 4 warps splitting
+ * each 64-key tile, 3 stages in flight (2 above D 128 for smem). Prefill: 128 rows a block, 8
+ * warps of 16 rows, 64-key tiles, 2 stages; Q fragments in registers up to D 128 (above that
+ * the f32 accumulators need them). Measured on H100 against 32-row warps (which spill at D 128)
+ * and 32-key tiles: see dev/attention/NOTES.md. */
+template <int D> using cfg_dec = mma_cfg<D, 1, 1, 4, 64, D <= 128 ? 3 : 2, D <= 128>;
+template <int D> using cfg_pre = mma_cfg<D, 1, 8, 1, 64, 2, D <= 128>;
+
+/* wgmma prefill: 2 consumer warpgroups (128 rows) and a producer; 128-key tiles up to D 128,
+ * 64 above (registers); as many stages as fit shared memory, at most 3. */
+template <int D> using cfg_wg = wg_cfg<D, D <= 128 ? 128 : 64, D == 64 ? 3 : 2>;
+
+/* The wgmma kernel runs where the library holds sm_90a code and the device is compute 9.0. */
+static bool has_wgmma(const cuda_stream *s) {
+#ifdef MLXN_BUILD_CUDA_ARCHS
+    return s->dev->prop.major == 9 && s->dev->prop.minor == 0 && strstr(MLXN_BUILD_CUDA_ARCHS, "90a") != nullptr;
+#else
+    return false;
+#endif
+}
+
+/* Path by shape: D 512 -> SIMT; at most 16 rows (query × group head) -> the mma.sync decode
+ * shape; more rows -> wgmma where available for D 64/128/256 with K and V both f16 or both
+ * bf16, else the mma.sync prefill shape. */
+template <int D>
+static mlxn_status launch_d(cuda_stream *s, const mlxn_attention_args *a) {
+    if constexpr (D == 512) {
+        return launch_simt<D>(s, a);
+    } else {
+        const long long rows = a->M * (a->n_q_heads / a->n_kv_heads);
+        if (rows <= 16) return launch_mma<cfg_dec<D>>(s, a);
+        if constexpr (D == 64 || D == 128 || D == 256) {
+            if (has_wgmma(s) && a->tk == a->tv && a->tk == MLXN_TYPE_F16) return launch_wgmma_t<cfg_wg<D>, __half>(s, a);
+            if (has_wgmma(s) && a->tk == a->tv && a->tk == MLXN_TYPE_BF16)
+                return launch_wgmma_t<cfg_wg<D>, __nv_bfloat16>(s, a);
+        }
+        return launch_mma<cfg_pre<D>>(s, a);
+    }
+}
+
+extern "C" mlxn_status mlxn_cuda_attention(void *stream, const mlxn_attention_args *a) {
+    cuda_stream *s = static_cast<cuda_stream *>(stream);
+    MLXN_CUDA_TRY(cudaSetDevice(s->dev->ordinal));
+    switch (a->D) {
+    case 64: return launch_d<64>(s, a);
+    case 80: return launch_d<80>(s, a);
+    case 96: return launch_d<96>(s, a);
+    case 128: return launch_d<128>(s, a);
+    case 192: return launch_d<192>(s, a);
+    case 256: return launch_d<256>(s, a);
+    case 512: return launch_d<512>(s, a);
+    default: return mlxn_err(MLXN_ERR_UNSUPPORTED, "attention: D=%lld on CUDA", (long long)a->D);
+    }
+}

@@ -1,0 +1,542 @@
+/* CUDA attention on the tensor cores (mma.sync m16n8k16, sm_80 and later): one kernel for
+ * decode and prefill. A block owns BR rows of one KV head's query group, rows flattened as
+ * (query, head in group) so GQA heads share each K/V tile, and walks tiles of BC keys that
+ * cp.async stages into shared memory (Q8_0 tiles are dequantized to f16 there). Q·Kᵀ and
+ * P·V take f16/bf16 operands, accumulate in f32; softmax is f32 with exp2. */
+#pragma once
+
+#include <stdint.h>
+
+#include <type_traits>
+
+#include "cuda/cuda_common.cuh"
+
+#define ATT_LOG2E 1.4426950408889634f
+#define ATT_LN2 0.6931471805599453f
+
+struct att_params {
+    mlxn_attention_args a;
+    int n_split;
+    long long chunk; /* keys per slice (a multiple of the tile's keys on the mma path) */
+};
+
+static __device__ __forceinline__ long long kv_count(const mlxn_attention_args &a) {
+    if (!a.kv_len) return a.L_cap;
+    long long l = *a.kv_len;
+    return l < 0 ? 0 : l > a.L_cap ? a.L_cap : l;
+}
+
+static __device__ __forceinline__ float load_in(mlxn_type t, const void *base, long long idx) {
+    if (t == MLXN_TYPE_F16) return __half2float(static_cast<const __half *>(base)[idx]);
+    if (t == MLXN_TYPE_BF16) return __bfloat162float(static_cast<const __nv_bfloat16 *>(base)[idx]);
+    return static_cast<const float *>(base)[idx];
+}
+
+static __device__ __forceinline__ void store_out(mlxn_type t, void *base, long long idx, float v) {
+    if (t == MLXN_TYPE_F16) static_cast<__half *>(base)[idx] = __float2half_rn(v);
+    else if (t == MLXN_TYPE_BF16) static_cast<__nv_bfloat16 *>(base)[idx] = __float2bfloat16_rn(v);
+    else static_cast<float *>(base)[idx] = v;
+}
+
+/* o for one (head, query) from its merged (m, l, acc) in natural-log units, with the sink. */
+static __device__ __forceinline__ void finish(const mlxn_attention_args &a, long long hq, long long i, int d, float m,
+                                              float l, float acc) {
+    float scale_acc = 1.0f;
+    if (a.sinks) {
+        float sink = a.sinks[hq], m_new = fmaxf(sink, m);
+        scale_acc = m == -INFINITY ? 0.0f : __expf(m - m_new);
+        l = l * scale_acc + __expf(sink - m_new);
+    }
+    float v = l > 0.0f ? acc * scale_acc / l : 0.0f;
+    long long idx = a.out_layout == MLXN_ATTN_OUT_MHD ? (i * a.n_q_heads + hq) * a.D + d : (hq * a.M + i) * a.D + d;
+    store_out(a.to, a.o, idx, v);
+}
+
+/* One slice's result for (hq, i, d): o when there is one slice, else the partial
+ * (m, l, acc) at ws [split][Hq][M][D + 2] for the combine kernel. */
+static __device__ __forceinline__ void emit(const att_params &p, float *ws, int split, long long hq, long long i, int d,
+                                            float m, float l, float acc) {
+    const mlxn_attention_args &a = p.a;
+    if (p.n_split == 1) {
+        finish(a, hq, i, d, m, l, acc);
+        return;
+    }
+    float *part = ws + (((long long)split * a.n_q_heads + hq) * a.M + i) * (a.D + 2);
+    part[2 + d] = acc;
+    if (d == 0) part[0] = m, part[1] = l;
+}
+
+/* o[i][hq][d] from the n_split partials, merged in slice order whichever block runs it (so a
+ * replay is bit-identical); 8 slices' loads in flight at a time. */
+static __device__ __forceinline__ void combine_one(const att_params &p, const float *ws, long long hq, long long i, int d) {
+    const mlxn_attention_args &a = p.a;
+    const size_t stride = (size_t)a.n_q_heads * a.M * (a.D + 2);
+    const float *b = ws + (hq * a.M + i) * (a.D + 2);
+    float mm = -INFINITY, ll = 0.0f, aa = 0.0f;
+    for (int s0 = 0; s0 < p.n_split; s0 += 8) {
+        float pm[8], pl[8], px[8];
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+            const bool ok = s0 + k < p.n_split;
+            const float *pt = b + (size_t)(ok ? s0 + k : 0) * stride;
+            pm[k] = ok ? __ldcg(pt) : -INFINITY, pl[k] = ok ? __ldcg(pt + 1) : 0.0f, px[k] = ok ? __ldcg(pt + 2 + d) : 0.0f;
+        }
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+            if (pm[k] == -INFINITY) continue;
+            const float mn = fmaxf(mm, pm[k]), f0 = __expf(mm - mn), f1 = __expf(pm[k] - mn);
+            ll = ll * f0 + pl[k] * f1, aa = aa * f0 + px[k] * f1, mm = mn;
+        }
+    }
+    finish(a, hq, i, d, mm, ll, aa);
+}
+
+/* ---- PTX wrappers ---- */
+
+static __device__ __forceinline__ uint32_t smem_u32(const void *p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+/* 16 bytes global -> shared, the last 16 - n bytes zero-filled (n = 0: nothing is read). */
+static __device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, int n) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n) : "memory");
+}
+static __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> static __device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+static __device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+static __device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+
+/* c += a·b, m16n8k16, f32 accumulators; T picks f16 or bf16 operands. */
+template <typename T>
+static __device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    if constexpr (std::is_same<T, __half>::value)
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                     "{%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    else
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                     "{%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* Two floats as one register of T pairs, the first in the low half (round to nearest even). */
+template <typename T> static __device__ __forceinline__ uint32_t pack2(float x, float y);
+template <> __device__ __forceinline__ uint32_t pack2<__half>(float x, float y) {
+    __half2 h = __floats2half2_rn(x, y);
+    return *reinterpret_cast<uint32_t *>(&h);
+}
+template <> __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float x, float y) {
+    __nv_bfloat162 h = __floats2bfloat162_rn(x, y);
+    return *reinterpret_cast<uint32_t *>(&h);
+}
+
+/* ---- the kernel ---- */
+
+/* Compile-time shape of one instance: MT m-tiles of 16 rows per warp, WR warps along rows,
+ * WK warps splitting each key tile (merged at the end), BC keys per tile, ST stages. */
+template <int D_, int MT_, int WR_, int WK_, int BC_, int ST_, bool QREG_> struct mma_cfg {
+    static constexpr int D = D_, MT = MT_, WR = WR_, WK = WK_, BC = BC_, ST = ST_;
+    static constexpr bool QREG = QREG_; /* Q fragments held in registers, else re-read from smem */
+    static constexpr int NT = 32 * WR * WK, BR = 16 * MT * WR;
+    static constexpr int DP = D + 8;                         /* padded smem row (elements): conflict-free ldmatrix */
+    static constexpr int RAWB = ((BC * (D / 32) * 34 + 16) + 15) / 16 * 16; /* a Q8_0 tile's raw bytes */
+    static_assert(D % 16 == 0 && BC % (16 * WK) == 0, "tile shape");
+    /* smem: Q [BR][DP], K and V [ST][BC][DP] (f16/bf16 caches) or [1][BC][DP] plus raw
+     * [ST][RAWB] each (Q8_0); the end-of-loop merge reuses it. */
+    static constexpr size_t tiles(bool kq8, bool vq8) {
+        return (size_t)(kq8 ? 1 : ST) * BC * DP * 2 + (size_t)(vq8 ? 1 : ST) * BC * DP * 2 +
+               (size_t)((kq8 ? 1 : 0) + (vq8 ? 1 : 0)) * ST * RAWB;
+    }
+    static constexpr size_t merge_bytes() { return WK > 1 ? (size_t)WK * 16 * MT * WR * (D + 2 + 4) * 4 : 0; }
+    static constexpr size_t smem(bool kq8, bool vq8) {
+        size_t t = (size_t)BR * DP * 2 + tiles(kq8, vq8);
+        return t > merge_bytes() ? t : merge_bytes();
+    }
+};
+
+/* Issues the cp.async copies of keys [j0, j0 + BC) of one cache (rows of rb bytes from base)
+ * into a stage: f16/bf16 rows straight into the padded tile, Q8_0 as the raw byte range
+ * (16-byte chunks from the aligned address below the first row; nothing at or past lim, the
+ * end of the cache, is read). Rows >= L are zeros (f16/bf16) or not read (Q8_0). */
+template <class C>
+static __device__ __forceinline__ void load_tile(const unsigned char *base, size_t rb, bool q8, int j0, int L,
+                                                 const unsigned char *lim, unsigned char *tile, unsigned char *raw) {
+    constexpr int CH = C::D / 8; /* 16-byte chunks per f16/bf16 row */
+    if (!q8) {
+        for (int c = threadIdx.x; c < C::BC * CH; c += C::NT) {
+            const int r = c / CH, cc = c % CH;
+            const int j = j0 + r;
+            const bool ok = j < L;
+            cp_async16(smem_u32(tile + (size_t)r * C::DP * 2 + cc * 16), ok ? base + (size_t)j * rb + cc * 16 : base,
+                       ok ? 16 : 0);
+        }
+        return;
+    }
+    int nv = L - j0;
+    nv = nv < 0 ? 0 : nv > C::BC ? C::BC : nv;
+    const unsigned char *start = base + (size_t)j0 * rb, *end = start + (size_t)nv * rb;
+    const unsigned char *a0 = reinterpret_cast<const unsigned char *>(reinterpret_cast<uintptr_t>(start) & ~(uintptr_t)15);
+    const int n = nv ? (int)((end - a0 + 15) / 16) : 0;
+    for (int c = threadIdx.x; c < n; c += C::NT) {
+        const unsigned char *src = a0 + c * 16;
+        if (src + 16 <= lim) {
+            cp_async16(smem_u32(raw + c * 16), src, 16); /* may run past `end` into the next row: harmless */
+        } else { /* the buffer's last chunk: 2-byte loads up to `end` (Q8_0 rows end 2-byte aligned) */
+            for (int b = 0; b < (int)(end - src) / 2; b++)
+                reinterpret_cast<unsigned short *>(raw + c * 16)[b] = reinterpret_cast<const unsigned short *>(src)[b];
+        }
+    }
+}
+
+/* Q8_0 raw bytes of keys [j0, j0 + BC) (staged by load_tile) -> f16 tile; rows >= L zero. */
+template <class C>
+static __device__ __forceinline__ void dequant_tile(const unsigned char *base, size_t rb, int j0, int L,
+                                                    const unsigned char *raw, unsigned char *tile) {
+    constexpr int CH = C::D / 8;
+    const int off = (int)(reinterpret_cast<uintptr_t>(base + (size_t)j0 * rb) & 15);
+    for (int c = threadIdx.x; c < C::BC * CH; c += C::NT) {
+        const int r = c / CH, d8 = (c % CH) * 8;
+        uint4 out = make_uint4(0, 0, 0, 0);
+        if (j0 + r < L) {
+            /* block of 32: f16 scale, then 32 int8; 8 values within one block, 2-byte aligned */
+            const unsigned char *blk = raw + off + (size_t)r * rb + (d8 / 32) * 34;
+            const float d = __half2float(*reinterpret_cast<const __half *>(blk));
+            const unsigned short *qs = reinterpret_cast<const unsigned short *>(blk + 2 + (d8 & 31));
+            uint32_t w[4];
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                const unsigned short q2 = qs[k];
+                w[k] = pack2<__half>(d * (float)(signed char)(q2 & 0xff), d * (float)(signed char)(q2 >> 8));
+            }
+            out = make_uint4(w[0], w[1], w[2], w[3]);
+        }
+        *reinterpret_cast<uint4 *>(tile + (size_t)r * C::DP * 2 + d8 * 2) = out;
+    }
+}
+
+/* q converted to the operand type TQ, 8 elements at a time (the row start is 16-byte aligned
+ * and D a multiple of 8, so every group is aligned to 8 elements). */
+template <typename TQ>
+static __device__ __forceinline__ uint4 q_chunk(mlxn_type t, const void *q, long long idx) {
+    float f[8];
+    if (t == MLXN_TYPE_F32) {
+        const float4 *s = reinterpret_cast<const float4 *>(static_cast<const float *>(q) + idx);
+        float4 x = s[0], y = s[1];
+        f[0] = x.x, f[1] = x.y, f[2] = x.z, f[3] = x.w, f[4] = y.x, f[5] = y.y, f[6] = y.z, f[7] = y.w;
+    } else {
+        const uint4 v = *reinterpret_cast<const uint4 *>(static_cast<const unsigned short *>(q) + idx);
+        const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            float2 g = t == MLXN_TYPE_F16 ? __half22float2(*reinterpret_cast<const __half2 *>(&w[k]))
+                                          : __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(&w[k]));
+            f[2 * k] = g.x, f[2 * k + 1] = g.y;
+        }
+    }
+    return make_uint4(pack2<TQ>(f[0], f[1]), pack2<TQ>(f[2], f[3]), pack2<TQ>(f[4], f[5]), pack2<TQ>(f[6], f[7]));
+}
+
+/* grid: (row tiles, n_kv_heads, n_split). TK: operand type of Q·Kᵀ (Q is rounded to it), TV of
+ * P·V (P is rounded to it); a Q8_0 cache is dequantized to f16. */
+template <class C, typename TK, typename TV>
+static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, float *ws) {
+    constexpr int D = C::D, MT = C::MT, WR = C::WR, WK = C::WK, BC = C::BC, ST = C::ST, DP = C::DP;
+    constexpr int NKW = BC / WK, NTL = NKW / 8, KS = D / 16, DT = D / 8;
+    const mlxn_attention_args &a = p.a;
+    extern __shared__ __align__(128) unsigned char smem[];
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wr = warp % WR, wk = warp / WR;
+    const bool kq8 = a.tk == MLXN_TYPE_Q8_0, vq8 = a.tv == MLXN_TYPE_Q8_0;
+    const long long G = a.n_q_heads / a.n_kv_heads, rows = a.M * G, h = blockIdx.y;
+    const long long R0 = ((long long)gridDim.x - 1 - blockIdx.x) * C::BR; /* the causally longest rows first */
+    const int split = blockIdx.z;
+    const int L = (int)kv_count(a);
+
+    unsigned char *qs = smem;
+    unsigned char *ks = qs + (size_t)C::BR * DP * 2;
+    unsigned char *vs = ks + (size_t)(kq8 ? 1 : ST) * BC * DP * 2;
+    unsigned char *kraw = vs + (size_t)(vq8 ? 1 : ST) * BC * DP * 2;
+    unsigned char *vraw = kraw + (kq8 ? (size_t)ST * C::RAWB : 0);
+
+    /* visible keys: row R (query i = R / G, position L - M + i) sees [lo, hi]; keys are int
+     * (L_cap < 2^31, checked by the launcher) */
+    const long long js = (long long)split * p.chunk, je = js + p.chunk - 1;
+    auto lo_of = [&](long long i) {
+        long long lo = js, pos = L - a.M + i;
+        if (a.window > 0 && pos - a.window + 1 > lo) lo = pos - a.window + 1;
+        return (int)lo;
+    };
+    auto hi_of = [&](long long i) {
+        long long hi = L - 1 < je ? L - 1 : je, pos = L - a.M + i;
+        if (a.causal && pos < hi) hi = pos;
+        return (int)(hi < -1 ? -1 : hi);
+    };
+    const long long Rl = (R0 + C::BR < rows ? R0 + C::BR : rows) - 1; /* last valid row of the block */
+    const int kb = lo_of(R0 / G), ke = hi_of(Rl / G);                 /* union over the block's rows */
+    const int lo_max = lo_of(Rl / G), hi_min = hi_of(R0 / G);         /* intersection */
+    int rlo[MT][2], rhi[MT][2], ri[MT][2];
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int hf = 0; hf < 2; hf++) {
+            const long long R = R0 + wr * 16 * MT + mt * 16 + (lane >> 2) + hf * 8, i = (R < rows ? R : Rl) / G;
+            rlo[mt][hf] = lo_of(i), rhi[mt][hf] = hi_of(i), ri[mt][hf] = (int)i;
+        }
+
+    const unsigned char *kbase = static_cast<const unsigned char *>(a.k) + (size_t)(h * a.L_cap) * a.k_row_bytes;
+    const unsigned char *vbase = static_cast<const unsigned char *>(a.v) + (size_t)(h * a.L_cap) * a.v_row_bytes;
+    const unsigned char *klim = static_cast<const unsigned char *>(a.k) + (size_t)(a.n_kv_heads * a.L_cap) * a.k_row_bytes;
+    const unsigned char *vlim = static_cast<const unsigned char *>(a.v) + (size_t)(a.n_kv_heads * a.L_cap) * a.v_row_bytes;
+    const int t0 = kb / BC, n_tiles = ke >= kb ? ke / BC - t0 + 1 : 0;
+    auto issue = [&](int t) {
+        if (t < n_tiles) {
+            const int s = t % ST;
+            const int j0 = (t0 + t) * BC;
+            load_tile<C>(kbase, a.k_row_bytes, kq8, j0, L, klim, ks + (kq8 ? 0 : (size_t)s * BC * DP * 2), kraw + (size_t)s * C::RAWB);
+            load_tile<C>(vbase, a.v_row_bytes, vq8, j0, L, vlim, vs + (vq8 ? 0 : (size_t)s * BC * DP * 2), vraw + (size_t)s * C::RAWB);
+        }
+        cp_async_commit();
+    };
+#pragma unroll
+    for (int s = 0; s < ST - 1; s++) issue(s);
+    /* Q rows -> smem as TK, while the first tiles are in flight */
+    for (int c = tid; c < C::BR * (D / 8); c += C::NT) {
+        const int r = c / (D / 8), d8 = (c % (D / 8)) * 8;
+        const long long R = R0 + r;
+        uint4 v = make_uint4(0, 0, 0, 0);
+        if (R < rows) {
+            const long long i = R / G, hq = h * G + R % G;
+            v = q_chunk<TK>(a.tq, a.q, (hq * a.M + i) * D + d8);
+        }
+        *reinterpret_cast<uint4 *>(qs + (size_t)r * DP * 2 + d8 * 2) = v;
+    }
+
+    __syncthreads(); /* Q tile written */
+
+    uint32_t qa[C::QREG ? MT : 1][C::QREG ? KS : 1][4];
+    const uint32_t qs_lane = smem_u32(qs) + (uint32_t)(((wr * 16 * MT + (lane & 15)) * DP + (lane >> 4) * 8) * 2);
+    if constexpr (C::QREG) {
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int kk = 0; kk < KS; kk++) ldsm_x4(qa[mt][kk], qs_lane + (uint32_t)((mt * 16 * DP + kk * 16) * 2));
+    }
+
+    float o[MT][DT][4], m[MT][2], l[MT][2];
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+        for (int dt = 0; dt < DT; dt++) o[mt][dt][0] = o[mt][dt][1] = o[mt][dt][2] = o[mt][dt][3] = 0.0f;
+        m[mt][0] = m[mt][1] = -INFINITY;
+        l[mt][0] = l[mt][1] = 0.0f;
+    }
+    const float sl2 = a.scale * ATT_LOG2E;
+
+    for (int t = 0; t < n_tiles; t++) {
+        cp_async_wait<ST - 2>();
+        __syncthreads(); /* tile t is in smem for every thread; stage (t - 1) % ST is free */
+        issue(t + ST - 1);
+        const int s = t % ST;
+        const int j0 = (t0 + t) * BC;
+        if (kq8 || vq8) {
+            if (kq8) dequant_tile<C>(kbase, a.k_row_bytes, j0, L, kraw + (size_t)s * C::RAWB, ks);
+            if (vq8) dequant_tile<C>(vbase, a.v_row_bytes, j0, L, vraw + (size_t)s * C::RAWB, vs);
+            __syncthreads();
+        }
+        const uint32_t kt = smem_u32(ks + (kq8 ? 0 : (size_t)s * BC * DP * 2));
+        const uint32_t vt = smem_u32(vs + (vq8 ? 0 : (size_t)s * BC * DP * 2));
+
+        /* S = Q·Kᵀ over this warp's NKW keys */
+        float sc[MT][NTL][4];
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int nt = 0; nt < NTL; nt++) sc[mt][nt][0] = sc[mt][nt][1] = sc[mt][nt][2] = sc[mt][nt][3] = 0.0f;
+        const uint32_t k_lane = kt + (uint32_t)(((wk * NKW + (lane & 7) + (lane >> 4) * 8) * DP + ((lane >> 3) & 1) * 8) * 2);
+#pragma unroll
+        for (int kk = 0; kk < KS; kk++) {
+            uint32_t qf[MT][4];
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                if constexpr (C::QREG) {
+#pragma unroll
+                    for (int x = 0; x < 4; x++) qf[mt][x] = qa[C::QREG ? mt : 0][C::QREG ? kk : 0][x];
+                } else {
+                    ldsm_x4(qf[mt], qs_lane + (uint32_t)((mt * 16 * DP + kk * 16) * 2));
+                }
+            }
+#pragma unroll
+            for (int np = 0; np < NTL / 2; np++) {
+                uint32_t b[4];
+                ldsm_x4(b, k_lane + (uint32_t)((np * 16 * DP + kk * 16) * 2));
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    mma16816<TK>(sc[mt][2 * np], qf[mt], b[0], b[1]);
+                    mma16816<TK>(sc[mt][2 * np + 1], qf[mt], b[2], b[3]);
+                }
+            }
+        }
+
+        /* scores in log2 units; masked entries -inf. A tile inside every row's range with no
+         * softcap or mask takes the plain scale. */
+        const int jw = j0 + wk * NKW;
+        if (a.softcap <= 0.0f && !a.mask && j0 >= lo_max && j0 + BC - 1 <= hi_min) {
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int nt = 0; nt < NTL; nt++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) sc[mt][nt][e] *= sl2;
+        } else {
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int hf = 0; hf < 2; hf++) {
+                    const int lo = rlo[mt][hf] - jw, hi = rhi[mt][hf] - jw; /* relative to this warp's keys */
+                    const unsigned char *mrow = a.mask ? static_cast<const unsigned char *>(a.mask) +
+                                                             (size_t)ri[mt][hf] * a.L_cap * (a.tmask == MLXN_TYPE_F16 ? 2 : 4)
+                                                       : nullptr;
+#pragma unroll
+                    for (int nt = 0; nt < NTL; nt++)
+#pragma unroll
+                        for (int e = 0; e < 2; e++) {
+                            const int jr = nt * 8 + (lane & 3) * 2 + e;
+                            float x = sc[mt][nt][2 * hf + e];
+                            if (jr < lo || jr > hi) {
+                                x = -INFINITY;
+                            } else {
+                                x *= a.scale;
+                                if (a.softcap > 0.0f) x = a.softcap * tanhf(x / a.softcap);
+                                if (mrow) x += load_in(a.tmask, mrow, jw + jr);
+                                x *= ATT_LOG2E;
+                            }
+                            sc[mt][nt][2 * hf + e] = x;
+                        }
+                }
+        }
+
+        /* online softmax, two rows per thread per m-tile; a quad holds a row */
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int hf = 0; hf < 2; hf++) {
+                float mx = -INFINITY;
+#pragma unroll
+                for (int nt = 0; nt < NTL; nt++) mx = fmaxf(mx, fmaxf(sc[mt][nt][2 * hf], sc[mt][nt][2 * hf + 1]));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                const float m_new = fmaxf(m[mt][hf], mx), ms = m_new == -INFINITY ? 0.0f : m_new;
+                const float alpha = exp2f(m[mt][hf] - ms);
+                m[mt][hf] = m_new;
+                float sum = 0.0f;
+#pragma unroll
+                for (int nt = 0; nt < NTL; nt++) {
+                    const float p0 = exp2f(sc[mt][nt][2 * hf] - ms), p1 = exp2f(sc[mt][nt][2 * hf + 1] - ms);
+                    sc[mt][nt][2 * hf] = p0, sc[mt][nt][2 * hf + 1] = p1;
+                    sum += p0 + p1;
+                }
+                l[mt][hf] = l[mt][hf] * alpha + sum;
+#pragma unroll
+                for (int dt = 0; dt < DT; dt++) o[mt][dt][2 * hf] *= alpha, o[mt][dt][2 * hf + 1] *= alpha;
+            }
+
+        /* O += P·V: P from the S registers (rounded to TV), V through transposed ldmatrix */
+        const uint32_t v_lane = vt + (uint32_t)(((wk * NKW + (lane & 7) + ((lane >> 3) & 1) * 8) * DP + (lane >> 4) * 8) * 2);
+#pragma unroll
+        for (int kc = 0; kc < NKW / 16; kc++) {
+            uint32_t pa[MT][4];
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                pa[mt][0] = pack2<TV>(sc[mt][2 * kc][0], sc[mt][2 * kc][1]);
+                pa[mt][1] = pack2<TV>(sc[mt][2 * kc][2], sc[mt][2 * kc][3]);
+                pa[mt][2] = pack2<TV>(sc[mt][2 * kc + 1][0], sc[mt][2 * kc + 1][1]);
+                pa[mt][3] = pack2<TV>(sc[mt][2 * kc + 1][2], sc[mt][2 * kc + 1][3]);
+            }
+#pragma unroll
+            for (int dp = 0; dp < D / 16; dp++) {
+                uint32_t b[4];
+                ldsm_x4_t(b, v_lane + (uint32_t)((kc * 16 * DP + dp * 16) * 2));
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    mma16816<TV>(o[mt][2 * dp], pa[mt], b[0], b[1]);
+                    mma16816<TV>(o[mt][2 * dp + 1], pa[mt], b[2], b[3]);
+                }
+            }
+        }
+    }
+
+    /* row sums over the quad */
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int hf = 0; hf < 2; hf++) {
+            l[mt][hf] += __shfl_xor_sync(0xffffffffu, l[mt][hf], 1);
+            l[mt][hf] += __shfl_xor_sync(0xffffffffu, l[mt][hf], 2);
+        }
+
+    if constexpr (WK == 1) {
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int hf = 0; hf < 2; hf++) {
+                const long long R = R0 + wr * 16 * MT + mt * 16 + (lane >> 2) + hf * 8;
+                if (R >= rows) continue;
+                const long long i = R / G, hq = h * G + R % G;
+                const float mn = m[mt][hf] == -INFINITY ? -INFINITY : m[mt][hf] * ATT_LN2;
+#pragma unroll
+                for (int dt = 0; dt < DT; dt++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++)
+                        emit(p, ws, split, hq, i, dt * 8 + (lane & 3) * 2 + e, mn, l[mt][hf], o[mt][dt][2 * hf + e]);
+            }
+    } else {
+        /* merge the WK warps of each row group through smem: [WK][rows][D + 2] (m, l, acc) */
+        constexpr int RB = 16 * MT * WR, RS = D + 2;
+        cp_async_wait<0>();
+        __syncthreads();
+        float *mb = reinterpret_cast<float *>(smem);
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int hf = 0; hf < 2; hf++) {
+                const int r = wr * 16 * MT + mt * 16 + (lane >> 2) + hf * 8;
+                float *row = mb + ((size_t)wk * RB + r) * RS;
+                if ((lane & 3) == 0) row[0] = m[mt][hf], row[1] = l[mt][hf];
+#pragma unroll
+                for (int dt = 0; dt < DT; dt++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++) row[2 + dt * 8 + (lane & 3) * 2 + e] = o[mt][dt][2 * hf + e];
+            }
+        __syncthreads();
+        for (int c = tid; c < RB * D; c += C::NT) {
+            const int r = c / D, d = c % D;
+            const long long R = R0 + r;
+            if (R >= rows) continue;
+            float mm = -INFINITY;
+#pragma unroll
+            for (int w = 0; w < WK; w++) mm = fmaxf(mm, mb[((size_t)w * RB + r) * RS]);
+            float ll = 0.0f, aa = 0.0f;
+            if (mm != -INFINITY)
+#pragma unroll
+                for (int w = 0; w < WK; w++) {
+                    const float *row = mb + ((size_t)w * RB + r) * RS;
+                    const float f = exp2f(row[0] - mm);
+                    ll += row[1] * f;
+                    aa += row[2 + d] * f;
+                }
+            emit(p, ws, split, h * G + R % G, R / G, d, mm == -INFINITY ? -INFINITY : mm * ATT_LN2, ll, aa);
+        }
+    }
+}
