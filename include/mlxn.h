@@ -343,8 +343,11 @@ MLXN_API mlxn_status mlxn_convert(mlxn_stream *s, const mlxn_buffer *x, mlxn_buf
  * j > pos(i) - window if window > 0. The score is scale · q·k (scale 0 means 1/sqrt(D)),
  * then cap · tanh(score / cap) if softcap > 0, then + mask[i][j] if a mask is given
  * (F32 or F16 [M][L_cap], shared by all heads). A sink (sinks: F32 [n_q_heads]) adds
- * exp(sink) to the softmax denominator only. Arithmetic and softmax are f32; a query with
- * no visible key and no sink gives zeros, never NaN. q, k and v start 16-byte aligned
+ * exp(sink) to the softmax denominator only. Accumulation and softmax are f32; a query with
+ * no visible key and no sink gives zeros, never NaN. The CPU computes the products in f32.
+ * CUDA with D <= 256 uses the tensor cores: Q is rounded to the cache's type (f16 for a Q8_0
+ * cache, whose K is dequantized to f16) and the unnormalized weights P (in [0, 1]) to V's
+ * type before P·V; D = 512 stays in f32 on CUDA too. q, k and v start 16-byte aligned
  * (buffers are; a view needs an offset that is a multiple of 16). */
 typedef enum mlxn_attn_layout {
     MLXN_ATTN_OUT_MHD = 0, /* o [M][n_q_heads · D] */

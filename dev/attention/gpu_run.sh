@@ -1,20 +1,19 @@
 #!/bin/bash
-# One device call for the attention work: the wgmma probe, the attention cases (eager and
+# One device call for the attention work: the attention cases (eager and
 # replayed), the kernel-variant bench, mlxn bench attention, then compute-sanitizer, each under
 # a timeout; logs to $OUT, a summary last. usage: dev/attention/gpu_run.sh [steps...]
-# steps: probe test bench mlxn memcheck racecheck ops sass (default: all but ops and racecheck)
+# steps: test bench mlxn memcheck racecheck ops sass (default: test bench mlxn memcheck)
 [ -e /work/main ] || { mkdir -p /work && ln -s "$PWD" /work/main; }
 cd /work/main || exit 1
 export LD_LIBRARY_PATH=/work/main/build-attn-run
 B=build-attn-run
 O=${OUT:-/tmp/attn-out}
 mkdir -p "$O"
-steps=${*:-probe test bench mlxn memcheck}
+steps=${*:-test bench mlxn memcheck}
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv,noheader > "$O/gpu.txt" 2>&1
 for st in $steps; do
   t0=$(date +%s)
   case $st in
-    probe) timeout 20 $B/dev/wgmma_probe > "$O/probe.txt" 2>&1 ;;
     test) timeout 50 $B/dev/att_test cuda > "$O/test.txt" 2>&1 ;;
     bench) timeout 80 $B/dev/att_bench ${BENCH_ARGS:-} > "$O/bench.txt" 2>&1 ;;
     mlxn) timeout 40 $B/mlxn bench attention > "$O/mlxn_bench.txt" 2>&1 ;;
@@ -28,7 +27,6 @@ for st in $steps; do
   echo "step $st rc=$? $(( $(date +%s) - t0 ))s" >> "$O/steps.txt"
 done
 echo "== gpu"; cat "$O/gpu.txt"; echo "== steps"; cat "$O/steps.txt"
-[ -f "$O/probe.txt" ] && { echo "== probe"; cat "$O/probe.txt" | head -40; }
 [ -f "$O/test.txt" ] && { echo "== test"; grep -E "FAIL|worst|passed|failed" "$O/test.txt" | head -30; }
 [ -f "$O/memcheck.txt" ] && { echo "== memcheck"; grep -E "ERROR SUMMARY|Invalid|passed|failed" "$O/memcheck.txt" | head -8; }
 [ -f "$O/racecheck.txt" ] && { echo "== racecheck"; grep -E "RACECHECK SUMMARY|ERROR SUMMARY|hazard|passed|failed" "$O/racecheck.txt" | head -8; }
