@@ -281,7 +281,7 @@ void t_ops_layout(mlxn_device *dev, mlxn_stream *s) {
         for (int t = 0; t < 3; t++)
             run_slice_concat(dev, s, sc[k][0], sc[k][1], sc[k][2], ftypes[t], ftypes[(t + (int)k) % 3],
                              ftypes[(t + 1) % 3], seed++);
-    static const int64_t ns[] = {1, 7, 33, 111, 257, 100000};
+    static const int64_t ns[] = {1, 7, 33, 111, 257, 16384, 100000}; /* long: split into rows on CUDA */
     for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++)
         for (int tx = 0; tx < 3; tx++)
             for (int ty = 0; ty < 3; ty++) run_strided(dev, s, ns[k], ftypes[tx], ftypes[ty], seed++);

@@ -11,6 +11,8 @@ int mlxn_bench_attention(int argc, char **argv);
 int mlxn_cmd_bench(int argc, char **argv);
 /* mlxn bench qmatmul (argv[0] = "qmatmul") */
 int mlxn_bench_qmatmul(int argc, char **argv);
+/* mlxn bench ops (argv[0] = "ops") */
+int mlxn_bench_ops(int argc, char **argv);
 
 /* Prints "mlxn <cmd>: <what failed>: <status>: <last error>" to stderr; returns 1. */
 int mlxn_cli_fail(const char *cmd, const char *what, int status);

@@ -68,6 +68,7 @@ static const struct {
 } benches[] = {
     {"qmatmul", mlxn_bench_qmatmul, "quantized matmul: every format on real model shapes, against read bandwidth and cuBLASLt"},
     {"attention", mlxn_bench_attention, "attention decode and prefill on real head layouts"},
+    {"ops", mlxn_bench_ops, "norms, RoPE, softmax, activations, rows, layout, KV append vs device copy; sampling"},
 };
 
 int mlxn_cmd_bench(int argc, char **argv) {

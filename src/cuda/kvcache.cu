@@ -3,7 +3,8 @@
  * for many a slot table in the stream workspace records each slot's last row first. The
  * block's threads then store the row's H·D values in chunks of 8: F16/BF16 through 16-byte
  * stores, Q8_0 by four threads per block of 32 that share the block's absmax and quantize as
- * the reference does (bit-exact: IEEE division, roundf, no fused operations). */
+ * the reference does (bit-exact: IEEE division, roundf, no fused operations) into shared
+ * memory, from where the row's blocks go to the cache in 8-, 4- or 2-byte words. */
 #include "cuda/dequant.cuh"
 
 #define KV_SCAN_ROWS 64 /* up to this many rows, each block scans the later ones itself */
@@ -13,7 +14,24 @@ struct kv_params {
     int ring;
     int vec;      /* 16-byte loads of x chunks and stores of cache chunks are aligned */
     int *last;    /* more than KV_SCAN_ROWS rows: [l], the last row of the call per slot */
+    int stage;    /* Q8_0: 0, or the width in bytes (8, 4, 2) of the stores that copy a row's
+                   * blocks, quantized into shared memory first, out to the cache */
 };
+
+/* Q8_0 staging: one row's H·D/32 blocks (the launch's dynamic shared memory). */
+extern __shared__ __align__(16) uint8_t kv_stage[];
+
+/* Copies the staged row to its slot: per head D/32 · 34 contiguous bytes, in words of W bytes
+ * (W divides that and the cache's alignment). Called by every thread of the block. */
+template <int W> static __device__ __forceinline__ void kv_copy_out(uint8_t *__restrict__ cache, long long slot, const kv_params &p) {
+    using word = typename std::conditional<W == 8, uint2, typename std::conditional<W == 4, unsigned, unsigned short>::type>::type;
+    const unsigned seg = (unsigned)(p.d / 32) * (unsigned)sizeof(mlxn_block_q8_0), nw = seg / W, total = (unsigned)p.h * nw;
+    for (unsigned w = threadIdx.x; w < total; w += blockDim.x) {
+        const unsigned hh = w / nw, o = w - hh * nw;
+        *reinterpret_cast<word *>(cache + ((long long)hh * p.l + slot) * seg + (long long)o * W) =
+            *reinterpret_cast<const word *>(kv_stage + hh * seg + o * W);
+    }
+}
 
 static __device__ __forceinline__ long long kv_pos_slot(int32_t q, const kv_params &p) {
     return q < 0 || (!p.ring && q >= p.l) ? -1 : p.ring ? q % p.l : q;
@@ -60,13 +78,15 @@ static __device__ __forceinline__ void kv_store_q8_0(uint8_t *__restrict__ cache
     const unsigned group = 0xFu << (threadIdx.x & 28);
     const long long e = 8 * c, hh = e / p.d, b = e % p.d / 32;
     const int sub = (int)(c & 3);
+    /* staged: the row's blocks in shared memory (head-major, as in the cache), copied out after */
+    uint8_t *blk = p.stage ? kv_stage + (hh * (p.d / 32) + b) * (long long)sizeof(mlxn_block_q8_0)
+                           : cache + ((hh * p.l + slot) * (p.d / 32) + b) * sizeof(mlxn_block_q8_0);
     float amax = 0.0f;
 #pragma unroll
     for (int j = 0; j < 8; j++) amax = fmaxf(amax, fabsf(v[j]));
     amax = fmaxf(amax, __shfl_xor_sync(group, amax, 1));
     amax = fmaxf(amax, __shfl_xor_sync(group, amax, 2));
     const float d = __fdiv_rn(amax, 127.0f), id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
-    uint8_t *blk = cache + ((hh * p.l + slot) * (p.d / 32) + b) * sizeof(mlxn_block_q8_0);
     if (sub == 0) *reinterpret_cast<uint16_t *>(blk) = __half_as_ushort(__float2half_rn(d));
     uint16_t *qs = reinterpret_cast<uint16_t *>(blk + 2 + 8 * sub); /* 2-byte aligned */
 #pragma unroll
@@ -100,6 +120,16 @@ static __global__ void kv_append_rows(const TX *__restrict__ x, const int32_t *_
             mlxn_ld8(xr + 8 * c, 8, p.vec, v0);
             store(c, v0);
         }
+        if constexpr (Q8) { /* slot is the block's: every thread reaches these barriers or none */
+            if (p.stage) {
+                __syncthreads();
+                uint8_t *cb = reinterpret_cast<uint8_t *>(cache);
+                if (p.stage == 8) kv_copy_out<8>(cb, slot, p);
+                else if (p.stage == 4) kv_copy_out<4>(cb, slot, p);
+                else kv_copy_out<2>(cb, slot, p);
+                __syncthreads(); /* the next row's quantization reuses the stage */
+            }
+        }
     }
 }
 
@@ -122,7 +152,14 @@ extern "C" mlxn_status mlxn_cuda_kv_append(void *stream, const mlxn_kv_append_ar
     cuda_stream *s = static_cast<cuda_stream *>(stream);
     MLXN_CUDA_TRY(cudaSetDevice(s->dev->ordinal));
     const size_t xsz = a->tx == MLXN_TYPE_F32 ? 4 : 2;
-    kv_params p = {a->m, a->h, a->l, a->d, a->ring, 0, nullptr};
+    kv_params p = {a->m, a->h, a->l, a->d, a->ring, 0, nullptr, 0};
+    size_t stage_bytes = 0;
+    if (a->tc == MLXN_TYPE_Q8_0) { /* stage when a row's blocks fit in 48 KiB */
+        const size_t seg = (size_t)(a->d / 32) * sizeof(mlxn_block_q8_0), cb = (uintptr_t)a->cache;
+        stage_bytes = (size_t)a->h * seg;
+        p.stage = seg % 8 == 0 && cb % 8 == 0 ? 8 : seg % 4 == 0 && cb % 4 == 0 ? 4 : 2;
+        if (stage_bytes > (48u << 10)) p.stage = 0, stage_bytes = 0;
+    }
     p.vec = aligned16(a->x) && (size_t)a->d * xsz % 16 == 0 &&
             (a->tc == MLXN_TYPE_Q8_0 || (aligned16(a->cache) && a->d % 8 == 0));
     const unsigned threads = KV_THREADS, grid = (unsigned)(a->m < 65535 ? a->m : 65535);
@@ -141,7 +178,8 @@ extern "C" mlxn_status mlxn_cuda_kv_append(void *stream, const mlxn_kv_append_ar
         using TX = decltype(tx);
         const TX *x = static_cast<const TX *>(a->x);
         if (a->tc == MLXN_TYPE_Q8_0) {
-            kv_append_rows<TX, uint8_t, true><<<grid, threads, 0, s->s>>>(x, a->pos, static_cast<uint8_t *>(a->cache), p);
+            kv_append_rows<TX, uint8_t, true>
+                <<<grid, threads, stage_bytes, s->s>>>(x, a->pos, static_cast<uint8_t *>(a->cache), p);
         } else if (a->d % 8) {
             if (a->tc == MLXN_TYPE_F16)
                 kv_append_any<TX, __half><<<grid, threads, 0, s->s>>>(x, a->pos, static_cast<__half *>(a->cache), p);

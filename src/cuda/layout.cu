@@ -47,8 +47,8 @@ template <typename T> static __device__ __forceinline__ void lay_st8(T *p, int v
 }
 
 /* Both innermost strides 1: a block of 256 threads takes 256 / tpr rows at a time, tpr threads
- * (a power of two) per row stepping through its 8-element chunks, so short rows (a head of
- * 64..256) still fill the block. */
+ * (a power of two) per row stepping through its 8-element chunks two at a time (both loaded
+ * before either is stored), so short rows (a head of 64..256) still fill the block. */
 template <typename TX, typename TY>
 static __global__ void lay_rows(const TX *__restrict__ x, TY *__restrict__ y, lay_params p, int tpr_log2) {
     const long long rows = p.ne[0] * p.ne[1] * p.ne[2], chunks = (p.ne[3] + 7) / 8;
@@ -66,18 +66,27 @@ static __global__ void lay_rows(const TX *__restrict__ x, TY *__restrict__ y, la
         }
         const TX *xr = x + i0 * p.xs[0] + i1 * p.xs[1] + i2 * p.xs[2];
         TY *yr = y + i0 * p.ys[0] + i1 * p.ys[1] + i2 * p.ys[2];
-        for (long long c = sub; c < chunks; c += tpr) {
-            const int valid = p.ne[3] - 8 * c < 8 ? (int)(p.ne[3] - 8 * c) : 8;
-            alignas(16) TX a[8];
-            alignas(16) TY b[8];
-            lay_ld8(xr + 8 * c, valid, p.vec_in, a);
+        for (long long c0 = sub; c0 < chunks; c0 += 2 * (long long)tpr) { /* two chunks loaded, then stored */
+            alignas(16) TX a[2][8];
 #pragma unroll
-            for (int k = 0; k < 8; k++) b[k] = lay_cvt<TY>(a[k]);
-            lay_st8(yr + 8 * c, valid, p.vec_out, b);
+            for (int q = 0; q < 2; q++) {
+                const long long c = c0 + (long long)q * tpr;
+                if (c < chunks) lay_ld8(xr + 8 * c, p.ne[3] - 8 * c < 8 ? (int)(p.ne[3] - 8 * c) : 8, p.vec_in, a[q]);
+            }
+#pragma unroll
+            for (int q = 0; q < 2; q++) {
+                const long long c = c0 + (long long)q * tpr;
+                if (c >= chunks) break;
+                alignas(16) TY b[8];
+#pragma unroll
+                for (int k = 0; k < 8; k++) b[k] = lay_cvt<TY>(a[q][k]);
+                lay_st8(yr + 8 * c, p.ne[3] - 8 * c < 8 ? (int)(p.ne[3] - 8 * c) : 8, p.vec_out, b);
+            }
         }
     }
 }
 
+#define LAY_SPLIT 4096 /* contiguous rows at least twice this long are split into rows of it */
 #define TILE 64
 /* y contiguous along dim 3, x along dim 2: a 64 × 64 tile of (i2, i3) goes through shared
  * memory so that reads and writes are both coalesced, two neighbouring elements per thread
@@ -96,19 +105,27 @@ static __global__ void lay_tile(const TX *__restrict__ x, TY *__restrict__ y, la
             for (long long t3 = blockIdx.x; t3 * TILE < p.ne[3]; t3 += gridDim.x) {
                 __syncthreads(); /* the previous tile's readers are done */
                 const long long i2 = t2 * TILE + 2 * tx; /* along x's contiguous dim 2 */
-                for (int j = ty; j < TILE; j += 8) {
+                alignas(8) TX pr[TILE / 8][2]; /* every load of the tile issued before any is stored */
+#pragma unroll
+                for (int q = 0; q < TILE / 8; q++) {
+                    const int j = ty + 8 * q;
                     const long long i3 = t3 * TILE + j;
-                    if (i3 >= p.ne[3]) break;
+                    if (i3 >= p.ne[3]) continue;
                     const TX *src = xb + i2 + i3 * p.xs[3];
                     if (vec2_in && i2 + 1 < p.ne[2]) {
-                        TX pair[2];
-                        if constexpr (sizeof(TX) == 4) *reinterpret_cast<float2 *>(pair) = *reinterpret_cast<const float2 *>(src);
-                        else *reinterpret_cast<unsigned *>(pair) = *reinterpret_cast<const unsigned *>(src);
-                        tile[j][2 * tx] = pair[0], tile[j][2 * tx + 1] = pair[1];
+                        if constexpr (sizeof(TX) == 4) *reinterpret_cast<float2 *>(pr[q]) = __ldg(reinterpret_cast<const float2 *>(src));
+                        else *reinterpret_cast<unsigned *>(pr[q]) = __ldg(reinterpret_cast<const unsigned *>(src));
                     } else {
-                        if (i2 < p.ne[2]) tile[j][2 * tx] = src[0];
-                        if (i2 + 1 < p.ne[2]) tile[j][2 * tx + 1] = src[p.xs[2]];
+                        if (i2 < p.ne[2]) pr[q][0] = src[0];
+                        if (i2 + 1 < p.ne[2]) pr[q][1] = src[p.xs[2]];
                     }
+                }
+#pragma unroll
+                for (int q = 0; q < TILE / 8; q++) {
+                    const int j = ty + 8 * q;
+                    if (t3 * TILE + j >= p.ne[3]) continue;
+                    if (i2 < p.ne[2]) tile[j][2 * tx] = pr[q][0];
+                    if (i2 + 1 < p.ne[2]) tile[j][2 * tx + 1] = pr[q][1];
                 }
                 __syncthreads();
                 const long long i3 = t3 * TILE + 2 * tx; /* along y's contiguous dim 3 */
@@ -168,12 +185,31 @@ extern "C" mlxn_status mlxn_cuda_layout(void *stream, const mlxn_layout_args *a)
             const TX *x = static_cast<const TX *>(a->x);
             TY *y = static_cast<TY *>(a->y);
             if (kind == 0) {
-                const long long rows = p.ne[0] * p.ne[1] * p.ne[2], chunks = (p.ne[3] + 7) / 8;
-                int lg = 0;
-                while ((1ll << lg) < chunks && lg < 8) lg++;
-                const long long per_block = 256 >> lg;
-                lay_rows<TX, TY><<<cap((rows + per_block - 1) / per_block, (long long)s->dev->prop.multiProcessorCount * 64), 256,
-                                   0, s->s>>>(x, y, p, lg);
+                auto rows_launch = [&](const TX *xx, TY *yy, lay_params q) {
+                    q.vec_in = rows_aligned(xx, q.xs, q.ne, xsz);
+                    q.vec_out = rows_aligned(yy, q.ys, q.ne, ysz);
+                    const long long rows = q.ne[0] * q.ne[1] * q.ne[2], chunks = (q.ne[3] + 7) / 8;
+                    int lg = 0;
+                    while ((1ll << lg) < chunks && lg < 8) lg++;
+                    const long long per_block = 256 >> lg;
+                    lay_rows<TX, TY><<<cap((rows + per_block - 1) / per_block, (long long)s->dev->prop.multiProcessorCount * 64),
+                                       256, 0, s->s>>>(xx, yy, q, lg);
+                };
+                if (p.ne[2] == 1 && p.ne[3] >= 2 * LAY_SPLIT) {
+                    /* long rows (a flat copy or cast is one row): rows of LAY_SPLIT elements along
+                     * dim 2, so the grid fills the device, and the tail of each row after */
+                    const long long nq = p.ne[3] / LAY_SPLIT, r = p.ne[3] - nq * LAY_SPLIT;
+                    lay_params m = p;
+                    m.ne[2] = nq, m.ne[3] = LAY_SPLIT, m.xs[2] = LAY_SPLIT, m.ys[2] = LAY_SPLIT;
+                    rows_launch(x, y, m);
+                    if (r) {
+                        lay_params t = p;
+                        t.ne[3] = r;
+                        rows_launch(x + nq * LAY_SPLIT, y + nq * LAY_SPLIT, t);
+                    }
+                } else {
+                    rows_launch(x, y, p);
+                }
             } else if (kind == 1) {
                 const dim3 grid(cap((p.ne[3] + TILE - 1) / TILE, 65535), cap((p.ne[2] + TILE - 1) / TILE, 65535),
                                 cap(p.ne[0] * p.ne[1], 65535));

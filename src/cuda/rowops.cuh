@@ -113,7 +113,7 @@ static inline row_geom row_geom_for(long long L, long long nseg) {
         g.per_block = 256 / g.G;
     } else {
         /* blocks of up to 256 threads while 4 chunks each cover the row (8192 elements), then
-         * larger ones; smaller blocks of 4-chunk threads measured slower (dev/bench_rowops.c) */
+         * larger ones; smaller blocks of 4-chunk threads measured slower (mlxn bench ops) */
         g.NV = chunks <= 256 ? 1 : chunks <= 512 ? 2 : 4;
         long long t = (chunks + g.NV - 1) / g.NV;
         t = (t + 31) / 32 * 32;
