@@ -1,11 +1,13 @@
-/* mlxn bench attention: decode (M = 1) over L = 512..32768 and causal prefill (M = L) on real
- * head layouts, timed as graph replays after a warm-up. Decode rotates over enough KV caches
- * that they exceed 4x the GPU's L2 (or the CPU's last-level cache) and reports the KV bytes
- * read per second against the same run's streaming-read bandwidth (mlxn bench's ceiling; the
- * copy bandwidth, read + write, where that is unavailable). Prefill reports TFLOP/s counting
- * only the unmasked half (4·D flops per visible q·k pair). */
+/* mlxn bench attention: decode (M = 1, f16 and q8_0 caches) over L = 512..32768 and causal
+ * prefill (M = L) on real head layouts, timed as graph replays after a warm-up. Decode rotates
+ * over enough KV caches that they exceed 4x the GPU's L2 (or the CPU's last-level cache) and
+ * reports the KV bytes read per second against the same run's streaming-read bandwidth (mlxn
+ * bench's ceiling; the copy bandwidth, read + write, where that is unavailable). Prefill
+ * reports TFLOP/s counting only the unmasked half (4·D flops per visible q·k pair) against the
+ * same run's dense BF16 GEMM (cuBLASLt, 8192 x 8192 x 8192) where cuBLASLt is present. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +20,15 @@
 typedef struct shape {
     const char *model;
     int64_t hq, hkv, d;
+    bool prefill_only;
 } shape;
 
 static const shape shapes[] = {
-    {"llama3-8b", 32, 8, 128},
-    {"qwen3-30b-a3b", 32, 4, 128},
-    {"gemma3-4b", 8, 4, 256},
-    {"gemma3-27b", 32, 16, 128},
+    {"llama3-8b", 32, 8, 128, false},
+    {"qwen3-30b-a3b", 32, 4, 128, false},
+    {"gemma3-4b", 8, 4, 256, false},
+    {"gemma3-27b", 32, 16, 128, false},
+    {"d256-32h", 32, 8, 256, true}, /* the 32-head D = 256 prefill target */
 };
 
 /* Seconds per run of the recorded graph g (median of `reps` timed batches). */
@@ -68,7 +72,7 @@ done:
 }
 
 static int run_case(mlxn_device *dev, mlxn_stream *s, const shape *sh, int64_t m, int64_t L, mlxn_type kt, size_t rotate,
-                    double ceil_bw, bool json) {
+                    double ceil_bw, double ceil_fl, bool json) {
     const int64_t qne[3] = {sh->hq, m, sh->d}, kne[3] = {sh->hkv, L, sh->d}, one[1] = {1};
     size_t kv_bytes = 2 * (size_t)sh->hkv * (size_t)L * mlxn_row_bytes(kt, sh->d);
     int sets = (int)(rotate / kv_bytes) + 1;
@@ -111,12 +115,15 @@ static int run_case(mlxn_device *dev, mlxn_stream *s, const shape *sh, int64_t m
     double gbs = (double)kv_bytes / t / 1e9;
     if (json)
         printf("{\"op\":\"attention\",\"model\":\"%s\",\"hq\":%lld,\"hkv\":%lld,\"d\":%lld,\"m\":%lld,\"L\":%lld,\"kv\":\"%s\","
-               "\"us\":%.2f,\"kv_GBps\":%.1f,\"TFLOPs\":%.2f,\"ceiling_GBps\":%.1f}\n",
+               "\"us\":%.2f,\"kv_GBps\":%.1f,\"TFLOPs\":%.2f,\"ceiling_GBps\":%.1f,\"ceiling_TFLOPs\":%.1f}\n",
                sh->model, (long long)sh->hq, (long long)sh->hkv, (long long)sh->d, (long long)m, (long long)L,
-               mlxn_type_name(kt), t * 1e6, gbs, flops / t / 1e12, ceil_bw / 1e9);
+               mlxn_type_name(kt), t * 1e6, gbs, flops / t / 1e12, ceil_bw / 1e9, ceil_fl > 0 ? ceil_fl / 1e12 : -1.0);
     else if (m == 1)
         printf("%-14s decode  L=%6lld kv=%-5s %9.2f us  %7.1f GB/s  %.2f of ceiling\n", sh->model, (long long)L,
                mlxn_type_name(kt), t * 1e6, gbs, gbs * 1e9 / ceil_bw);
+    else if (ceil_fl > 0)
+        printf("%-14s prefill L=%6lld kv=%-5s %9.2f us  %7.2f TFLOP/s (causal half)  %.2f of ceiling\n", sh->model,
+               (long long)L, mlxn_type_name(kt), t * 1e6, flops / t / 1e12, flops / t / ceil_fl);
     else
         printf("%-14s prefill L=%6lld kv=%-5s %9.2f us  %7.2f TFLOP/s (causal half)\n", sh->model, (long long)L,
                mlxn_type_name(kt), t * 1e6, flops / t / 1e12);
@@ -156,34 +163,39 @@ int mlxn_bench_attention(int argc, char **argv) {
     bool cpu = props.backend == MLXN_BACKEND_CPU;
     /* the ceiling: streaming-read bandwidth, as mlxn bench qmatmul measures it */
     const size_t ceil_bytes = rotate > ((size_t)1 << 30) ? rotate : (size_t)1 << 30;
-    char why[512] = "";
-    double ceil_bw = -1;
+    char why[512] = "", lt_why[512] = "";
+    double ceil_bw = -1, ceil_fl = -1;
     const char *ceil_name = "streaming read";
     if (cpu) {
         ceil_bw = bench_cpu_read_bw(props.threads, ceil_bytes);
     } else {
         bench_gpu *gpu = bench_gpu_open(props.ordinal, why, sizeof why);
         if (gpu) ceil_bw = bench_gpu_read_bw(gpu, ceil_bytes, why, sizeof why);
+        if (gpu) ceil_fl = bench_gpu_cublaslt(gpu, 8192, 8192, 8192, rotate, lt_why, sizeof lt_why);
         bench_gpu_close(gpu);
     }
     if (!(ceil_bw > 0)) {
         ceil_bw = copy_bandwidth(dev, s, rotate);
         ceil_name = "copy (read + write; streaming read unavailable)";
     }
-    if (!json)
+    if (!json) {
         printf("attention on %s: ceiling %s %.1f GB/s (same run, %.0f MiB)%s%s\n", props.name, ceil_name, ceil_bw / 1e9,
                ceil_bytes / 1048576.0, why[0] ? ": " : "", why);
+        if (ceil_fl > 0) printf("prefill ceiling: cuBLASLt BF16 GEMM 8192^3 %.1f TFLOP/s (same run)\n", ceil_fl / 1e12);
+        else if (!cpu) printf("prefill ceiling unavailable%s%s\n", lt_why[0] ? ": " : "", lt_why);
+    }
     static const int64_t dec_l[] = {512, 2048, 8192, 32768}, pre_l[] = {512, 1024, 2048, 4096, 8192};
     int rc = 0;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         if ((quick || cpu) && si > 0) break;
-        for (size_t li = 0; li < 4; li++) {
+        for (size_t li = 0; li < 4 && !shapes[si].prefill_only; li++) {
             if (cpu && dec_l[li] > 8192) break;
-            rc |= run_case(dev, s, &shapes[si], 1, dec_l[li], MLXN_TYPE_F16, rotate, ceil_bw, json);
-            if (si == 0 && !quick) rc |= run_case(dev, s, &shapes[si], 1, dec_l[li], MLXN_TYPE_Q8_0, rotate, ceil_bw, json);
+            rc |= run_case(dev, s, &shapes[si], 1, dec_l[li], MLXN_TYPE_F16, rotate, ceil_bw, ceil_fl, json);
+            if (!quick) rc |= run_case(dev, s, &shapes[si], 1, dec_l[li], MLXN_TYPE_Q8_0, rotate, ceil_bw, ceil_fl, json);
         }
         for (size_t li = 0; li < 5 && !cpu; li++)
-            if (!quick || pre_l[li] <= 2048) rc |= run_case(dev, s, &shapes[si], pre_l[li], pre_l[li], MLXN_TYPE_F16, 0, ceil_bw, json);
+            if (!quick || pre_l[li] <= 2048)
+                rc |= run_case(dev, s, &shapes[si], pre_l[li], pre_l[li], MLXN_TYPE_F16, 0, ceil_bw, ceil_fl, json);
     }
     mlxn_stream_destroy(s);
     mlxn_device_close(dev);

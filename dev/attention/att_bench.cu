@@ -10,7 +10,6 @@
 #include <stdarg.h>
 
 #include "cuda/attention.cu"
-#include "wgmma_dev.cuh"
 
 /* The two library functions attention.cu calls, so this program needs no libmlxn. */
 static char g_err[512];
@@ -198,34 +197,9 @@ template <int D> static mlxn_status lib(cuda_stream *s, const mlxn_attention_arg
 template <int D> static mlxn_status simt(cuda_stream *s, const mlxn_attention_args *a) { return launch_simt<D>(s, a); }
 template <class C> static mlxn_status mma(cuda_stream *s, const mlxn_attention_args *a) { return launch_mma<C>(s, a); }
 
-/* the decode kernel alone (no combine: the output is partial, only the time counts) */
-template <int D> static mlxn_status dec_mainonly(cuda_stream *s, const mlxn_attention_args *a) {
-    using C = cfg_dec<D>;
-    auto kern = attn_mma_kernel<C, __half, __half>;
-    const size_t smem = C::smem(false, false);
-    static bool raised;
-    if (!raised) {
-        CK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        raised = true;
-    }
-    int per_sm = 1;
-    CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, C::NT, smem));
-    att_params p;
-    p.a = *a;
-    pick_split(s, &p, a->n_kv_heads, per_sm, 2 * C::BC, C::BC);
-    float *ws;
-    ST_OK(split_workspace(s, p, &ws));
-    kern<<<dim3(1, (unsigned)a->n_kv_heads, (unsigned)p.n_split), C::NT, smem, s->s>>>(p, ws);
-    return MLXN_OK;
-}
-/* the library with the combine kernel's carveout set to the slice kernel's (no L1/smem resplit) */
-template <int D> static mlxn_status lib_carve(cuda_stream *s, const mlxn_attention_args *a) {
-    static bool set;
-    if (!set) {
-        CK(cudaFuncSetAttribute(attn_combine_kernel, cudaFuncAttributePreferredSharedMemoryCarveout, 100));
-        set = true;
-    }
-    return launch_d<D>(s, a);
+/* decode with clusters of at most CL slices (1: workspace and combine kernel) */
+template <int D, int CL> static mlxn_status dec_v(cuda_stream *s, const mlxn_attention_args *a) {
+    return launch_mma<cfg_dec<D>>(s, a, CL);
 }
 static __global__ void empty_kernel(int x) {
     if (x == 12345) printf("x");
@@ -234,52 +208,6 @@ static mlxn_status two_empty(cuda_stream *s, const mlxn_attention_args *a) {
     empty_kernel<<<(unsigned)(a->n_kv_heads * 16), 128, 0, s->s>>>(0);
     empty_kernel<<<32, 128, 0, s->s>>>(0);
     return MLXN_OK;
-}
-
-static PFN_cuTensorMapEncodeTiled_v12000 encode_fn() {
-    static void *fn;
-    if (!fn) {
-        cudaDriverEntryPointQueryResult q;
-        CK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q));
-    }
-    return (PFN_cuTensorMapEncodeTiled_v12000)fn;
-}
-static CUtensorMap tmap(const void *base, const mlxn_attention_args *a, int bc, bool bf16) {
-    CUtensorMap m;
-    cuuint64_t dims[3] = {(cuuint64_t)a->D, (cuuint64_t)a->L_cap, (cuuint64_t)a->n_kv_heads};
-    cuuint64_t strides[2] = {(cuuint64_t)a->k_row_bytes, (cuuint64_t)(a->k_row_bytes * a->L_cap)};
-    cuuint32_t box[3] = {64, (cuuint32_t)bc, 1}, es[3] = {1, 1, 1};
-    CUresult r = encode_fn()(&m, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 3, (void *)base, dims,
-                             strides, box, es, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    if (r != CUDA_SUCCESS) fprintf(stderr, "cuTensorMapEncodeTiled: %d\n", (int)r), exit(1);
-    return m;
-}
-template <class C, int ABL, bool TMA> static mlxn_status wgdev(cuda_stream *s, const mlxn_attention_args *a) {
-    auto kern = attn_wgmma_dev<C, __half, ABL, TMA>;
-    const size_t smem = C::smem();
-    static bool raised;
-    if (!raised) {
-        CK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        raised = true;
-    }
-    int per_sm = 1;
-    CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, C::NT, smem));
-    const long long G = a->n_q_heads / a->n_kv_heads, row_tiles = (a->M * G + C::BR - 1) / C::BR;
-    att_params p;
-    p.a = *a;
-    pick_split(s, &p, row_tiles * a->n_kv_heads, per_sm < 1 ? 1 : per_sm, 2 * C::BC, C::BC);
-    float *ws;
-    ST_OK(split_workspace(s, p, &ws));
-    CUtensorMap mk = {}, mv = {};
-    if (TMA) mk = tmap(a->k, a, C::BC, false), mv = tmap(a->v, a, C::BC, false);
-    kern<<<dim3((unsigned)row_tiles, (unsigned)a->n_kv_heads, (unsigned)p.n_split), C::NT, smem, s->s>>>(p, ws, mk, mv);
-    CK(cudaGetLastError());
-    return combine(s, p, ws);
-}
-
-template <class C> static mlxn_status wg(cuda_stream *s, const mlxn_attention_args *a) {
-    return launch_wgmma_t<C, __half>(s, a);
 }
 
 static void decode(const shape &sh, long long L, mlxn_type kt, const std::vector<variant> &vs, double bw) {
@@ -354,26 +282,25 @@ int main(int argc, char **argv) {
     const shape llama = {"llama3-8b", 32, 8, 128}, qwen = {"qwen3-30b-a3b", 32, 4, 128}, g4 = {"gemma3-4b", 8, 4, 256},
                 g27 = {"gemma3-27b", 32, 16, 128};
     {
-        std::vector<variant> v128 = {{"lib", lib<128>}, {"mainonly", dec_mainonly<128>}, {"2empty", two_empty},
-                                     {"dec8w", mma<mma_cfg<128, 1, 1, 8, 128, 2, true>>}};
-        std::vector<variant> v256 = {{"lib", lib<256>}};
+        std::vector<variant> v128 = {{"lib", lib<128>}, {"nocl", dec_v<128, 1>}, {"2empty", two_empty}};
+        std::vector<variant> v256 = {{"lib", lib<256>}, {"nocl", dec_v<256, 1>}};
         for (long long L : {512, 2048, 8192, 32768}) decode(llama, L, MLXN_TYPE_F16, v128, bw);
-        for (long long L : {2048, 8192, 32768}) decode(llama, L, MLXN_TYPE_Q8_0, v128, bw);
+        for (long long L : {512, 2048, 8192, 32768}) decode(llama, L, MLXN_TYPE_Q8_0, v128, bw);
         if (!quick) {
-            for (long long L : {2048, 8192, 32768}) decode(qwen, L, MLXN_TYPE_F16, v128, bw);
-            for (long long L : {2048, 8192, 32768}) decode(g4, L, MLXN_TYPE_F16, v256, bw);
-            for (long long L : {2048, 8192}) decode(g27, L, MLXN_TYPE_F16, v128, bw);
+            for (long long L : {512, 2048, 8192, 32768}) decode(qwen, L, MLXN_TYPE_F16, v128, bw);
+            for (long long L : {512, 2048, 8192, 32768}) decode(g4, L, MLXN_TYPE_F16, v256, bw);
+            for (long long L : {512, 2048, 8192}) decode(g27, L, MLXN_TYPE_F16, v128, bw);
         }
     }
     {
-        using W = wg_cfg<128, 128, 2>;
-        std::vector<variant> p128 = {{"lib", lib<128>}, {"mma", mma<cfg_pre<128>>}, {"tma_nofold", wgdev<W, 0, true>},
-                                     {"cpasync", wgdev<W, 0, false>}, {"tma_gemms", wgdev<W, 3, true>}};
+        std::vector<variant> p128 = {{"lib", lib<128>}, {"mma", mma<cfg_pre<128>>}};
         std::vector<variant> p256 = {{"lib", lib<256>}, {"mma", mma<cfg_pre<256>>}};
         std::vector<variant> p64 = {{"lib", lib<64>}, {"mma", mma<cfg_pre<64>>}};
-        for (long long L : {1024, 4096}) prefill(llama, L, p128);
+        for (long long L : {512, 1024, 4096}) prefill(llama, L, p128);
         if (!quick) prefill(llama, 8192, p128);
         for (long long L : {1024, 4096}) prefill(g4, L, p256);
+        const shape d256 = {"d256-32h", 32, 8, 256};
+        for (long long L : {1024, 4096, 8192}) prefill(d256, L, p256);
         const shape d64 = {"d64-32h", 32, 8, 64};
         prefill(d64, 4096, p64);
     }

@@ -1,8 +1,9 @@
 /* CUDA attention: the mma.sync kernel (attention_mma.cuh) for D <= 256, decode and prefill;
  * on sm_90a the wgmma kernel (attention_wgmma.cuh) for prefill; a SIMT kernel for D = 512,
  * whose f32 accumulators fit no tensor-core tile. With several key slices the partials go to
- * the stream workspace and a combine kernel merges them; slice counts depend on L_cap, not L,
- * so a recorded graph stays valid. Path choice: launch_d. */
+ * the stream workspace and a combine kernel merges them (decode with at most 8 slices on
+ * sm_90: one thread-block cluster merging through distributed shared memory instead); slice
+ * counts depend on L_cap, not L, so a recorded graph stays valid. Path choice: launch_d. */
 #include <math.h>
 #include <string.h>
 
@@ -237,7 +238,8 @@ static __global__ void __launch_bounds__(CMB_WARPS * 32) attn_combine_kernel(att
  * once, each slice at least `min_keys` keys and a multiple of `align` keys. */
 static void pick_split(const cuda_stream *s, att_params *p, long long blocks, int per_sm, long long min_keys, long long align) {
     const long long L_cap = p->a.L_cap, target = (long long)s->dev->prop.multiProcessorCount * per_sm;
-    long long n = blocks >= target ? 1 : (target + blocks - 1) / blocks;
+    /* a grid within a quarter of full runs unsplit (a split's combine costs more than the gap) */
+    long long n = 4 * blocks >= 3 * target ? 1 : (target + blocks - 1) / blocks;
     const long long max_n = (L_cap + min_keys - 1) / min_keys;
     if (n > max_n) n = max_n;
     if (n < 1) n = 1;
@@ -289,9 +291,14 @@ static mlxn_status launch_simt(cuda_stream *s, const mlxn_attention_args *a) {
     return combine(s, p, ws);
 }
 
-/* The tensor-core kernel: instance C with operand types TK (Q·Kᵀ) and TV (P·V). */
+static bool has_sm90(const cuda_stream *s);
+
+/* The tensor-core kernel: instance C with operand types TK (Q·Kᵀ) and TV (P·V). Decode shapes
+ * (WK > 1) on sm_90 with 2..cl_max slices merge them inside a thread-block cluster (no
+ * workspace, no combine kernel); more slices go through the workspace and the combine kernel
+ * (clusters of 8 or 16 larger slices measured slower there on H100: dev/attention/NOTES.md). */
 template <class C, typename TK, typename TV>
-static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a) {
+static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, int cl_max = 8) {
     auto kern = attn_mma_kernel<C, TK, TV>;
     const bool kq8 = a->tk == MLXN_TYPE_Q8_0, vq8 = a->tv == MLXN_TYPE_Q8_0;
     const size_t smem = C::smem(kq8, vq8);
@@ -309,6 +316,27 @@ static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a) {
     att_params p;
     p.a = *a;
     pick_split(s, &p, row_tiles * a->n_kv_heads, per_sm, 2 * C::BC, C::BC);
+    if constexpr (C::WK > 1) {
+        if (p.n_split >= 2 && p.n_split <= (cl_max < 8 ? cl_max : 8) && has_sm90(s)) {
+            auto kcl = attn_mma_kernel<C, TK, TV, true>;
+            static bool raised_cl;
+            if (!raised_cl) {
+                size_t most = smem_cl<C>(false, false);
+                most = smem_cl<C>(true, true) > most ? smem_cl<C>(true, true) : most;
+                MLXN_CUDA_TRY(cudaFuncSetAttribute(kcl, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)most));
+                raised_cl = true;
+            }
+            cudaLaunchConfig_t cfg = {};
+            cudaLaunchAttribute at[1];
+            at[0].id = cudaLaunchAttributeClusterDimension;
+            at[0].val.clusterDim.x = 1, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = (unsigned)p.n_split;
+            cfg.gridDim = dim3((unsigned)row_tiles, (unsigned)a->n_kv_heads, (unsigned)p.n_split);
+            cfg.blockDim = dim3(C::NT), cfg.dynamicSmemBytes = smem_cl<C>(kq8, vq8), cfg.stream = s->s;
+            cfg.attrs = at, cfg.numAttrs = 1;
+            MLXN_CUDA_TRY(cudaLaunchKernelEx(&cfg, kcl, p, (float *)nullptr));
+            return MLXN_OK;
+        }
+    }
     float *ws;
     mlxn_status st = split_workspace(s, p, &ws);
     if (st) return st;
@@ -365,12 +393,12 @@ static mlxn_status launch_wgmma_t(cuda_stream *s, const mlxn_attention_args *a) 
 }
 
 template <class C>
-static mlxn_status launch_mma(cuda_stream *s, const mlxn_attention_args *a) {
+static mlxn_status launch_mma(cuda_stream *s, const mlxn_attention_args *a, int cl_max = 8) {
     const bool kb = a->tk == MLXN_TYPE_BF16, vb = a->tv == MLXN_TYPE_BF16; /* Q8_0 goes through f16 */
-    if (kb && vb) return launch_mma_t<C, __nv_bfloat16, __nv_bfloat16>(s, a);
-    if (kb) return launch_mma_t<C, __nv_bfloat16, __half>(s, a);
-    if (vb) return launch_mma_t<C, __half, __nv_bfloat16>(s, a);
-    return launch_mma_t<C, __half, __half>(s, a);
+    if (kb && vb) return launch_mma_t<C, __nv_bfloat16, __nv_bfloat16>(s, a, cl_max);
+    if (kb) return launch_mma_t<C, __nv_bfloat16, __half>(s, a, cl_max);
+    if (vb) return launch_mma_t<C, __half, __nv_bfloat16>(s, a, cl_max);
+    return launch_mma_t<C, __half, __half>(s, a, cl_max);
 }
 
 /* Tile shapes. Decode (at most 16 rows of query × group head): one m-tile, 4 warps splitting
@@ -391,6 +419,15 @@ static bool has_wgmma(const cuda_stream *s) {
 #ifdef MLXN_BUILD_CUDA_ARCHS
     return s->dev->prop.major == 9 && s->dev->prop.minor == 0 && strstr(MLXN_BUILD_CUDA_ARCHS, "90a") != nullptr &&
            tensor_map_encoder() != nullptr;
+#else
+    return false;
+#endif
+}
+
+/* Thread-block clusters: a compute 9.x device and sm_90 code in the library. */
+static bool has_sm90(const cuda_stream *s) {
+#ifdef MLXN_BUILD_CUDA_ARCHS
+    return s->dev->prop.major == 9 && strstr(MLXN_BUILD_CUDA_ARCHS, "90") != nullptr;
 #else
     return false;
 #endif

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include <cooperative_groups.h>
 #include <type_traits>
 
 #include "cuda/cuda_common.cuh"
@@ -224,9 +225,19 @@ static __device__ __forceinline__ uint4 q_chunk(mlxn_type t, const void *q, long
     return make_uint4(pack2<TQ>(f[0], f[1]), pack2<TQ>(f[2], f[3]), pack2<TQ>(f[4], f[5]), pack2<TQ>(f[6], f[7]));
 }
 
+/* The merged (m, l, acc) rows a block shows its cluster: [BR][D + 2] floats after the WK merge
+ * buffer (the kernel's dynamic smem covers it: smem_cl). */
+template <class C> static constexpr size_t cl_red_bytes() { return (size_t)C::BR * (C::D + 2) * 4; }
+template <class C> static constexpr size_t smem_cl(bool kq8, bool vq8) {
+    return C::smem(kq8, vq8) > C::merge_bytes() + cl_red_bytes<C>() ? C::smem(kq8, vq8) : C::merge_bytes() + cl_red_bytes<C>();
+}
+
 /* grid: (row tiles, n_kv_heads, n_split). TK: operand type of Q·Kᵀ (Q is rounded to it), TV of
- * P·V (P is rounded to it); a Q8_0 cache is dequantized to f16. */
-template <class C, typename TK, typename TV>
+ * P·V (P is rounded to it); a Q8_0 cache is dequantized to f16. CL (sm_90, WK > 1): the
+ * n_split slices of a row tile form one thread-block cluster along z and merge through
+ * distributed shared memory, each block finishing a share of the outputs (no workspace, no
+ * combine kernel). */
+template <class C, typename TK, typename TV, bool CL = false>
 static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, float *ws) {
     constexpr int D = C::D, MT = C::MT, WR = C::WR, WK = C::WK, BC = C::BC, ST = C::ST, DP = C::DP;
     constexpr int NKW = BC / WK, NTL = NKW / 8, KS = D / 16, DT = D / 8;
@@ -477,6 +488,7 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
                         emit(p, ws, split, hq, i, dt * 8 + (lane & 3) * 2 + e, mn, l[mt][hf], o[mt][dt][2 * hf + e]);
             }
     } else {
+        static_assert(!CL || WK > 1, "the cluster merge follows the warp merge");
         /* merge the WK warps of each row group through smem: [WK][rows][D + 2] (m, l, acc) */
         constexpr int RB = 16 * MT * WR, RS = D + 2;
         cp_async_wait<0>();
@@ -511,7 +523,50 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
                     ll += row[1] * f;
                     aa += row[2 + d] * f;
                 }
-            emit(p, ws, split, h * G + R % G, R / G, d, mm == -INFINITY ? -INFINITY : mm * ATT_LN2, ll, aa);
+            const float mn = mm == -INFINITY ? -INFINITY : mm * ATT_LN2;
+            if constexpr (CL) {
+                float *red = reinterpret_cast<float *>(smem + C::merge_bytes()) + (size_t)r * (D + 2);
+                red[2 + d] = aa;
+                if (d == 0) red[0] = mn, red[1] = ll;
+            } else {
+                emit(p, ws, split, h * G + R % G, R / G, d, mn, ll, aa);
+            }
+        }
+        if constexpr (CL) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+            namespace cg = cooperative_groups;
+            cg::cluster_group cl = cg::this_cluster();
+            const int ns = (int)cl.num_blocks(), rank = (int)cl.block_rank();
+            const int nr = (int)(rows - R0 < RB ? rows - R0 : RB);
+            float *red = reinterpret_cast<float *>(smem + C::merge_bytes());
+            cl.sync(); /* every slice's rows are in its smem */
+            for (int c = rank * C::NT + tid; c < nr * D; c += ns * C::NT) {
+                const int r = c / D, d = c % D;
+                float pm[8], pl[8], pv[8]; /* at most 8 slices (the launcher's limit) */
+#pragma unroll
+                for (int k = 0; k < 8; k++) {
+                    if (k < ns) {
+                        const float *row = cl.map_shared_rank(red, k) + (size_t)r * (D + 2);
+                        pm[k] = row[0], pl[k] = row[1], pv[k] = row[2 + d];
+                    }
+                }
+                float mm = -INFINITY;
+#pragma unroll
+                for (int k = 0; k < 8; k++)
+                    if (k < ns) mm = fmaxf(mm, pm[k]);
+                float ll = 0.0f, aa = 0.0f;
+                if (mm != -INFINITY)
+#pragma unroll
+                    for (int k = 0; k < 8; k++)
+                        if (k < ns) {
+                            const float f = __expf(pm[k] - mm);
+                            ll += pl[k] * f, aa += pv[k] * f;
+                        }
+                const long long R = R0 + r;
+                finish(a, h * G + R % G, R / G, d, mm, ll, aa);
+            }
+            cl.sync(); /* no block leaves while another reads its smem */
+#endif
         }
     }
 }
