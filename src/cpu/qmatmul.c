@@ -1,8 +1,11 @@
 /* CPU quantized matmul: X is gathered (any layout) and, for block formats, rounded to 8-bit
  * levels per 32 once per op; then the threads split W's rows: each decodes a row once and
- * takes its dot product with every row of X. AVX2 + FMA kernels where the CPU has them,
- * scalar otherwise; the choice is made per process, so results are reproducible. */
+ * takes its dot product with every row of X. Small M skips the decoded row: AVX-512 VNNI fused
+ * dots (X laid out once more for them) for M <= 16 where the CPU has them, else AVX2 + FMA
+ * fused dots for M < 4. Scalar kernels on CPUs without AVX2. The choice is made per process,
+ * so results are reproducible. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,16 +15,17 @@
 #include "quant/traits.h"
 
 typedef struct qmm_kernels {
-    bool avx2;
+    bool avx2, vnni;
     float (*dot_q8)(const int8_t *, const float *, const float *, const int8_t *, const float *, const float *, int64_t);
     float (*dot_f32)(const float *, const float *, int64_t);
     void (*row_to_f32)(mlxn_type, const void *, int64_t, float *);
 } qmm_kernels;
 
 static const qmm_kernels *kernels(void) {
-    static qmm_kernels scalar = {false, qmm_dot_q8_scalar, qmm_dot_f32_scalar, qmm_row_to_f32_scalar};
-    static qmm_kernels avx2 = {true, qmm_dot_q8_avx2, qmm_dot_f32_avx2, qmm_row_to_f32_avx2};
-    return qmm_have_avx2() ? &avx2 : &scalar;
+    static qmm_kernels scalar = {false, false, qmm_dot_q8_scalar, qmm_dot_f32_scalar, qmm_row_to_f32_scalar};
+    static qmm_kernels avx2 = {true, false, qmm_dot_q8_avx2, qmm_dot_f32_avx2, qmm_row_to_f32_avx2};
+    static qmm_kernels vnni = {true, true, qmm_dot_q8_avx2, qmm_dot_f32_avx2, qmm_row_to_f32_avx2};
+    return !qmm_have_avx2() ? &scalar : qmm_have_vnni() ? &vnni : &avx2;
 }
 
 static qmm_decode_fn decoder(const qmm_kernels *kn, mlxn_type t) {
@@ -57,6 +61,7 @@ typedef struct qmm_job {
     const qmm_kernels *kn;
     qmm_decode_fn decode;
     qmm_fused_fn fused; /* used for M < 4, where decoding a row once does not pay */
+    const qmm_vnni_fused *vf; /* in place of fused and decode where the CPU has VNNI, M <= 16 */
     bool has_min;
     int64_t rows;        /* rows of X against each W (B·M with one shared W, else M) */
     int64_t wb;          /* W batches: 1 when shared */
@@ -64,10 +69,20 @@ typedef struct qmm_job {
     float *xf;
     int8_t *xq;
     float *xd, *xs;
+    unsigned char *xp; /* X laid out for vf, xp_bytes per row */
+    size_t xp_bytes;
     /* per worker: a decoded W row and a gather row */
     unsigned char *work;
     size_t work_bytes;
+    /* W units handed out `batch` at a time (w_batches) */
+    atomic_llong next;
+    int64_t units, batch;
 } qmm_job;
+
+/* Up to this many X rows per W, the VNNI fused dot runs once per X row over the W row (in
+ * L1 after the first): at 4096 x 4096, M = 4..16, it measured 1.0-1.9x the decode + AVX2 dot
+ * path (dev/qmatmul/NOTES_cpu.md). */
+#define VNNI_FUSED_ROWS 16
 
 /* Rows of W asked for ahead of their dot products (software prefetch into all levels). */
 #define PREFETCH_ROWS 2
@@ -83,7 +98,10 @@ static void x_rows(void *ctx, int64_t r0, int64_t r1, int worker) {
         } else {
             float *tmp = (float *)(j->work + (size_t)worker * j->work_bytes);
             gather_x(j->a, r, tmp);
-            qmm_quantize_x(tmp, K, j->xq + r * K, j->xd + r * (K / 32), j->xs + r * (K / 16));
+            (j->kn->vnni ? qmm_quantize_x_vnni : qmm_quantize_x)(tmp, K, j->xq + r * K, j->xd + r * (K / 32),
+                                                                 j->xs + r * (K / 16));
+            if (j->vf)
+                j->vf->prep_x(j->xq + r * K, j->xd + r * (K / 32), j->xs + r * (K / 16), K, j->xp + r * j->xp_bytes);
         }
     }
 }
@@ -102,8 +120,8 @@ static void w_rows(void *ctx, int64_t u0, int64_t u1, int worker) {
         const void *w = (const char *)a->w + (size_t)b * a->w_batch_bytes + (size_t)n * a->w_row_bytes;
         /* Rows stream from memory: ask for the row after next now. A row's dot product keeps
          * few loads in flight, and the hardware prefetcher alone leaves the thread waiting
-         * on W (dev/qmatmul/NOTES.md). */
-        if (u + PREFETCH_ROWS < u1) {
+         * on W (dev/qmatmul/NOTES_cpu.md). The VNNI dots prefetch as they go. */
+        if (u + PREFETCH_ROWS < u1 && !j->vf) {
             const int64_t u2 = u + PREFETCH_ROWS;
             const char *w2 = (const char *)a->w + (size_t)(u2 / N) * a->w_batch_bytes + (size_t)(u2 % N) * a->w_row_bytes;
             for (size_t o = 0; o < a->w_row_bytes; o += 64) __builtin_prefetch(w2 + o, 0, 3);
@@ -115,6 +133,9 @@ static void w_rows(void *ctx, int64_t u0, int64_t u1, int worker) {
             else j->kn->row_to_f32(a->tw, w, K, wf);
             for (int64_t r = r0; r < r0 + j->rows; r++)
                 store_f(a->ty, a->y, r * N + n, j->kn->dot_f32(row, j->xf + r * K, K));
+        } else if (j->vf) {
+            for (int64_t r = r0; r < r0 + j->rows; r++)
+                store_f(a->ty, a->y, r * N + n, j->vf->dot(w, j->xp + r * j->xp_bytes, K));
         } else if (j->fused) {
             for (int64_t r = r0; r < r0 + j->rows; r++)
                 store_f(a->ty, a->y, r * N + n,
@@ -126,6 +147,20 @@ static void w_rows(void *ctx, int64_t u0, int64_t u1, int worker) {
                         j->kn->dot_q8(q, s16, j->has_min ? m16 : NULL, j->xq + r * K, j->xd + r * (K / 32),
                                       j->xs + r * (K / 16), K));
         }
+    }
+}
+
+/* Each thread takes W units `batch` at a time from a shared counter until none are left. A
+ * worker that wakes late takes fewer of them, and the threads finish within one batch of
+ * each other, where fixed chunks of an eighth of the rows left the caller waiting on the
+ * last chunk of a late worker (dev/qmatmul/NOTES_cpu.md). Each y element depends only on
+ * its row, so which thread takes it does not change the result. */
+static void w_batches(void *ctx, int64_t c0, int64_t c1, int worker) {
+    qmm_job *j = ctx;
+    for (;;) {
+        const int64_t u0 = atomic_fetch_add_explicit(&j->next, j->batch, memory_order_relaxed);
+        if (u0 >= j->units) return;
+        w_rows(ctx, u0, u0 + j->batch < j->units ? u0 + j->batch : j->units, worker);
     }
 }
 
@@ -165,8 +200,10 @@ static void qmatmul_run(cpu_device *dev, const void *args) {
     j.rows = a->w_batch_bytes ? a->m : a->batch * a->m;
     const int64_t R = a->batch * a->m;
     const bool fw = is_float(a->tw);
-    size_t xbytes = fw ? align64(sizeof(float) * (size_t)(R * K))
-                       : align64((size_t)(R * K)) + align64(sizeof(float) * (size_t)(R * (K / 32 + K / 16)));
+    j.vf = !fw && j.kn->vnni && j.rows <= VNNI_FUSED_ROWS ? qmm_vnni_fused_for(a->tw) : NULL;
+    j.xp_bytes = j.vf ? align64(j.vf->x_bytes(K)) : 0;
+    const size_t xqbytes = align64((size_t)(R * K)) + align64(sizeof(float) * (size_t)(R * (K / 32 + K / 16)));
+    size_t xbytes = fw ? align64(sizeof(float) * (size_t)(R * K)) : xqbytes + j.xp_bytes * (size_t)R;
     j.work_bytes = align64(sizeof(float) * (size_t)K) + align64((size_t)K) + align64(sizeof(float) * (size_t)(K / 8));
     unsigned char *mem = aligned_alloc(64, xbytes + j.work_bytes * (size_t)threads);
     if (!mem) {
@@ -182,15 +219,22 @@ static void qmatmul_run(cpu_device *dev, const void *args) {
     } else {
         const qmm_format *f = qmm_scalar_format(a->tw);
         j.decode = decoder(j.kn, a->tw);
-        j.fused = j.kn->avx2 && j.rows < 4 ? qmm_avx2_fused(a->tw) : NULL;
+        j.fused = j.kn->avx2 && j.rows < 4 && !j.vf ? qmm_avx2_fused(a->tw) : NULL;
         j.has_min = f->has_min;
         j.xq = (int8_t *)mem;
         j.xd = (float *)(mem + align64((size_t)(R * K)));
         j.xs = j.xd + R * (K / 32);
+        j.xp = mem + xqbytes;
     }
     mlxn_parallel_for(dev->tp, R, 1 + 16384 / K, x_rows, &j);
-    /* ~64k weights per chunk at least, so small products stay on one thread */
-    mlxn_parallel_for(dev->tp, j.wb * a->n, 1 + 65536 / (K * (j.rows < 16 ? j.rows : 16)), w_rows, &j);
+    /* ~64k weights per batch at least, so small products stay on one thread; else about 32
+     * batches per thread */
+    const int64_t grain = 1 + 65536 / (K * (j.rows < 16 ? j.rows : 16));
+    j.units = j.wb * a->n;
+    j.batch = j.units / (32 * threads) > grain ? j.units / (32 * threads) : grain;
+    atomic_init(&j.next, 0);
+    if (threads == 1 || j.units <= grain) w_rows(&j, 0, j.units, 0);
+    else mlxn_parallel_for(dev->tp, threads, 1, w_batches, &j);
     free(mem);
 }
 

@@ -1,5 +1,5 @@
-/* CPU quantized matmul: the row kernels behind src/cpu/qmatmul.c, scalar (qmatmul_scalar.c)
- * and AVX2 + FMA (qmatmul_avx2.c, chosen at run time).
+/* CPU quantized matmul: the row kernels behind src/cpu/qmatmul.c, scalar (qmatmul_scalar.c),
+ * AVX2 + FMA (qmatmul_avx2.c) and AVX-512 VNNI (qmatmul_vnni.c), chosen at run time.
  * A block-format row is decoded to signed 8-bit levels and a scale (and min) per 16
  * elements: w[k] = s16[k/16] · q[k] + m16[k/16]. X is rounded to 8-bit levels per 32:
  * x[k] ≈ xd[k/32] · xq[k], with xs[k/16] = xd · Σ xq over each 16 (for the mins). */
@@ -7,6 +7,7 @@
 #define MLXN_CPU_QMATMUL_KERNELS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "mlxn.h"
 
@@ -28,10 +29,23 @@ qmm_decode_fn qmm_avx2_decode(mlxn_type t);
 typedef float (*qmm_fused_fn)(const void *w, const int8_t *xq, const float *xd, const float *xs, int64_t k);
 qmm_fused_fn qmm_avx2_fused(mlxn_type t);
 
+/* AVX-512 VNNI fused row dots: X (quantized as below) is laid out once per op for the
+ * format's kernel by prep_x into x_bytes(k) bytes (64-byte aligned), then dot takes an
+ * encoded row against it. Same numerics as the fused dots above. */
+typedef struct qmm_vnni_fused {
+    size_t (*x_bytes)(int64_t k);
+    void (*prep_x)(const int8_t *xq, const float *xd, const float *xs, int64_t k, void *out);
+    float (*dot)(const void *w, const void *xp, int64_t k);
+} qmm_vnni_fused;
+/* NULL where there is no VNNI kernel for t (whether this CPU runs them: qmm_have_vnni). */
+const qmm_vnni_fused *qmm_vnni_fused_for(mlxn_type t);
+
 /* x[0..k) (k a multiple of 32) to levels, steps and 16-sums as above: step amax/127,
- * levels round(x / step) (nearest, ties to even). Scalar only, so every path sees the
- * same X. */
+ * levels round(x / step) (nearest, ties to even); a block with a NaN gets a NaN step and
+ * zero levels, non-finite x count as 0. The AVX-512 version gives the same bits
+ * (tests/test_qmatmul_kernels.c checks), so every path sees the same X. */
 void qmm_quantize_x(const float *x, int64_t k, int8_t *xq, float *xd, float *xs);
+void qmm_quantize_x_vnni(const float *x, int64_t k, int8_t *xq, float *xd, float *xs);
 
 /* Σ_k w[k]·x[k] of a decoded row and a quantized X row. */
 float qmm_dot_q8_scalar(const int8_t *wq, const float *s16, const float *m16, const int8_t *xq, const float *xd,
@@ -48,5 +62,7 @@ void qmm_row_to_f32_avx2(mlxn_type t, const void *w, int64_t k, float *out);
 
 /* True when this CPU runs the AVX2 + FMA (+ F16C) kernels. */
 bool qmm_have_avx2(void);
+/* True when this CPU runs the AVX-512 (F, BW, VL, VNNI, VBMI) kernels. */
+bool qmm_have_vnni(void);
 
 #endif

@@ -1,0 +1,390 @@
+/* CPU quantized matmul, AVX-512 VNNI half: fused row dots for small M with vpdpbusd
+ * (unsigned 8-bit × signed 8-bit, four products summed into each 32-bit lane).
+ * W levels go in unsigned: Q4_0 and Q4_K nibbles as they are, Q8_0 plus 128, IQ4_NL's table
+ * plus 128, Q6_K's 6-bit levels. X (already rounded to 8 bits per 32 by qmm_quantize_x) is laid
+ * out once per op in the order the W bytes meet it, with what the offset costs: for the
+ * 32-block formats an integer start value per lane (-offset · Σ of the lane's x), so each
+ * lane's sum is the exact integer Σ level·x; for Q4_K and Q6_K the mins and offsets in f32 as
+ * the AVX2 kernels do. The scales apply per lane in f32.
+ * Compiled with target attributes; chosen at run time by qmm_have_vnni. */
+#include <math.h>
+#include <string.h>
+
+#include "cpu/qmatmul_kernels.h"
+#include "quant/blocks.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma,f16c")))
+
+/* W streams from memory, and these dots outrun it: each step asks for the bytes W_AHEAD past
+ * the ones it reads (the next rows, which the caller's rows follow in memory). A prefetch
+ * never faults, so the ones past the end of W are harmless. Spread over the steps, they keep
+ * more lines in flight than the hardware prefetcher alone, and more evenly than a burst per
+ * row (dev/qmatmul/NOTES_cpu.md). */
+#define W_AHEAD 2048
+VNNI static inline void prefetch_ahead(const void *p, int lines) {
+    for (int l = 0; l < lines; l++) _mm_prefetch((const char *)p + W_AHEAD + 64 * l, _MM_HINT_T0);
+}
+
+bool qmm_have_vnni(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
+           __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("fma");
+}
+
+/* ── X layouts, one per W layout (plain C: once per X row) ── */
+
+/* Q4_0 / IQ4_NL: 4 blocks (128 elements) per step; a zmm of W holds the 4 blocks' 16 bytes,
+ * whose low nibbles are elements 32i + 0..15 and high nibbles 32i + 16..31. */
+typedef struct xg_nib {
+    int8_t lo[64], hi[64];
+    int32_t start[16]; /* -offset · Σ of the 8 x a lane meets */
+    float xd[16];      /* the X step of the lane's block */
+} xg_nib;
+
+/* Q8_0: 4 blocks per step as two zmm of 64 levels in element order. */
+typedef struct xg_q8 {
+    int8_t x[128];
+    int32_t start[32];
+    float xd[32];
+} xg_q8;
+
+/* Q4_K: a super-block; a zmm of W holds 64 bytes of qs, whose low nibbles are the groups
+ * 2p and 2p + 2 and high nibbles 2p + 1 and 2p + 3 (p = 0 or 2). */
+typedef struct xg_k4 {
+    int8_t x[256]; /* groups in the order 0 2 1 3 4 6 5 7 */
+    float xd[8];   /* per group of 32 */
+    float xs[8];   /* xd · Σ xq per group of 32 */
+} xg_k4;
+
+/* Q6_K: a super-block in element order. */
+typedef struct xg_k6 {
+    int8_t x[256];
+    float xd[16]; /* per group of 16 */
+    float xs[16]; /* xd · Σ xq per group of 16 */
+} xg_k6;
+
+static size_t groups(int64_t k, int64_t per) { return (size_t)((k + per - 1) / per); }
+
+static size_t xb_nib(int64_t k) { return groups(k, 128) * sizeof(xg_nib); }
+static size_t xb_q8(int64_t k) { return groups(k, 128) * sizeof(xg_q8); }
+static size_t xb_k4(int64_t k) { return groups(k, 256) * sizeof(xg_k4); }
+static size_t xb_k6(int64_t k) { return groups(k, 256) * sizeof(xg_k6); }
+
+/* Blocks past k (the last step's padding) have zero x, zero step and zero start. */
+static void prep_nib(const int8_t *xq, const float *xd, const float *xs, int64_t k, int off, void *out) {
+    xg_nib *g = out;
+    memset(g, 0, xb_nib(k));
+    for (int64_t b = 0; b < k / 32; b++) {
+        xg_nib *o = g + b / 4;
+        const int i = (int)(b % 4);
+        memcpy(o->lo + 16 * i, xq + 32 * b, 16);
+        memcpy(o->hi + 16 * i, xq + 32 * b + 16, 16);
+        for (int l = 4 * i; l < 4 * i + 4; l++) {
+            int s = 0;
+            for (int t = 0; t < 4; t++) s += o->lo[4 * l + t] + o->hi[4 * l + t];
+            o->start[l] = -off * s;
+            o->xd[l] = xd[b];
+        }
+    }
+}
+static void prep_q4_0(const int8_t *xq, const float *xd, const float *xs, int64_t k, void *out) {
+    prep_nib(xq, xd, xs, k, 8, out);
+}
+static void prep_iq4_nl(const int8_t *xq, const float *xd, const float *xs, int64_t k, void *out) {
+    prep_nib(xq, xd, xs, k, 128, out);
+}
+
+static void prep_q8_0(const int8_t *xq, const float *xd, const float *xs, int64_t k, void *out) {
+    xg_q8 *g = out;
+    memset(g, 0, xb_q8(k));
+    for (int64_t b = 0; b < k / 32; b++) {
+        xg_q8 *o = g + b / 4;
+        const int i = (int)(b % 4);
+        memcpy(o->x + 32 * i, xq + 32 * b, 32);
+        for (int l = 8 * i; l < 8 * i + 8; l++) {
+            int s = 0;
+            for (int t = 0; t < 4; t++) s += o->x[4 * l + t];
+            o->start[l] = -128 * s;
+            o->xd[l] = xd[b];
+        }
+    }
+}
+
+static void prep_q4_K(const int8_t *xq, const float *xd, const float *xs, int64_t k, void *out) {
+    static const int order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+    xg_k4 *g = out;
+    for (int64_t s = 0; s < k / 256; s++, xq += 256, xd += 8, xs += 16) {
+        for (int i = 0; i < 8; i++) memcpy(g[s].x + 32 * i, xq + 32 * order[i], 32);
+        for (int i = 0; i < 8; i++) {
+            g[s].xd[i] = xd[i];
+            g[s].xs[i] = xs[2 * i] + xs[2 * i + 1];
+        }
+    }
+}
+
+static void prep_q6_K(const int8_t *xq, const float *xd, const float *xs, int64_t k, void *out) {
+    xg_k6 *g = out;
+    for (int64_t s = 0; s < k / 256; s++, xq += 256, xd += 8, xs += 16) {
+        memcpy(g[s].x, xq, 256);
+        for (int i = 0; i < 16; i++) {
+            g[s].xd[i] = xd[i / 2];
+            g[s].xs[i] = xs[i];
+        }
+    }
+}
+
+/* ── W byte gathers (vpermt2b / vpermb indices; 64..127 name the second source) ── */
+
+/* Q4_0 / IQ4_NL: A = bytes 0..63 of 4 blocks, B = bytes 8..71. */
+static const uint8_t idx_nib_qs[64] __attribute__((aligned(64))) = {
+    2, 3, 4, 5, 6, 7, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73,
+    76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91,
+    94, 95, 96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127};
+/* each block's f16 scale four times (one per lane), from A */
+static const uint8_t idx_nib_d[64] __attribute__((aligned(64))) = {
+    0, 1, 0, 1, 0, 1, 0, 1, 18, 19, 18, 19, 18, 19, 18, 19,
+    36, 37, 36, 37, 36, 37, 36, 37, 54, 55, 54, 55, 54, 55, 54, 55,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+/* Q8_0: A = bytes 0..63, B = 64..127, C = 72..135 of 4 blocks. Levels of blocks 0, 1 from
+ * (A, B); of blocks 2, 3 from (B, C); the scales eight times each from (A, B). */
+static const uint8_t idx_q8_qs01[64] __attribute__((aligned(64))) = {
+    2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+    18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33,
+    36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67};
+static const uint8_t idx_q8_qs23[64] __attribute__((aligned(64))) = {
+    6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+    22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37,
+    40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55,
+    56, 57, 58, 59, 60, 61, 62, 63, 120, 121, 122, 123, 124, 125, 126, 127};
+static const uint8_t idx_q8_d[64] __attribute__((aligned(64))) = {
+    0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+    34, 35, 34, 35, 34, 35, 34, 35, 34, 35, 34, 35, 34, 35, 34, 35,
+    68, 69, 68, 69, 68, 69, 68, 69, 68, 69, 68, 69, 68, 69, 68, 69,
+    102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103};
+
+VNNI static inline __mmask64 first_bytes(int64_t n) {
+    return n <= 0 ? 0 : n >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1;
+}
+
+VNNI static inline __m512i ld(const void *p) { return _mm512_loadu_si512(p); }
+
+/* ── Q4_0 / IQ4_NL ── */
+
+/* One step of 4 blocks from A (bytes 0..63) and B (bytes 8..71). */
+VNNI static inline __m512 nib_step(__m512i A, __m512i B, const xg_nib *g, bool lut, __m512i tab, __m512 acc) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+    const __m512i qs = _mm512_permutex2var_epi8(A, ld(idx_nib_qs), B);
+    __m512i lo = _mm512_and_si512(qs, m4), hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
+    if (lut) lo = _mm512_shuffle_epi8(tab, lo), hi = _mm512_shuffle_epi8(tab, hi);
+    __m512i s = _mm512_dpbusd_epi32(ld(g->start), lo, ld(g->lo));
+    s = _mm512_dpbusd_epi32(s, hi, ld(g->hi));
+    const __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi8(ld(idx_nib_d), A)));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(d, _mm512_loadu_ps(g->xd)), acc);
+}
+
+VNNI static inline float nib_dot(const void *w, const void *xp, int64_t k, bool lut) {
+    const uint8_t *p = w;
+    const xg_nib *g = xp;
+    const int64_t nb = k / 32, full = nb / 4;
+    __m512i tab = _mm512_setzero_si512();
+    if (lut) {
+        uint8_t t[16];
+        for (int i = 0; i < 16; i++) t[i] = (uint8_t)(mlxn_kvalues_iq4nl[i] + 128);
+        tab = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)t));
+    }
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t s = 0;
+    for (; s + 2 <= full; s += 2, p += 144) {
+        prefetch_ahead(p, 3);
+        a0 = nib_step(ld(p), ld(p + 8), g + s, lut, tab, a0);
+        a1 = nib_step(ld(p + 72), ld(p + 80), g + s + 1, lut, tab, a1);
+    }
+    if (s < full) a0 = nib_step(ld(p), ld(p + 8), g + s, lut, tab, a0), p += 72, s++;
+    if (nb % 4) {
+        const int64_t n = 18 * (nb % 4);
+        a1 = nib_step(_mm512_maskz_loadu_epi8(first_bytes(n), p), _mm512_maskz_loadu_epi8(first_bytes(n - 8), p + 8),
+                      g + s, lut, tab, a1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+VNNI static float dot_q4_0(const void *w, const void *xp, int64_t k) { return nib_dot(w, xp, k, false); }
+VNNI static float dot_iq4_nl(const void *w, const void *xp, int64_t k) { return nib_dot(w, xp, k, true); }
+
+/* ── Q8_0 ── */
+
+/* One step of 4 blocks from A (bytes 0..63), B (64..127), C (72..135). */
+VNNI static inline __m512 q8_step(__m512i A, __m512i B, __m512i C, const xg_q8 *g, __m512 acc) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    const __m512i q01 = _mm512_xor_si512(_mm512_permutex2var_epi8(A, ld(idx_q8_qs01), B), flip);
+    const __m512i q23 = _mm512_xor_si512(_mm512_permutex2var_epi8(B, ld(idx_q8_qs23), C), flip);
+    const __m512i s01 = _mm512_dpbusd_epi32(ld(g->start), q01, ld(g->x));
+    const __m512i s23 = _mm512_dpbusd_epi32(ld(g->start + 16), q23, ld(g->x + 64));
+    const __m512i dh = _mm512_permutex2var_epi8(A, ld(idx_q8_d), B);
+    const __m512 d01 = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(dh)), _mm512_loadu_ps(g->xd));
+    const __m512 d23 = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_extracti64x4_epi64(dh, 1)), _mm512_loadu_ps(g->xd + 16));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s01), d01, acc);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), d23, acc);
+}
+
+VNNI static float dot_q8_0(const void *w, const void *xp, int64_t k) {
+    const uint8_t *p = w;
+    const xg_q8 *g = xp;
+    const int64_t nb = k / 32, full = nb / 4;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t s = 0;
+    for (; s + 2 <= full; s += 2, p += 272) {
+        prefetch_ahead(p, 5);
+        a0 = q8_step(ld(p), ld(p + 64), ld(p + 72), g + s, a0);
+        a1 = q8_step(ld(p + 136), ld(p + 200), ld(p + 208), g + s + 1, a1);
+    }
+    if (s < full) a0 = q8_step(ld(p), ld(p + 64), ld(p + 72), g + s, a0), p += 136, s++;
+    if (nb % 4) {
+        const int64_t n = 34 * (nb % 4);
+        a1 = q8_step(_mm512_maskz_loadu_epi8(first_bytes(n), p), _mm512_maskz_loadu_epi8(first_bytes(n - 64), p + 64),
+                     _mm512_maskz_loadu_epi8(first_bytes(n - 72), p + 72), g + s, a1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+/* ── Q4_K ── */
+
+/* The 6-bit scales (or mins) of the 8 groups as 8 bytes: groups 0..3 are the low 6 bits of
+ * bytes 0..3 (mins 4..7); groups 4..7 take 4 bits from bytes 8..11 (their high nibbles for the
+ * mins) and the top 2 bits of bytes 0..3 (4..7 for the mins). */
+static inline void k4_scales(const uint8_t *q, uint64_t *sc, uint64_t *mn) {
+    uint32_t a, b, c;
+    memcpy(&a, q, 4), memcpy(&b, q + 4, 4), memcpy(&c, q + 8, 4);
+    const uint32_t s_hi = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);
+    const uint32_t m_hi = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u);
+    *sc = (uint64_t)(a & 0x3f3f3f3fu) | (uint64_t)s_hi << 32;
+    *mn = (uint64_t)(b & 0x3f3f3f3fu) | (uint64_t)m_hi << 32;
+}
+
+VNNI static inline __m256 bytes8_f32(uint64_t v) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)v)));
+}
+
+VNNI static float dot_q4_K(const void *w, const void *xp, int64_t k) {
+    const mlxn_block_q4_K *x = w;
+    const xg_k4 *g = xp;
+    const __m512i m4 = _mm512_set1_epi8(15);
+    /* lanes 0..7 and 8..15 take the scales of groups (0, 2), (1, 3), (4, 6), (5, 7) */
+    const __m512i sel0 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+    const __m512i one = _mm512_set1_epi32(1), four = _mm512_set1_epi32(4);
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    __m256 mins = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / 256; b++, g++) {
+        prefetch_ahead(x + b, 3);
+        uint64_t sc, mn;
+        k4_scales(x[b].scales, &sc, &mn);
+        const __m256 d = _mm256_set1_ps(_cvtsh_ss(x[b].d)), dmin = _mm256_set1_ps(_cvtsh_ss(x[b].dmin));
+        const __m256 s8y = _mm256_mul_ps(_mm256_mul_ps(bytes8_f32(sc), d), _mm256_loadu_ps(g->xd));
+        const __m512 s8 = _mm512_castps256_ps512(s8y);
+        mins = _mm256_fmadd_ps(_mm256_mul_ps(bytes8_f32(mn), dmin), _mm256_loadu_ps(g->xs), mins);
+        const __m512i q0 = ld(x[b].qs), q1 = ld(x[b].qs + 64), z = _mm512_setzero_si512();
+        const __m512i s0 = _mm512_dpbusd_epi32(z, _mm512_and_si512(q0, m4), ld(g->x));
+        const __m512i s1 = _mm512_dpbusd_epi32(z, _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4), ld(g->x + 64));
+        const __m512i s2 = _mm512_dpbusd_epi32(z, _mm512_and_si512(q1, m4), ld(g->x + 128));
+        const __m512i s3 = _mm512_dpbusd_epi32(z, _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4), ld(g->x + 192));
+        const __m512i sel1 = _mm512_add_epi32(sel0, one), sel2 = _mm512_add_epi32(sel0, four);
+        const __m512i sel3 = _mm512_add_epi32(sel1, four);
+        a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(sel0, s8), a0);
+        a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_permutexvar_ps(sel1, s8), a1);
+        a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s2), _mm512_permutexvar_ps(sel2, s8), a0);
+        a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s3), _mm512_permutexvar_ps(sel3, s8), a1);
+    }
+    const __m128 m = _mm_add_ps(_mm256_castps256_ps128(mins), _mm256_extractf128_ps(mins, 1));
+    const __m128 m2 = _mm_add_ps(m, _mm_movehl_ps(m, m));
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - _mm_cvtss_f32(_mm_add_ss(m2, _mm_movehdup_ps(m2)));
+}
+
+/* ── Q6_K ── */
+
+/* Per half h of 128 elements: elements 32j + l take a nibble of ql[64h + l + 32(j & 1)] (the
+ * high one for j >= 2) and bits 2j, 2j + 1 of qh[32h + l]. A zmm of ql gives j = 0, 1 from its
+ * low nibbles and j = 2, 3 from its high ones; qh, copied to both halves, is shifted per half. */
+VNNI static float dot_q6_K(const void *w, const void *xp, int64_t k) {
+    const mlxn_block_q6_K *x = w;
+    const xg_k6 *g = xp;
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(0x30);
+    const __m512i sh01 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i sh23 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+    /* lane l of the r-th zmm of a super-block takes the scale of group 4r + l / 4 */
+    const __m512i sel0 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), four = _mm512_set1_epi32(4);
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), off = _mm512_setzero_ps();
+    for (int64_t b = 0; b < k / 256; b++, g++) {
+        prefetch_ahead(x + b, 4);
+        const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)x[b].scales));
+        const __m512 s16 = _mm512_mul_ps(_mm512_cvtepi32_ps(sc), _mm512_set1_ps(_cvtsh_ss(x[b].d)));
+        off = _mm512_fmadd_ps(s16, _mm512_loadu_ps(g->xs), off);
+        const __m512 sx = _mm512_mul_ps(s16, _mm512_loadu_ps(g->xd));
+        __m512i sel = sel0;
+        for (int h = 0; h < 2; h++) {
+            const __m512i L = ld(x[b].ql + 64 * h);
+            const __m512i H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h)));
+            const __m512i q01 =
+                _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_and_si512(_mm512_sllv_epi16(H, sh01), m2));
+            const __m512i q23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4),
+                                                _mm512_and_si512(_mm512_srlv_epi16(H, sh23), m2));
+            const __m512i s01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, ld(g->x + 128 * h));
+            const __m512i s23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, ld(g->x + 128 * h + 64));
+            a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s01), _mm512_permutexvar_ps(sel, sx), a0);
+            sel = _mm512_add_epi32(sel, four);
+            a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), _mm512_permutexvar_ps(sel, sx), a1);
+            sel = _mm512_add_epi32(sel, four);
+        }
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - 32.0f * _mm512_reduce_add_ps(off);
+}
+
+/* qmm_quantize_x, 32 at a time: the same bits (cvtps rounds to nearest even as
+ * mlxn_nearest_int does; |x · id| <= 127 before the clamp). */
+VNNI void qmm_quantize_x_vnni(const float *x, int64_t k, int8_t *xq, float *xd, float *xs) {
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    for (int64_t b = 0; b < k / 32; b++, x += 32, xq += 32) {
+        const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        const __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
+        const bool nan = (_mm512_cmp_ps_mask(a0, a0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(a1, a1, _CMP_UNORD_Q)) != 0;
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
+        const float d = nan ? NAN : amax / 127.0f, id = d > 0.0f ? 127.0f / amax : 0.0f;
+        /* non-finite x count as 0 (id is 0 for an infinite amax, so only NaN·0 needs this) */
+        const __m512 vid = _mm512_set1_ps(id), inf = _mm512_set1_ps(INFINITY);
+        const __m512 p0 = _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(a0, inf, _CMP_LT_OQ), v0, vid);
+        const __m512 p1 = _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(a1, inf, _CMP_LT_OQ), v1, vid);
+        const __m512i q0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(p0), lo), hi);
+        const __m512i q1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(p1), lo), hi);
+        _mm_storeu_si128((__m128i *)xq, _mm512_cvtepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(xq + 16), _mm512_cvtepi32_epi8(q1));
+        xd[b] = d;
+        xs[2 * b] = d * (float)_mm512_reduce_add_epi32(q0);
+        xs[2 * b + 1] = d * (float)_mm512_reduce_add_epi32(q1);
+    }
+}
+
+static const qmm_vnni_fused vnni[MLXN_TYPE_COUNT] = {
+    [MLXN_TYPE_Q4_0] = {xb_nib, prep_q4_0, dot_q4_0},     [MLXN_TYPE_IQ4_NL] = {xb_nib, prep_iq4_nl, dot_iq4_nl},
+    [MLXN_TYPE_Q8_0] = {xb_q8, prep_q8_0, dot_q8_0},      [MLXN_TYPE_Q4_K] = {xb_k4, prep_q4_K, dot_q4_K},
+    [MLXN_TYPE_Q6_K] = {xb_k6, prep_q6_K, dot_q6_K},
+};
+
+const qmm_vnni_fused *qmm_vnni_fused_for(mlxn_type t) {
+    return (unsigned)t < MLXN_TYPE_COUNT && vnni[t].dot ? &vnni[t] : NULL;
+}
+
+#else /* no x86 SIMD */
+
+bool qmm_have_vnni(void) { return false; }
+void qmm_quantize_x_vnni(const float *x, int64_t k, int8_t *xq, float *xd, float *xs) {
+    qmm_quantize_x(x, k, xq, xd, xs);
+}
+const qmm_vnni_fused *qmm_vnni_fused_for(mlxn_type t) { return NULL; }
+
+#endif
