@@ -710,7 +710,11 @@ MLXN_API mlxn_status mlxn_sigmoid_mul(mlxn_stream *s, const mlxn_buffer *x, cons
  * - CPU: F32/F16/BF16 weights in f32 with f32 accumulation. Block formats take X rounded to
  *   8-bit integers per 32 elements (step amax/127, as llama.cpp does) for integer dot
  *   products: about 3e-5 normalized squared error on Gaussian data.
- * - CUDA: tensor cores with X rounded to bf16 (exact for BF16 x) and f32 accumulation.
+ * - CUDA, M <= 4 with Q8_0, Q4_K, Q5_K, Q6_K or IQ4_NL weights, M <= 2 with Q4_0 or Q4_1:
+ *   X rounded to 8-bit integers per 32 elements as on the CPU (step amax/127), integer dot
+ *   products with the weight's levels, scales in f32: about 3e-5 normalized squared error
+ *   on Gaussian data.
+ * - CUDA otherwise: tensor cores with X rounded to bf16 (exact for BF16 x), f32 accumulation.
  *   M <= 16: block formats' integer levels go in exactly and their scales apply in f32;
  *   F32/F16/BF16 weights are computed in f32. M > 16: the dequantized weights are rounded
  *   to bf16. About 1e-6 normalized squared error for each bf16 rounding on Gaussian data.
@@ -722,9 +726,10 @@ MLXN_API mlxn_status mlxn_sigmoid_mul(mlxn_stream *s, const mlxn_buffer *x, cons
 typedef struct mlxn_qmatmul_params {
     int64_t x_row_stride; /* elements from one row of x to the next; 0: K (dense rows) */
     int64_t x_heads;      /* 0: x is rows; H > 0: x is the attention output [H][M][K/H] */
-    /* NULL, or the BF16 copy of w made by mlxn_qmatmul_prepare: large products on CUDA
-     * (M > 16 and M·N >= 2^22, where it measured faster) read it instead of w. Results
-     * then have w's values rounded to bf16, as the tiled path does anyway. */
+    /* NULL, or the BF16 copy of w made by mlxn_qmatmul_prepare: products with M > 16 on
+     * CUDA read it instead of w where it measured faster (on H100/sm_90a with K a multiple
+     * of 64: always; elsewhere from M·N >= 2^22). Results then have w's values rounded to
+     * bf16, as the tiled path does anyway. */
     const mlxn_buffer *w_prepared;
 } mlxn_qmatmul_params;
 

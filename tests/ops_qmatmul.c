@@ -10,8 +10,11 @@
  *   error is ~2.5e-5 of X's variance on Gaussian data, and the product inherits it; the
  *   bound leaves room for outputs of few elements (a single dot of 32 terms varies ×10).
  * - CPU, float weights: 1e-9. f32 products and sums: ~K·2^-48 (K <= 14336: 4e-11).
- * - CUDA: 2e-5. X rounded to bf16, and on the tiled path (M > 16, prepared weights too)
- *   the dequantized weights as well: 2^-18/3 ≈ 1.3e-6 each; f32 accumulation is far below.
+ * - CUDA, M <= 4 with Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL and M <= 2 with Q4_0, Q4_1: 5e-4, as the
+ *   CPU's block formats: X is rounded to 8-bit levels per 32 the same way. Measured on an
+ *   H100: at most 3.2e-5 where N·K >= 2^20, 1.2e-4 at worst (Q5_K, N = 1, K = 256: one dot).
+ * - CUDA otherwise: 2e-5. X rounded to bf16, and on the tiled path (M > 16, prepared weights
+ *   too) the dequantized weights as well: 2^-18/3 ≈ 1.3e-6 each; f32 accumulation is far below.
  * plus y's own rounding: at most ref_eps(y)·|ref| per element, so ref_eps(y)² · Σ ref² over
  * the same denominator (bf16 output: 1.5e-5 of it).
  * The paths the CUDA backend picks are functions of the shape: M <= 16 mat-vec, larger M
@@ -52,8 +55,9 @@ typedef struct qmm_case {
 } qmm_case;
 
 static bool is_cuda;
-static double worst_ratio[2]; /* the largest nmse / bound seen (float w, block w), printed */
-static char worst_case[2][300];
+static double worst_ratio[3]; /* the largest nmse / bound seen (float w, block w, int8 x), printed */
+static char worst_case[3][300];
+static double big_int8_nmse; /* the largest nmse of the int8-x cases with N·K >= 2^20 */
 
 static mlxn_status run_op(mlxn_stream *s, void *ctx) {
     qmm_case *c = ctx;
@@ -62,9 +66,20 @@ static mlxn_status run_op(mlxn_stream *s, void *ctx) {
 
 static bool float_w(mlxn_type t) { return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16; }
 
+/* CUDA rounds X to int8 per 32 for these formats at M <= 4, Q4_0 and Q4_1 at M <= 2 (the
+ * dp4a mat-vec; the tensor-core one above that). */
+static bool cuda_int8_x(const qspec *q) {
+    static const mlxn_type t8[] = {MLXN_TYPE_Q4_0, MLXN_TYPE_Q4_1, MLXN_TYPE_Q8_0, MLXN_TYPE_Q4_K,
+                                   MLXN_TYPE_Q5_K, MLXN_TYPE_Q6_K, MLXN_TYPE_IQ4_NL};
+    if (!is_cuda || q->M > (q->tw == MLXN_TYPE_Q4_0 || q->tw == MLXN_TYPE_Q4_1 ? 2 : 4)) return false;
+    for (size_t i = 0; i < sizeof t8 / sizeof t8[0]; i++)
+        if (q->tw == t8[i]) return true;
+    return false;
+}
+
 /* The bound for a case; ref_energy = Σ ref² / Σ terms² scales y's rounding. */
 static double bound(const qspec *q, double ref_energy) {
-    double e = ref_eps(q->ty), base = is_cuda ? 2e-5 : float_w(q->tw) ? 1e-9 : 5e-4;
+    double e = ref_eps(q->ty), base = is_cuda ? (cuda_int8_x(q) ? 5e-4 : 2e-5) : float_w(q->tw) ? 1e-9 : 5e-4;
     return base + e * e * ref_energy;
 }
 
@@ -164,7 +179,8 @@ static void run_case(mlxn_device *dev, mlxn_stream *s, const qspec *q) {
             }
         const double nmse = den > 0 ? num / den : num, lim = bound(q, den > 0 ? rsq / den : 1.0);
         CHECK(nmse <= lim, "%s: nmse %.3g over its bound %.3g", name, nmse, lim);
-        const int cat = !float_w(q->tw);
+        const int cat = cuda_int8_x(q) ? 2 : !float_w(q->tw);
+        if (cat == 2 && q->N * q->K >= (1 << 20) && nmse > big_int8_nmse) big_int8_nmse = nmse;
         if (nmse / lim > worst_ratio[cat]) {
             worst_ratio[cat] = nmse / lim;
             snprintf(worst_case[cat], sizeof worst_case[cat], "%s (nmse %.3g)", name, nmse);
@@ -250,6 +266,14 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         /* large enough (M·N >= 2^22) that the prepared bf16 weight is read */
         qspec h = {MLXN_TYPE_Q4_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 512, 8192, 256, ROWS, 0, false, true, (*seed)++};
         run_case(dev, s, &h);
+        /* 66 × 2 tiles of 128 × 256: the H100's wgmma kernel takes its 256-wide tiles (the
+         * second holding one row); K-quants with K = 512 stage half a block at a time */
+        static const mlxn_type wide[] = {MLXN_TYPE_Q4_0, MLXN_TYPE_Q8_0, MLXN_TYPE_Q4_K, MLXN_TYPE_Q6_K, MLXN_TYPE_BF16};
+        for (size_t f = 0; f < sizeof wide / sizeof wide[0]; f++) {
+            qspec wq = {wide[f], MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 257, 8448, mlxn_type_block_elems(wide[f]) == 256 ? 512 : 256,
+                        ROWS, 0, false, false, (*seed)++};
+            run_case(dev, s, &wq);
+        }
     }
 }
 
@@ -356,7 +380,8 @@ void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s) {
     ragged(dev, s, &seed);
     variants(dev, s, &seed);
     real_shapes(dev, s, &seed);
-    for (int cat = 0; cat < 2; cat++)
-        printf("qmatmul: worst nmse/bound, %s weights: %.3g: %s\n", cat ? "block" : "float", worst_ratio[cat],
-               worst_case[cat]);
+    static const char *cats[3] = {"float weights", "block weights", "block weights, int8 x"};
+    for (int cat = 0; cat < (is_cuda ? 3 : 2); cat++)
+        printf("qmatmul: worst nmse/bound, %s: %.3g: %s\n", cats[cat], worst_ratio[cat], worst_case[cat]);
+    if (big_int8_nmse > 0) printf("qmatmul: int8 x, largest nmse with N·K >= 2^20: %.3g\n", big_int8_nmse);
 }

@@ -302,13 +302,9 @@ static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, in
     auto kern = attn_mma_kernel<C, TK, TV>;
     const bool kq8 = a->tk == MLXN_TYPE_Q8_0, vq8 = a->tv == MLXN_TYPE_Q8_0;
     const size_t smem = C::smem(kq8, vq8);
-    static bool raised; /* the dynamic smem limit, raised once per instance to its largest use */
-    if (!raised) {
-        size_t most = C::smem(false, false);
-        most = C::smem(true, true) > most ? C::smem(true, true) : most;
-        MLXN_CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)most));
-        raised = true;
-    }
+    static std::atomic<unsigned long long> raised; /* the smem limit, raised per device to its largest use */
+    const size_t most = C::smem(true, true) > C::smem(false, false) ? C::smem(true, true) : C::smem(false, false);
+    if (mlxn_status st_ = mlxn_cuda_raise_smem(kern, most, s->dev, raised); st_ != MLXN_OK) return st_;
     int per_sm = 1;
     MLXN_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, C::NT, smem));
     if (per_sm < 1) per_sm = 1;
@@ -319,13 +315,9 @@ static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, in
     if constexpr (C::WK > 1) {
         if (p.n_split >= 2 && p.n_split <= (cl_max < 8 ? cl_max : 8) && has_sm90(s)) {
             auto kcl = attn_mma_kernel<C, TK, TV, true>;
-            static bool raised_cl;
-            if (!raised_cl) {
-                size_t most = smem_cl<C>(false, false);
-                most = smem_cl<C>(true, true) > most ? smem_cl<C>(true, true) : most;
-                MLXN_CUDA_TRY(cudaFuncSetAttribute(kcl, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)most));
-                raised_cl = true;
-            }
+            static std::atomic<unsigned long long> raised_cl;
+            const size_t most_cl = smem_cl<C>(true, true) > smem_cl<C>(false, false) ? smem_cl<C>(true, true) : smem_cl<C>(false, false);
+            if (mlxn_status st_ = mlxn_cuda_raise_smem(kcl, most_cl, s->dev, raised_cl); st_ != MLXN_OK) return st_;
             cudaLaunchConfig_t cfg = {};
             cudaLaunchAttribute at[1];
             at[0].id = cudaLaunchAttributeClusterDimension;
@@ -345,39 +337,19 @@ static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, in
     return combine(s, p, ws);
 }
 
-/* The driver's cuTensorMapEncodeTiled (NULL where the driver lacks it: no wgmma path). */
-static wg_encode_fn tensor_map_encoder() {
-    static wg_encode_fn fn;
-    static bool tried;
-    if (!tried) {
-        void *f = nullptr;
-        cudaDriverEntryPointQueryResult q;
-        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q) == cudaSuccess &&
-            q == cudaDriverEntryPointSuccess)
-            fn = reinterpret_cast<wg_encode_fn>(f);
-        else
-            (void)cudaGetLastError();
-        tried = true;
-    }
-    return fn;
-}
-
 /* The wgmma kernel: instance C with K, V and operands of type T. */
 template <class C, typename T>
 static mlxn_status launch_wgmma_t(cuda_stream *s, const mlxn_attention_args *a) {
     auto kern = attn_wgmma_kernel<C, T>;
     const size_t smem = C::smem();
-    static bool raised;
-    if (!raised) {
-        MLXN_CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        raised = true;
-    }
+    static std::atomic<unsigned long long> raised;
+    if (mlxn_status st_ = mlxn_cuda_raise_smem(kern, smem, s->dev, raised); st_ != MLXN_OK) return st_;
     int per_sm = 1;
     MLXN_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, C::NT, smem));
     if (per_sm < 1) per_sm = 1;
     const long long G = a->n_q_heads / a->n_kv_heads, row_tiles = (a->M * G + C::BR - 1) / C::BR;
     CUtensorMap mk, mv;
-    const wg_encode_fn enc = tensor_map_encoder();
+    const wg_encode_fn enc = wg_encoder();
     CUresult r = wg_map(enc, &mk, a->k, a->tk, a->D, a->L_cap, a->n_kv_heads, a->k_row_bytes, C::BC);
     if (r == CUDA_SUCCESS) r = wg_map(enc, &mv, a->v, a->tv, a->D, a->L_cap, a->n_kv_heads, a->v_row_bytes, C::BC);
     if (r != CUDA_SUCCESS) return mlxn_err(MLXN_ERR_DEVICE, "attention: cuTensorMapEncodeTiled failed (%d)", (int)r);
@@ -418,7 +390,7 @@ template <int D> using cfg_wg = wg_cfg<D, D <= 128 ? 128 : 64, D == 64 ? 3 : 2>;
 static bool has_wgmma(const cuda_stream *s) {
 #ifdef MLXN_BUILD_CUDA_ARCHS
     return s->dev->prop.major == 9 && s->dev->prop.minor == 0 && strstr(MLXN_BUILD_CUDA_ARCHS, "90a") != nullptr &&
-           tensor_map_encoder() != nullptr;
+           wg_encoder() != nullptr;
 #else
     return false;
 #endif

@@ -6,17 +6,12 @@
  * N-major. f16/bf16 K and V of one type; f32 accumulation and softmax. */
 #pragma once
 
-#include <cuda.h>
-
 #include "cuda/attention_mma.cuh"
-#include "cuda/attention_wgmma_ops.cuh"
+#include "cuda/hopper.cuh"
 
 /* The K or V cache as a TMA map: [n_kv_heads][L_cap][D] of f16/bf16, boxes of 64 elements (128
  * bytes, the swizzle's width) × bc rows, 128-byte swizzle, out-of-range rows as zeros.
  * encode is the driver's cuTensorMapEncodeTiled. */
-typedef CUresult (*wg_encode_fn)(CUtensorMap *, CUtensorMapDataType, cuuint32_t, void *, const cuuint64_t *,
-                                 const cuuint64_t *, const cuuint32_t *, const cuuint32_t *, CUtensorMapInterleave,
-                                 CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
 static inline CUresult wg_map(wg_encode_fn encode, CUtensorMap *m, const void *base, mlxn_type t, long long D, long long L_cap,
                               long long hkv, size_t row_bytes, int bc) {
     const cuuint64_t dims[3] = {(cuuint64_t)D, (cuuint64_t)L_cap, (cuuint64_t)hkv};
@@ -33,46 +28,16 @@ static __device__ __forceinline__ uint32_t swz_off(int rows, int r, int d8) {
     return (uint32_t)((d8 >> 6) * rows * 128 + r * 128 + ((((d8 >> 3) & 7) ^ (r & 7)) << 4));
 }
 
-/* Shared-memory matrix descriptor, 128-byte swizzle; lbo/sbo in bytes. */
-static __device__ __forceinline__ uint64_t wg_desc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
-    return (uint64_t)((addr & 0x3ffff) >> 4) | ((uint64_t)(lbo >> 4) << 16) | ((uint64_t)(sbo >> 4) << 32) | (1ull << 62);
-}
-
-template <int N> static __device__ __forceinline__ void wg_pin(float (&d)[N]) {
-#pragma unroll
-    for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
-}
-static __device__ __forceinline__ void wg_arrive() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-static __device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-static __device__ __forceinline__ void wg_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
-
-static __device__ __forceinline__ void mbar_init(uint32_t bar, unsigned count) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
-}
-static __device__ __forceinline__ void mbar_arrive(uint32_t bar) {
-    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
-}
-static __device__ __forceinline__ void mbar_expect(uint32_t bar, unsigned bytes) {
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
 /* A 64 × BC box of the [n_kv_heads][L_cap][D] cache at (d0, j0, h) -> smem, counted on bar;
  * rows past L_cap arrive as zeros. */
 static __device__ __forceinline__ void tma_box(uint32_t dst, const CUtensorMap *map, int d0, int j0, int h, uint32_t bar) {
-    asm volatile("cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n"
-                 ::"r"(dst), "l"(map), "r"(d0), "r"(j0), "r"(h), "r"(bar)
-                 : "memory");
+    tma_3d(dst, map, d0, j0, h, bar);
 }
 /* 2^x, flushing subnormal results to 0 (the softmax weights' only loss: below 2^-126). */
 static __device__ __forceinline__ float ex2(float x) {
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
     return y;
-}
-/* Waits until the phase with the given parity of the barrier has completed. */
-static __device__ __forceinline__ void mbar_wait(uint32_t bar, unsigned parity) {
-    asm volatile("{\n.reg .pred P;\nWAIT:\nmbarrier.try_wait.parity.shared::cta.b64 P, [%0], %1;\n@!P bra WAIT;\n}\n" ::"r"(bar),
-                 "r"(parity)
-                 : "memory");
 }
 
 template <int D_, int BC_, int ST_> struct wg_cfg {
@@ -174,13 +139,13 @@ attn_wgmma_kernel(att_params p, float *ws, const __grid_constant__ CUtensorMap t
             }
 
             float sc[NS];
-            wg_arrive();
+            wg_fence();
 #pragma unroll
             for (int kk = 0; kk < D / 16; kk++)
                 wgmma_op<BC, T>::ss(sc, wg_desc(q_wg + (kk >> 2) * BR * 128 + (kk & 3) * 32, 16, 1024),
                                     wg_desc(kt + (kk >> 2) * BC * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
             wg_commit();
-            wg_wait0();
+            wg_wait<0>();
             wg_pin(sc);
 
             /* sc[4i + e]: row (lane >> 2) + 8·(e >> 1) of this warp's 16, key 8i + 2·(lane & 3) + (e & 1).
@@ -248,11 +213,11 @@ attn_wgmma_kernel(att_params p, float *ws, const __grid_constant__ CUtensorMap t
 #pragma unroll
                 for (int x = 0; x < 4; x++) asm volatile("" : "+r"(pa[kc][x])::"memory");
             wg_pin(o);
-            wg_arrive();
+            wg_fence();
 #pragma unroll
             for (int kc = 0; kc < BC / 16; kc++) wgmma_op<D, T>::rs(o, pa[kc], wg_desc(vt + kc * 16 * 128, BC * 128, 1024), 1);
             wg_commit();
-            wg_wait0();
+            wg_wait<0>();
             wg_pin(o);
             mbar_arrive(empty(s));
         }

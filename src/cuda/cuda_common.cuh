@@ -5,6 +5,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
+
 #include "core/backend.h"
 
 struct cuda_device {
@@ -43,6 +45,19 @@ static inline mlxn_status mlxn_cuda_status(cudaError_t e, const char *expr, cons
 
 /* After a kernel launch: the launch's own error (bad configuration, no kernel image). */
 #define MLXN_CUDA_CHECK_LAUNCH() MLXN_CUDA_TRY(cudaPeekAtLastError())
+
+/* Raises kernel f's dynamic shared-memory limit to `bytes` on device d (the current one), once
+ * per device: the attribute is per device. `raised` is the caller's static, a bit per ordinal
+ * (ordinals from 64 on set it every call). Pass the largest size the kernel is launched with. */
+template <typename K>
+static inline mlxn_status mlxn_cuda_raise_smem(K *f, size_t bytes, const cuda_device *d,
+                                               std::atomic<unsigned long long> &raised) {
+    const unsigned long long bit = d->ordinal >= 0 && d->ordinal < 64 ? 1ull << d->ordinal : 0;
+    if (bit && (raised.load(std::memory_order_relaxed) & bit)) return MLXN_OK;
+    MLXN_CUDA_TRY(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    raised.fetch_or(bit, std::memory_order_relaxed);
+    return MLXN_OK;
+}
 
 /* Calls f(T{}) with T the C++ type of a float mlxn_type (F32, F16, BF16). */
 template <typename F>

@@ -164,10 +164,11 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
                             ((uintptr_t)p.x & 15) == 0;
     const long long tiles = (long long)((p.n + QMM_MM_BN - 1) / QMM_MM_BN) * ((p.m + QMM_MM_BM - 1) / QMM_MM_BM) * p.batch;
     const int sms = s->dev->prop.multiProcessorCount;
-    /* Split K when the tiles fill less than one wave: toward two waves, each split at least
-     * 512 long (K is a multiple of 32, so every split is whole pipeline steps). */
+    /* Split K when the tiles fill less than one wave (half a wave on the wgmma kernel, whose
+     * 4096×4096 at M = 512 fills 128 of 132 SMs unsplit): toward two waves, each split at
+     * least 512 long (K is a multiple of 32, so every split is whole pipeline steps). */
     int splits = 1;
-    if (tiles < sms && p.k >= 1024) {
+    if (tiles * (qmm_mm_wgmma_ok(l) ? 2 : 1) < sms && p.k >= 1024) {
         splits = (int)((2 * sms + tiles - 1) / tiles);
         if (splits > p.k / 512) splits = p.k / 512;
         if (splits > 16) splits = 16;
@@ -193,12 +194,18 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
 }
 
 /* Path choice, measured on an H100 (see dev/qmatmul/NOTES.md):
- * - M <= 16: mat-vec. Block formats on the tensor cores, a warp per 16 rows of W streaming
- *   them through shared memory; float weights in f32. Layouts the mat-vec kernels do not
- *   take (rows not a multiple of 4 bytes, unaligned x) go to the generic kernel.
- * - M > 16: tiled mat-mat on the tensor cores (the prepared bf16 weight when given and
- *   M·N >= 2^22), split over K when the tiles fill less than one wave; K not a multiple of
- *   32 (float weights only) goes to the generic kernel. */
+ * - M <= 4 with Q8_0, IQ4_NL, Q4_K, Q5_K, Q6_K, M <= 2 with Q4_0, Q4_1: mat-vec on dp4a,
+ *   X rounded to int8 per 32 by a pre-pass (at M = 1 on 4096×14336 and 14336×4096 it read
+ *   0.41-0.77 of the streaming bandwidth where the tensor-core mat-vec read 0.24-0.46;
+ *   thresholds in qmatmul_mv_dp4a.cuh).
+ * - Other M <= 16: mat-vec. Block formats on the tensor cores, a warp per 16 rows of W
+ *   streaming them through shared memory; float weights in f32. Layouts the mat-vec kernels
+ *   do not take (rows not a multiple of 4 bytes, unaligned x) go to the generic kernel.
+ * - M > 16: tiled mat-mat on the tensor cores: on sm_90a the wgmma kernel for Q4_0, Q8_0,
+ *   Q4_K, Q6_K and BF16 (rows 16-byte multiples, K a multiple of 64), the mma.sync kernel
+ *   otherwise; the prepared bf16 weight when given (see below); split over K when the tiles
+ *   fill less than one wave (half a wave on wgmma); K not a multiple of 32 (float weights
+ *   only) goes to the generic kernel. */
 extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *a) {
     cuda_stream *s = static_cast<cuda_stream *>(stream);
     MLXN_CUDA_TRY(cudaSetDevice(s->dev->ordinal));
@@ -242,6 +249,8 @@ extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *
     if (a->m <= 16) {
         if (qmm_float_w(a->tw)) {
             st = qmm_mvf_launch(l);
+        } else if ((st = qmm_mvq_launch(s, l)) != MLXN_ERR_UNSUPPORTED) {
+            return st;
         } else {
             /* the tensor-core mat-vec reads X as bf16 in 16-byte pieces */
             void *unused;
@@ -253,13 +262,20 @@ extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *
         return qmm_generic(l);
     }
     if (a->k % QMM_MM_BK) return qmm_generic(l);
-    /* The prepared bf16 copy: measured at par with dequantizing in the kernel, ahead from
-     * M·N >= 2^22 (14336×4096 at M = 512, 4096×4096 at M = 2048), behind below. */
-    if (a->w_prepared && a->m * a->n >= (1 << 22)) {
-        p.w = static_cast<const uint8_t *>(a->w_prepared);
-        p.w_row = a->k * 2;
-        p.w_batch = a->w_batch_bytes ? (long long)a->n * a->k * 2 : 0;
-        l.tw = MLXN_TYPE_BF16;
+    /* The prepared bf16 copy. On the wgmma kernel always (no decode: measured ahead of
+     * dequantizing at M >= 512, H100, dev/qmatmul/NOTES_matmat.md); on the mma.sync kernel
+     * at par with dequantizing, ahead from M·N >= 2^22 (14336×4096 at M = 512, 4096×4096 at
+     * M = 2048), behind below. */
+    if (a->w_prepared) {
+        qmm_kp q = p;
+        q.w = static_cast<const uint8_t *>(a->w_prepared);
+        q.w_row = a->k * 2;
+        q.w_batch = a->w_batch_bytes ? (long long)a->n * a->k * 2 : 0;
+        const qmm_launch lq = {&q, MLXN_TYPE_BF16, l.tx, l.batch, l.s, l.dev};
+        if (qmm_mm_wgmma_ok(lq) || a->m * a->n >= (1 << 22)) {
+            p = q;
+            l.tw = MLXN_TYPE_BF16;
+        }
     }
     return qmm_matmat(s, l, p);
 }

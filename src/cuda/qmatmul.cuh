@@ -132,6 +132,10 @@ struct qmm_launch {
 /* Mat-vec on the tensor cores for block formats, M <= 16 (qmatmul_mv.cu). UNSUPPORTED
  * when the layout does not suit it (the caller then takes the generic kernel). */
 mlxn_status qmm_mv_launch(const qmm_launch &l);
+/* Mat-vec for small M on dp4a with X rounded to int8 per 32 (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K,
+ * Q5_K, Q6_K; thresholds in qmatmul_mv_dp4a.cuh): X goes through s's workspace.
+ * UNSUPPORTED otherwise. */
+mlxn_status qmm_mvq_launch(cuda_stream *s, const qmm_launch &l);
 /* Mat-vec of float weights (F32, F16, BF16) in f32, M <= 16 (qmatmul_mv.cu). */
 mlxn_status qmm_mvf_launch(const qmm_launch &l);
 /* Tiled mat-mat: W dequantized to bf16 tiles in shared memory, X dense bf16 rows, and
@@ -139,6 +143,8 @@ mlxn_status qmm_mvf_launch(const qmm_launch &l);
 mlxn_status qmm_mm_launch(const qmm_launch &l, int splits);
 /* Elements of K per raw chunk of W on the tiled path: every split of K must be a multiple. */
 int qmm_mm_chunk(mlxn_type t);
+/* True where qmm_mm_launch takes the sm_90a wgmma kernel (qmatmul_mm_wgmma.cuh). */
+bool qmm_mm_wgmma_ok(const qmm_launch &l);
 /* The tile sizes of qmm_mm_launch (the entry plans split-K and its workspace with them). */
 #define QMM_MM_BN 128 /* rows of W per tile */
 #define QMM_MM_BM 128 /* rows of X per tile */

@@ -1,9 +1,17 @@
-/* CUDA mat-mat (M > 16): a 128 (W rows) × 128 (X rows) tile per block of 8 warps, K in
- * steps of 32. X (dense bf16 rows) arrives by cp.async, three steps in flight; W is
- * dequantized by the block itself (the reference dequantization, rounded to bf16) into a
- * bf16 tile from raw chunks of W that cp.async stages two deep. Fragments by ldmatrix,
- * mma.sync m16n8k16 bf16 with f32 accumulators; a warp owns 64 × 32. */
-#include "cuda/qmatmul.cuh"
+/* CUDA mat-mat (M > 16). Two kernels:
+ * - sm_90a (qmatmul_mm_wgmma.cuh): wgmma with a TMA producer, for Q4_0, Q8_0, Q4_K, Q6_K
+ *   (dequantized into the A fragments) and BF16 weights, where W rows and batches are
+ *   16-byte multiples and K a multiple of 64. A prepared copy (mlxn_qmatmul_prepare: 2·N·K
+ *   bytes, 3.6× a Q4_0 weight, 1.9× a Q8_0) runs as BF16 weights: 0.88-0.99 of cuBLASLt
+ *   on H100 where dequantizing in the kernel reaches 0.63-0.87 (NOTES_matmat.md).
+ * - everything else, and every format on other GPUs: a 128 (W rows) × 128 (X rows) tile per
+ *   block of 8 warps, K in steps of 32. X (dense bf16 rows) arrives by cp.async, three steps
+ *   in flight; W is dequantized by the block itself (the reference dequantization, rounded to
+ *   bf16) into a bf16 tile from raw chunks of W that cp.async stages two deep. Fragments by
+ *   ldmatrix, mma.sync m16n8k16 bf16 with f32 accumulators; a warp owns 64 × 32. */
+#include <string.h>
+
+#include "cuda/qmatmul_mm_wgmma.cuh"
 
 #define LDS 40 /* bf16 per shared row: 32 + 8 of padding, so ldmatrix's 8 rows hit distinct banks */
 #define XSTAGES 3
@@ -202,7 +210,88 @@ int qmm_mm_chunk(mlxn_type t) {
     }
 }
 
+/* ── the wgmma path ── */
+
+static bool qmw_format(mlxn_type t) {
+    return t == MLXN_TYPE_Q4_0 || t == MLXN_TYPE_Q8_0 || t == MLXN_TYPE_Q4_K || t == MLXN_TYPE_Q6_K || t == MLXN_TYPE_BF16;
+}
+
+bool qmm_mm_wgmma_ok(const qmm_launch &l) {
+#ifdef MLXN_BUILD_CUDA_ARCHS
+    const qmm_kp &p = *l.p;
+    return qmw_format(l.tw) && l.dev->prop.major == 9 && l.dev->prop.minor == 0 && strstr(MLXN_BUILD_CUDA_ARCHS, "90a") &&
+           ((uintptr_t)p.w | (uintptr_t)p.w_row | (uintptr_t)p.w_batch) % 16 == 0 && p.k % 64 == 0 && wg_encoder();
+#else
+    (void)l;
+    return false;
+#endif
+}
+
+/* X: [batch·m][k] bf16 rows, boxes of 64 × BM, 128-byte swizzle. W (decoded formats): the
+ * row's data bytes as u16 [batch][n][bytes / 2], boxes of WB bytes × 128 rows; BF16: [batch][n][k]
+ * like X. Elements past the data read as zeros (which decode to zero weights). */
+template <mlxn_type T, int BM> static mlxn_status qmw_go(const qmm_launch &l, int splits) {
+    typedef qmw_cfg<T, BM> C;
+    typedef qmw_fmt<T> F;
+    const qmm_kp &p = *l.p;
+    const wg_encode_fn enc = wg_encoder();
+    CUtensorMap mx, mw;
+    const cuuint32_t one[3] = {1, 1, 1};
+    const cuuint64_t xd[2] = {(cuuint64_t)p.k, (cuuint64_t)p.batch * p.m}, xs[1] = {(cuuint64_t)p.k * 2};
+    const cuuint32_t xb[2] = {64, (cuuint32_t)BM};
+    CUresult r = enc(&mx, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<void *>(p.x), xd, xs, xb, one,
+                     CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                     CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    const int wbat = p.w_batch ? l.batch : 1;
+    const cuuint64_t wbs = p.w_batch ? (cuuint64_t)p.w_batch : (cuuint64_t)p.w_row * p.n;
+    if (r == CUDA_SUCCESS) {
+        if (C::SS) {
+            const cuuint64_t wd[3] = {(cuuint64_t)p.k, (cuuint64_t)p.n, (cuuint64_t)wbat}, ws[2] = {(cuuint64_t)p.w_row, wbs};
+            const cuuint32_t wb[3] = {64, 128, 1};
+            r = enc(&mw, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 3, const_cast<uint8_t *>(p.w), wd, ws, wb, one,
+                    CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                    CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+        } else {
+            const cuuint64_t wd[3] = {(cuuint64_t)(p.k / F::QK * F::BB / 2), (cuuint64_t)p.n, (cuuint64_t)wbat},
+                             ws[2] = {(cuuint64_t)p.w_row, wbs};
+            const cuuint32_t wb[3] = {F::WB / 2, 128, 1};
+            r = enc(&mw, CU_TENSOR_MAP_DATA_TYPE_UINT16, 3, const_cast<uint8_t *>(p.w), wd, ws, wb, one,
+                    CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                    CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+        }
+    }
+    if (r != CUDA_SUCCESS) return mlxn_err(MLXN_ERR_DEVICE, "qmatmul: cuTensorMapEncodeTiled failed (%d)", (int)r);
+    auto kern = qmw_kernel<T, BM>;
+    static std::atomic<unsigned long long> raised;
+    if (mlxn_status st = mlxn_cuda_raise_smem(kern, C::smem(), l.dev, raised); st != MLXN_OK) return st;
+    const long long tiles = (long long)((p.n + C::BN - 1) / C::BN) * ((p.m + BM - 1) / BM);
+    dim3 grid((unsigned)tiles, 1, (unsigned)(l.batch * splits));
+    if (tiles > INT32_MAX || grid.z > 65535) return MLXN_ERR_UNSUPPORTED;
+    kern<<<grid, 384, C::smem(), l.s>>>(p, splits, mx, mw);
+    MLXN_CUDA_CHECK_LAUNCH();
+    return MLXN_OK;
+}
+
+/* BM 256 (the wider wgmma, half the W decode per flop) where its tiles fill the GPU at least
+ * once; 128 below that (4096×4096 at M = 512: 128 tiles of 128, 64 of 256). */
+template <mlxn_type T> static mlxn_status qmw_pick(const qmm_launch &l, int splits) {
+    const qmm_kp &p = *l.p;
+    const long long t256 = (long long)((p.n + 127) / 128) * ((p.m + 255) / 256) * l.batch * splits;
+    if (t256 >= l.dev->prop.multiProcessorCount) return qmw_go<T, 256>(l, splits);
+    return qmw_go<T, 128>(l, splits);
+}
+
 mlxn_status qmm_mm_launch(const qmm_launch &l, int splits) {
+    if (qmm_mm_wgmma_ok(l)) {
+        switch (l.tw) {
+        case MLXN_TYPE_Q4_0: return qmw_pick<MLXN_TYPE_Q4_0>(l, splits);
+        case MLXN_TYPE_Q8_0: return qmw_pick<MLXN_TYPE_Q8_0>(l, splits);
+        case MLXN_TYPE_Q4_K: return qmw_pick<MLXN_TYPE_Q4_K>(l, splits);
+        case MLXN_TYPE_Q6_K: return qmw_pick<MLXN_TYPE_Q6_K>(l, splits);
+        case MLXN_TYPE_BF16: return qmw_pick<MLXN_TYPE_BF16>(l, splits);
+        default: break;
+        }
+    }
     switch (l.tw) {
 #define QMM_MM(T) \
     case T: return mm_go<T>(l, splits);

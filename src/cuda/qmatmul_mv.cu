@@ -594,6 +594,8 @@ mlxn_status qmm_mv_launch(const qmm_launch &l) {
     }
 }
 
+#include "cuda/qmatmul_mv_dp4a.cuh"
+
 /* ── float weights: f32 FMAs. A warp per 4 rows of W, lanes over 8-element pieces of K,
  * every row of X (M <= 16) against each piece; warp sums by a fixed shuffle tree. ── */
 

@@ -1,0 +1,252 @@
+/* CUDA mat-mat on Hopper's warpgroup tensor cores (wgmma, sm_90a): Yᵀ = W·Xᵀ, a tile of 128
+ * W rows × BM X rows per block (BM 128 or 256, the wgmma N). Three warpgroups: one producer
+ * thread stages KS elements of K per stage with TMA (X: bf16 boxes of 64 × BM, 128-byte
+ * swizzle, the B operand; W: its raw bytes, 128 rows a box, unswizzled) on full/empty
+ * mbarriers; two consumer warpgroups of 64 W rows each. A consumer dequantizes its rows of W
+ * from the staged raw blocks straight into wgmma A fragments (registers: elements 2t, 2t+1,
+ * 2t+8, 2t+9 of each 16 of K, rows g and g + 8 of its warp's 16), one k64 chunk ahead of the
+ * tensor cores (two register sets, wait_group 1). BF16 weights (prepared copies included)
+ * skip the decode: W is staged swizzled like X and read by descriptor (ss form).
+ *
+ * Numerics: each weight is the reference dequantization in f32 (one FFMA computes the exact
+ * product or the reference's single rounding), rounded to bf16; X bf16; f32 accumulation —
+ * the same values the mma.sync path produces. */
+#pragma once
+
+#include "cuda/hopper.cuh"
+#include "cuda/qmatmul.cuh"
+
+/* ── the formats this kernel decodes. A stage holds KS elements of K (qmw_cfg): X's, and the
+ * W blocks that hold them (at BM = 256 a stage of 128 holds half a K-quant block and reads
+ * the whole block). WB: bytes of a W row per stage box. TMA reads from 16-byte aligned
+ * addresses only, so a box starts at its first block rounded down to 16 bytes: WB >= the
+ * blocks' bytes + 14 where that rounding can move it, a multiple of 16, chosen so that the
+ * 8 rows of a warp's reads fall in distinct banks (WB/4 an odd multiple of 4) ── */
+template <mlxn_type T> struct qmw_fmt { static constexpr bool ok = false; };
+template <> struct qmw_fmt<MLXN_TYPE_Q4_0> { static constexpr bool ok = true; static constexpr int QK = 32, BB = 18, WB = 112; };
+template <> struct qmw_fmt<MLXN_TYPE_Q8_0> { static constexpr bool ok = true; static constexpr int QK = 32, BB = 34, WB = 176; };
+template <> struct qmw_fmt<MLXN_TYPE_Q4_K> { static constexpr bool ok = true; static constexpr int QK = 256, BB = 144, WB = 144; };
+template <> struct qmw_fmt<MLXN_TYPE_Q6_K> { static constexpr bool ok = true; static constexpr int QK = 256, BB = 210, WB = 240; };
+template <> struct qmw_fmt<MLXN_TYPE_BF16> { static constexpr bool ok = true; static constexpr int QK = 1, BB = 2, WB = 0; };
+
+static __device__ __forceinline__ uint32_t qmw_prmt(uint32_t a, uint32_t b, uint32_t sel) {
+    uint32_t r;
+    asm("prmt.b32 %0, %1, %2, %3;\n" : "=r"(r) : "r"(a), "r"(b), "r"(sel));
+    return r;
+}
+static __device__ __forceinline__ uint32_t qmw_u16(const uint8_t *p) { return *reinterpret_cast<const uint16_t *>(p); }
+/* bytes p[0], p[1], p[8], p[9] (p 2-byte aligned) */
+static __device__ __forceinline__ uint32_t qmw_quad(const uint8_t *p) { return qmw_u16(p) | (qmw_u16(p + 8) << 16); }
+static __device__ __forceinline__ float qmw_f16(const uint8_t *p) { return __half2float(__ushort_as_half((unsigned short)qmw_u16(p))); }
+/* byte k (< 128) of v as the float 0.5 + v_k / 256 */
+#define QMW_HALF(v, k) __uint_as_float(qmw_prmt((v), 0x3F000000u, 0x7054u | ((k) << 8)))
+/* byte k of v as the float 2^23 + 256 v_k */
+#define QMW_BIG(v, k) __uint_as_float(qmw_prmt((v), 0x4B000000u, 0x7604u | ((k) << 4)))
+
+/* Fragments of one row for the 4 k16 steps of k64 chunk cb + c of the row's staged blocks
+ * (cb even, c from an unrolled loop): f[j][0] = elements 16j + 2t, +1; f[j][1] = 16j + 2t + 8,
+ * +9 (bf16x2, low half first). */
+template <mlxn_type T> struct qmw_dec;
+
+template <> struct qmw_dec<MLXN_TYPE_Q4_0> {
+    /* y = d·(q - 8): FFMA(0.5 + q/256, 256d, -136d) is exact (136d fits in 16 bits) */
+    static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int c, int t, uint32_t (&f)[4][2]) {
+#pragma unroll
+        for (int bl = 0; bl < 2; bl++) {
+            const uint8_t *b = row + (2 * (cb + c) + bl) * 18;
+            const float d = qmw_f16(b), s = 256.0f * d, z = -136.0f * d;
+            const uint32_t w = qmw_quad(b + 2 + 2 * t), lo = w & 0x0F0F0F0Fu, hi = (w >> 4) & 0x0F0F0F0Fu;
+            f[2 * bl][0] = qmm_bf2(fmaf(QMW_HALF(lo, 0), s, z), fmaf(QMW_HALF(lo, 1), s, z));
+            f[2 * bl][1] = qmm_bf2(fmaf(QMW_HALF(lo, 2), s, z), fmaf(QMW_HALF(lo, 3), s, z));
+            f[2 * bl + 1][0] = qmm_bf2(fmaf(QMW_HALF(hi, 0), s, z), fmaf(QMW_HALF(hi, 1), s, z));
+            f[2 * bl + 1][1] = qmm_bf2(fmaf(QMW_HALF(hi, 2), s, z), fmaf(QMW_HALF(hi, 3), s, z));
+        }
+    }
+};
+
+template <> struct qmw_dec<MLXN_TYPE_Q8_0> {
+    /* y = d·q: u = q + 128; FFMA(2^23 + 256u, d/256, -32896d) (32896d fits in 20 bits) */
+    static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int c, int t, uint32_t (&f)[4][2]) {
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const uint8_t *b = row + (2 * (cb + c) + (j >> 1)) * 34;
+            const float d = qmw_f16(b), s = d * (1.0f / 256.0f), z = -32896.0f * d;
+            const uint32_t u = qmw_quad(b + 2 + 16 * (j & 1) + 2 * t) ^ 0x80808080u;
+            f[j][0] = qmm_bf2(fmaf(QMW_BIG(u, 0), s, z), fmaf(QMW_BIG(u, 1), s, z));
+            f[j][1] = qmm_bf2(fmaf(QMW_BIG(u, 2), s, z), fmaf(QMW_BIG(u, 3), s, z));
+        }
+    }
+};
+
+template <> struct qmw_dec<MLXN_TYPE_Q4_K> {
+    /* y = d1·q - m1 (d1 = d·sc, m1 = dmin·m, both exact): q/256 exactly, then one FFMA */
+    static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int cc, int t, uint32_t (&f)[4][2]) {
+        const int c = cb + cc;
+        const float d = qmw_f16(row), dmin = qmw_f16(row + 2);
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int sc, m;
+            mlxn_dq_scale_min_k4(2 * c + h, row + 4, sc, m);
+            const float d1 = __fmul_rn(d, (float)sc), m1 = __fmul_rn(dmin, (float)m), s = 256.0f * d1;
+#pragma unroll
+            for (int jj = 0; jj < 2; jj++) {
+                const uint32_t w = qmw_quad(row + 16 + 32 * c + 16 * jj + 2 * t);
+                const uint32_t v = h ? (w >> 4) & 0x0F0F0F0Fu : w & 0x0F0F0F0Fu;
+                float e[4];
+#pragma unroll
+                for (int k = 0; k < 4; k++) e[k] = fmaf(QMW_HALF(v, k) - 0.5f, s, -m1);
+                f[2 * h + jj][0] = qmm_bf2(e[0], e[1]);
+                f[2 * h + jj][1] = qmm_bf2(e[2], e[3]);
+            }
+        }
+    }
+};
+
+template <> struct qmw_dec<MLXN_TYPE_Q6_K> {
+    /* y = ds·(u - 32), ds = d·sc exact: FFMA(0.5 + u/256, 256ds, -160ds) (160ds fits in 22 bits) */
+    static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int c, int t, uint32_t (&f)[4][2]) {
+        const int h = (cb >> 1) + (c >> 1), cp = c & 1;
+        const float d = qmw_f16(row + 208);
+        const int8_t *scales = reinterpret_cast<const int8_t *>(row + 192);
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const float ds = __fmul_rn(d, (float)scales[8 * h + 4 * cp + j]), s = 256.0f * ds, z = -160.0f * ds;
+            const uint32_t wl = qmw_quad(row + 64 * h + 32 * (j >> 1) + 16 * (j & 1) + 2 * t);
+            const uint32_t wh = qmw_quad(row + 128 + 32 * h + 16 * (j & 1) + 2 * t);
+            const uint32_t u = ((wl >> (4 * cp)) & 0x0F0F0F0Fu) | (((wh >> (4 * cp + 2 * (j >> 1))) & 0x03030303u) << 4);
+            f[j][0] = qmm_bf2(fmaf(QMW_HALF(u, 0), s, z), fmaf(QMW_HALF(u, 1), s, z));
+            f[j][1] = qmm_bf2(fmaf(QMW_HALF(u, 2), s, z), fmaf(QMW_HALF(u, 3), s, z));
+        }
+    }
+};
+
+/* ── barriers, TMA, descriptors ── */
+
+/* K-major operand in 128-byte swizzled rows (8-row atoms of 1024 bytes) */
+static __device__ __forceinline__ uint64_t qmw_desc(uint32_t addr) { return wg_desc(addr, 16, 1024); }
+
+template <mlxn_type T, int BM_> struct qmw_cfg {
+    typedef qmw_fmt<T> F;
+    static constexpr bool SS = T == MLXN_TYPE_BF16;
+    /* K per stage: 64 for bf16 W; 256 for the K-quants at BM = 128 (measured ahead of 128 by
+     * 10-15%: no block read twice); else 128 (at BM = 256, stages of 64 KB of X: two fit) */
+    static constexpr int BM = BM_, BN = 128, KS = SS ? 64 : F::QK == 256 && BM == 128 ? 256 : 128, CPS = KS / 64;
+    static constexpr int XB = KS / 64 * BM * 128;          /* X bytes per stage */
+    static constexpr int WBY = SS ? KS / 64 * BN * 128 : BN * F::WB; /* W bytes per stage */
+    static constexpr int SB = (XB + WBY + 1023) / 1024 * 1024;
+    /* as many stages as fit in the 227 KB a block may hold, at most 8 */
+    static constexpr int ST = (227 * 1024 - 1024) / (SB + 16) < 8 ? (227 * 1024 - 1024) / (SB + 16) : 8;
+    static constexpr size_t smem() { return 1024 + (size_t)ST * SB + 16 * ST; }
+    static constexpr int WDATA = (KS > F::QK ? KS / F::QK : 1) * F::BB; /* raw bytes a stage decodes */
+    static_assert(SS || (F::WB % 16 == 0 && F::WB <= 512 && F::WB >= WDATA + (F::BB % 16 ? 14 : 0)),
+                  "a stage's raw bytes fit its TMA box");
+    static_assert(ST >= 2 && (SS || CPS % 2 == 0), "two stages; an even number of k64 chunks per decoded stage");
+};
+
+/* grid: (N tiles · M tiles, batch · splits); tx: X as [batch·m][k] bf16; tw: W's raw bytes as
+ * [batch][n][row bytes / 2] u16 (decoded formats) or [batch][n][k] bf16 (SS). Tile order,
+ * measured on H100 (dev/qmatmul/NOTES_matmat.md, v3): bf16 W in groups of 8 M tiles, M
+ * fastest, so that blocks sharing a W tile run together (W read from memory about once:
+ * 14336×4096 at M = 2048 0.81 -> 0.88 of cuBLASLt); decoded W, N fastest, so that blocks
+ * sharing an X tile run together (its W is small; M fastest cost it 10-20% at M = 2048). */
+template <mlxn_type T, int BM>
+static __global__ void __launch_bounds__(384, 1)
+qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    typedef qmw_cfg<T, BM> C;
+    typedef qmw_fmt<T> F;
+    constexpr int ST = C::ST, KS = C::KS, CPS = C::CPS, NA = BM / 2;
+    extern __shared__ unsigned char smem_raw[];
+    const uint32_t sraw = (uint32_t)__cvta_generic_to_shared(smem_raw), sbase = (sraw + 1023) & ~1023u;
+    const unsigned char *sptr = smem_raw + (sbase - sraw);
+    const uint32_t bars = sbase + ST * C::SB;
+    auto full = [&](int s) { return bars + 8 * s; };
+    auto empty = [&](int s) { return bars + 8 * (ST + s); };
+    const int tid = threadIdx.x, wg = tid >> 7;
+    const int mt = (p.m + BM - 1) / BM, nt = gridDim.x / mt, grp = blockIdx.x / (8 * nt), gs = min(8, mt - 8 * grp);
+    const int local = blockIdx.x - grp * 8 * nt;
+    const int n0 = C::SS ? local / gs * C::BN : blockIdx.x % nt * C::BN;
+    const int m0 = C::SS ? (8 * grp + local % gs) * BM : blockIdx.x / nt * BM;
+    const int b = blockIdx.z / splits, split = blockIdx.z % splits;
+    const int k0 = split * p.k_split, k1 = min(p.k, k0 + p.k_split), nst = (k1 - k0 + KS - 1) / KS;
+    if (tid == 0)
+        for (int s = 0; s < ST; s++) mbar_init(full(s), 1), mbar_init(empty(s), 256);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    __syncthreads();
+
+    if (wg == 2) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+        if (tid == 256) {
+            const int xrow = b * p.m + m0, wz = p.w_batch ? b : 0;
+            for (int i = 0; i < nst; i++) {
+                const int s = i % ST, kx = k0 + i * KS;
+                if (i >= ST) mbar_wait(empty(s), (unsigned)((i / ST) - 1) & 1);
+                const uint32_t xs = sbase + s * C::SB, ws = xs + C::XB;
+                mbar_expect(full(s), C::XB + C::WBY);
+#pragma unroll
+                for (int c = 0; c < CPS; c++) {
+                    tma_2d(xs + c * BM * 128, &tx, kx + 64 * c, xrow, full(s));
+                    if constexpr (C::SS) tma_3d(ws + c * C::BN * 128, &tw, kx + 64 * c, n0, wz, full(s));
+                }
+                if constexpr (!C::SS) tma_3d(ws, &tw, (kx / F::QK * F::BB & ~15) / 2, n0, wz, full(s));
+            }
+        }
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+        const int lane = tid & 31, w = (tid >> 5) & 3, g = lane >> 2, t = lane & 3;
+        float acc[NA];
+#pragma unroll
+        for (int i = 0; i < NA; i++) acc[i] = 0.0f;
+        wg_pin(acc);
+        for (int i = 0; i < nst; i++) {
+            const int s = i % ST;
+            const uint32_t xs = sbase + s * C::SB, ws = xs + C::XB;
+            mbar_wait(full(s), (unsigned)(i / ST) & 1);
+            if constexpr (C::SS) {
+                wg_fence();
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    wgmma_op<BM, __nv_bfloat16>::ss(acc, qmw_desc(ws + wg * 64 * 128 + 32 * j), qmw_desc(xs + 32 * j), 1);
+                wg_commit();
+                wg_wait<1>();
+                wg_pin(acc);
+                if (i > 0) mbar_arrive(empty((i - 1) % ST));
+            } else {
+                const int kx = k0 + i * KS, delta = kx / F::QK * F::BB & 15; /* the stage's data in its box */
+                const int cb = KS < F::QK ? kx % F::QK / 64 : 0; /* k64 chunks of the first block before the stage */
+                const uint8_t *r0 = sptr + (ws - sbase) + (wg * 64 + w * 16 + g) * F::WB + delta, *r1 = r0 + 8 * F::WB;
+                uint32_t a[2][4][4];
+#pragma unroll
+                for (int c = 0; c < CPS; c++) {
+                    uint32_t f0[4][2], f1[4][2];
+                    qmw_dec<T>::chunk(r0, cb, c, t, f0);
+                    qmw_dec<T>::chunk(r1, cb, c, t, f1);
+#pragma unroll
+                    for (int j = 0; j < 4; j++) {
+                        a[c & 1][j][0] = f0[j][0], a[c & 1][j][1] = f1[j][0];
+                        a[c & 1][j][2] = f0[j][1], a[c & 1][j][3] = f1[j][1];
+                    }
+                    wg_fence();
+#pragma unroll
+                    for (int j = 0; j < 4; j++)
+                        wgmma_op<BM, __nv_bfloat16>::rs_k(acc, a[c & 1][j], qmw_desc(xs + c * BM * 128 + 32 * j), (i | c | j) != 0);
+                    wg_commit();
+                    wg_wait<1>();
+                    wg_pin(acc);
+                    if (c == 0 && i > 0) mbar_arrive(empty((i - 1) % ST));
+                }
+            }
+        }
+        wg_wait<0>();
+        wg_pin(acc);
+        /* acc[4i + e]: W row 64wg + 16w + g + 8(e >> 1), X row 8i + 2t + (e & 1) */
+#pragma unroll
+        for (int i = 0; i < NA / 4; i++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int n = n0 + wg * 64 + w * 16 + g + 8 * (e >> 1), m = m0 + 8 * i + 2 * t + (e & 1);
+                if (n < p.n && m < p.m) qmm_store(p, split, b, m, n, acc[4 * i + e]);
+            }
+    }
+#endif
+}
