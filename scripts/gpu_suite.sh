@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The GPU suite, for the device machine: every test program (CUDA cases run there), the
-# demo, and (SANITIZE=1) compute-sanitizer over the op tests. Takes a build folder made elsewhere (built
-# with CUDA, carried over); logs go to $OUT (or ./out). Prints a summary table last.
+# demo, compute-sanitizer over the op tests (SANITIZE=1: all families, minutes; or
+# SANITIZE="family ...": memcheck and racecheck over those), and benchmarks (BENCH="args;args":
+# one `mlxn bench <args>` each). Takes a build folder made elsewhere (built with CUDA, carried
+# over); logs go to $OUT (or ./out). Prints a summary table last.
 set -uo pipefail
 B=${1:-build-gpu}
 OUT=${OUT:-out}
@@ -11,7 +13,7 @@ export LD_LIBRARY_PATH="$PWD/$B${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 summary=()
 run() { # name, command...
   local name=$1; shift
-  "$@" >"$LOGS/$name.log" 2>&1
+  timeout "${STEP_TIMEOUT:-600}" "$@" >"$LOGS/$name.log" 2>&1
   local rc=$?
   summary+=("$(printf '%-28s rc=%-3s %s' "$name" "$rc" "$(grep -E 'passed|ERROR SUMMARY' "$LOGS/$name.log" | tail -1)")")
 }
@@ -28,13 +30,20 @@ for t in "$B"/tests/test_*; do
     run "${n#test_}" "$t"
   fi
 done
-# SANITIZE=1: compute-sanitizer memcheck and racecheck over the op tests (minutes).
 if [ -n "${SANITIZE:-}" ] && command -v compute-sanitizer >/dev/null; then
-  run memcheck_ops compute-sanitizer --tool memcheck --error-exitcode 9 "$B/tests/test_ops" cuda
+  fams=""
+  [ "$SANITIZE" != 1 ] && fams=$SANITIZE
+  run memcheck_ops compute-sanitizer --tool memcheck --error-exitcode 9 "$B/tests/test_ops" cuda $fams
   run memcheck_graph compute-sanitizer --tool memcheck --error-exitcode 9 "$B/tests/test_graph"
-  run racecheck_ops compute-sanitizer --tool racecheck --error-exitcode 9 "$B/tests/test_ops" cuda
+  run racecheck_ops compute-sanitizer --tool racecheck --error-exitcode 9 "$B/tests/test_ops" cuda $fams
 fi
-[ -n "${BENCH:-}" ] && run bench "$B/mlxn" bench ${BENCH}
+if [ -n "${BENCH:-}" ]; then
+  IFS=';' read -ra benches <<<"$BENCH"
+  for b in "${benches[@]}"; do
+    read -ra args <<<"$b"
+    run "bench_${args[0]}" "$B/mlxn" bench "${args[@]}"
+  done
+fi
 cat "$LOGS/gpu.txt"
 printf '%s\n' "${summary[@]}" | tee "$LOGS/summary.txt"
 # One archive: the device tool brings back at most a few files.
