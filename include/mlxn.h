@@ -347,7 +347,12 @@ MLXN_API mlxn_status mlxn_convert(mlxn_stream *s, const mlxn_buffer *x, mlxn_buf
  * no visible key and no sink gives zeros, never NaN. The CPU computes the products in f32.
  * CUDA with D <= 256 uses the tensor cores: Q is rounded to the cache's type (f16 for a Q8_0
  * cache, whose K is dequantized to f16) and the unnormalized weights P (in [0, 1]) to V's
- * type before P·V; D = 512 stays in f32 on CUDA too. q, k and v start 16-byte aligned
+ * type before P·V; D = 512 stays in f32 on CUDA too.
+ * A ring cache (mlxn_kv_append with ring wrap, a sliding-window layer whose capacity L_cap is
+ * its window): slot j no longer holds position j once positions wrap, so pass it with M = 1,
+ * kv_len = min(positions so far, L_cap) and window 0 (the order of keys does not change the
+ * softmax, and every stored key is inside the window); for M > 1 the slots must still hold
+ * positions 0..L-1 (a ring that has not wrapped). q, k and v start 16-byte aligned
  * (buffers are; a view needs an offset that is a multiple of 16). */
 typedef enum mlxn_attn_layout {
     MLXN_ATTN_OUT_MHD = 0, /* o [M][n_q_heads · D] */
