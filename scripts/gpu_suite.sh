@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU suite, for the device machine: every test program (CUDA cases run there), the
 # demo, compute-sanitizer over the op tests (SANITIZE=1: all families, minutes; or
-# SANITIZE="family ...": memcheck and racecheck over those), and benchmarks (BENCH="args;args":
+# SANITIZE="family ...": those; SANITIZE_TOOLS picks among memcheck and racecheck), and benchmarks (BENCH="args;args":
 # one `mlxn bench <args>` each). Takes a build folder made elsewhere (built with CUDA, carried
 # over); logs go to $OUT (or ./out). Prints a summary table last.
 set -uo pipefail
@@ -33,9 +33,10 @@ done
 if [ -n "${SANITIZE:-}" ] && command -v compute-sanitizer >/dev/null; then
   fams=""
   [ "$SANITIZE" != 1 ] && fams=$SANITIZE
-  run memcheck_ops compute-sanitizer --tool memcheck --error-exitcode 9 "$B/tests/test_ops" cuda $fams
+  for tool in ${SANITIZE_TOOLS:-memcheck racecheck}; do
+    run "${tool}_ops" compute-sanitizer --tool "$tool" --error-exitcode 9 "$B/tests/test_ops" cuda $fams
+  done
   run memcheck_graph compute-sanitizer --tool memcheck --error-exitcode 9 "$B/tests/test_graph"
-  run racecheck_ops compute-sanitizer --tool racecheck --error-exitcode 9 "$B/tests/test_ops" cuda $fams
 fi
 if [ -n "${BENCH:-}" ]; then
   IFS=';' read -ra benches <<<"$BENCH"
