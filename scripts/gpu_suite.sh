@@ -39,10 +39,11 @@ if [ -n "${SANITIZE:-}" ] && command -v compute-sanitizer >/dev/null; then
   run memcheck_graph compute-sanitizer --tool memcheck --error-exitcode 9 "$B/tests/test_graph"
 fi
 if [ -n "${BENCH:-}" ]; then
+  nb=0
   IFS=';' read -ra benches <<<"$BENCH"
   for b in "${benches[@]}"; do
     read -ra args <<<"$b"
-    run "bench_${args[0]}" "$B/mlxn" bench "${args[@]}"
+    run "bench$((++nb))_${args[0]}" "$B/mlxn" bench "${args[@]}"
   done
 fi
 cat "$LOGS/gpu.txt"
