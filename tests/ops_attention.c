@@ -300,8 +300,79 @@ static void bad_args(mlxn_device *dev, mlxn_stream *s) {
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mlxn_buffer_free(bufs[i]);
 }
 
+/* A wrapped ring cache (position p in slot p mod W) read as the header says: M = 1, kv_len = W,
+ * window 0, against the same keys stored in position order. The two differ only in the order
+ * the keys are visited: f32 sums, and on the tensor-core path P rounded to f16 against other
+ * running maxima (each weight within 2^-11 relative), so the bound is 2e-3·max|v|; a slot or
+ * mask error moves o by O(max|v|). Both against the float64 oracle too (Q and P rounded to f16
+ * on the tensor cores: the same 2e-3·max|v|). */
+static void ring_decode(mlxn_device *dev, mlxn_stream *s) {
+    const int64_t hq = 8, hkv = 2, W = 100, d = 128, P = 257; /* positions 0..P-1 appended, W kept */
+    const int64_t nkv = hkv * W * d, kne[3] = {hkv, W, d}, qne[3] = {hq, 1, d}, one1[1] = {1}, one_ne[2] = {1, hq * d};
+    t_rng r = {777};
+    double *lk = malloc(sizeof(double) * (size_t)nkv), *lv = malloc(sizeof(double) * (size_t)nkv);
+    double *rk = malloc(sizeof(double) * (size_t)nkv), *rv = malloc(sizeof(double) * (size_t)nkv);
+    double *qv = malloc(sizeof(double) * (size_t)(hq * d)), *ol = malloc(sizeof(double) * (size_t)(hq * d)),
+           *orr = malloc(sizeof(double) * (size_t)(hq * d));
+    for (int64_t i = 0; i < nkv; i++) lk[i] = t_rng_normal(&r), lv[i] = t_rng_normal(&r);
+    for (int64_t i = 0; i < hq * d; i++) qv[i] = t_rng_normal(&r);
+    mlxn_buffer *kl = t_buf_from(dev, MLXN_TYPE_F16, 3, kne, lk), *vl = t_buf_from(dev, MLXN_TYPE_F16, 3, kne, lv);
+    for (int64_t h = 0; h < hkv; h++) /* linear row i holds position P - W + i */
+        for (int64_t i = 0; i < W; i++)
+            for (int64_t e = 0; e < d; e++) {
+                const int64_t slot = (P - W + i) % W;
+                rk[(h * W + slot) * d + e] = lk[(h * W + i) * d + e];
+                rv[(h * W + slot) * d + e] = lv[(h * W + i) * d + e];
+            }
+    mlxn_buffer *kr = t_buf_from(dev, MLXN_TYPE_F16, 3, kne, rk), *vr = t_buf_from(dev, MLXN_TYPE_F16, 3, kne, rv);
+    mlxn_buffer *q = t_buf_from(dev, MLXN_TYPE_F32, 3, qne, qv), *o1 = NULL, *o2 = NULL, *kvl = NULL;
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 2, one_ne, &o1);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 2, one_ne, &o2);
+    mlxn_buffer_alloc(dev, MLXN_TYPE_I32, 1, one1, &kvl);
+    const int32_t wl = (int32_t)W;
+    if (kvl) mlxn_buffer_write(kvl, 0, &wl, 4);
+    mlxn_attention_params p = mlxn_attention_defaults();
+    p.kv_len = kvl;
+    CHECK_ST(mlxn_attention(s, q, kl, vl, o1, &p), MLXN_OK);
+    CHECK_ST(mlxn_attention(s, q, kr, vr, o2, &p), MLXN_OK);
+    CHECK_ST(mlxn_stream_sync(s), MLXN_OK);
+    double worst = 0, vmax = 0;
+    if (t_buf_read(o1, ol) && t_buf_read(o2, orr)) {
+        for (int64_t i = 0; i < nkv; i++) vmax = fmax(vmax, fabs(lv[i]));
+        double worst_ref = 0;
+        for (int64_t h = 0; h < hq; h++) { /* the float64 oracle over the ordered keys */
+            const int64_t g = h / (hq / hkv);
+            double *sc = malloc(sizeof(double) * (size_t)W), m = -INFINITY, l = 0;
+            for (int64_t j = 0; j < W; j++) {
+                double dot = 0;
+                for (int64_t e = 0; e < d; e++) dot += qv[h * d + e] * lk[(g * W + j) * d + e];
+                sc[j] = dot / sqrt((double)d), m = fmax(m, sc[j]);
+            }
+            for (int64_t j = 0; j < W; j++) sc[j] = exp(sc[j] - m), l += sc[j];
+            for (int64_t e = 0; e < d; e++) {
+                double acc = 0;
+                for (int64_t j = 0; j < W; j++) acc += sc[j] * lv[(g * W + j) * d + e];
+                worst_ref = fmax(worst_ref, fmax(fabs(ol[h * d + e] - acc / l), fabs(orr[h * d + e] - acc / l)));
+            }
+            free(sc);
+        }
+        for (int64_t i = 0; i < hq * d; i++) worst = fmax(worst, fabs(ol[i] - orr[i]));
+        CHECK(worst <= 2e-3 * vmax, "attention over a wrapped ring cache: |ring - ordered| %.3g > 2e-3 * max|v| %.3g", worst,
+              vmax);
+        CHECK(worst_ref <= 2e-3 * vmax, "attention ring cache: |o - oracle| %.3g > 2e-3 * max|v| %.3g", worst_ref, vmax);
+        printf("attention: ring cache: ring vs ordered %.2e, vs oracle %.2e * max|v| (bound 2e-3)\n", worst / vmax,
+               worst_ref / vmax);
+    } else {
+        CHECK(false, "attention ring cache: reading the outputs failed: %s", mlxn_last_error());
+    }
+    mlxn_buffer *bufs[] = {kl, vl, kr, vr, q, o1, o2, kvl};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mlxn_buffer_free(bufs[i]);
+    free(lk), free(lv), free(rk), free(rv), free(qv), free(ol), free(orr);
+}
+
 void t_ops_attention(mlxn_device *dev, mlxn_stream *s) {
     bad_args(dev, s);
+    ring_decode(dev, s);
     static const int64_t dims[] = {64, 80, 96, 128, 192, 256, 512};
     static const int64_t lm[][2] = {{1, 1}, {2, 1}, {7, 3}, {33, 16}, {100, 100}, {100, 3}, {1000, 16}, {4097, 1},
                                     {4097, 3}, {7, 16}};
