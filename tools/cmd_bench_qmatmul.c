@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mlxn.h"
 #include "cli.h"
@@ -235,6 +236,7 @@ typedef struct ceiling_cache {
 
 int mlxn_bench_qmatmul(int argc, char **argv) {
     opts o = {.backend = MLXN_BACKEND_AUTO, .reps = 7, .tx = MLXN_TYPE_BF16};
+    const bool progress = isatty(STDERR_FILENO); /* the progress line, on a terminal only */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char buf[1024];
@@ -326,7 +328,7 @@ int mlxn_bench_qmatmul(int argc, char **argv) {
             }
             mlxn_buffer *wall = NULL, **wv = NULL;
             int copies = 0;
-            fprintf(stderr, "\r[%d/%d] %s %lldx%lld: preparing weights...          ", done_n, total, mlxn_type_name(t),
+            if (progress) fprintf(stderr, "\r[%d/%d] %s %lldx%lld: preparing weights...          ", done_n, total, mlxn_type_name(t),
                     (long long)sh->n, (long long)sh->k);
             if ((st = make_weights(dev, t, sh->n, sh->k, rotate, &wall, &wv, &copies))) {
                 fprintf(stderr, "\nmlxn bench qmatmul: %s %lldx%lld weights: %s: %s\n", mlxn_type_name(t),
@@ -349,7 +351,7 @@ int mlxn_bench_qmatmul(int argc, char **argv) {
             }
             for (int mi = 0; mi < o.n_ms; mi++, done_n++) {
                 const int64_t M = o.ms[mi], xne[2] = {M, sh->k}, yne[2] = {M, sh->n};
-                fprintf(stderr, "\r[%d/%d] %s %lldx%lld M=%lld          ", done_n + 1, total, mlxn_type_name(t),
+                if (progress) fprintf(stderr, "\r[%d/%d] %s %lldx%lld M=%lld          ", done_n + 1, total, mlxn_type_name(t),
                         (long long)sh->n, (long long)sh->k, (long long)M);
                 timed tm = {s, NULL, NULL, wv, copies, wp};
                 if ((st = mlxn_buffer_alloc(dev, o.tx, 2, xne, &tm.x)) || (st = fill_x(tm.x)) ||
@@ -396,7 +398,7 @@ int mlxn_bench_qmatmul(int argc, char **argv) {
                 } else {
                     char shp[32];
                     snprintf(shp, sizeof shp, "%lldx%lld", (long long)sh->n, (long long)sh->k);
-                    fprintf(stderr, "\r%60s\r", "");
+                    if (progress) fprintf(stderr, "\r%60s\r", "");
                     printf("%-7s %-12s %-14s %5lld %10.2f %9.1f %9.3f %-9s %6s\n", mlxn_type_name(t), sh->model, shp,
                            (long long)M, sec * 1e6, bytes / sec / 1e9, flops / sec / 1e12,
                            mv ? "read" : ceil_v > 0 ? "cublasLt" : "none", rs);
@@ -408,7 +410,7 @@ int mlxn_bench_qmatmul(int argc, char **argv) {
             free_weights(wall, wv, copies);
         }
     }
-    fprintf(stderr, "\r%60s\r", "");
+    if (progress) fprintf(stderr, "\r%60s\r", "");
     if (o.json) printf("\n]}\n");
     else if (lt_why[0]) printf("cuBLASLt ceiling unavailable: %s\n", lt_why);
     else if (!cuda && max_m > 16) printf("mat-mat rows on the CPU have no same-run ceiling (cuBLASLt is GPU-only)\n");
