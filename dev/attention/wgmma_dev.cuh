@@ -137,13 +137,13 @@ attn_wgmma_dev(att_params p, float *ws, const __grid_constant__ CUtensorMap tmk,
 #pragma unroll
                 for (int i = 0; i < NS; i++) sc[i] = 0.01f * i;
             }
-            wg_arrive();
+            wg_fence();
 #pragma unroll
             for (int kk = 0; kk < ((ABL & 8) ? 0 : D / 16); kk++)
                 wgmma_op<BC, T>::ss(sc, wg_desc(q_wg + (kk >> 2) * BR * 128 + (kk & 3) * 32, 16, 1024),
                                     wg_desc(kt + (kk >> 2) * BC * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
             wg_commit();
-            wg_wait0();
+            wg_wait<0>();
             wg_pin(sc);
 
             /* sc[4i + e]: row (lane >> 2) + 8·(e >> 1) of this warp's 16, key 8i + 2·(lane & 3) + (e & 1) */
@@ -210,12 +210,12 @@ attn_wgmma_dev(att_params p, float *ws, const __grid_constant__ CUtensorMap tmk,
 #pragma unroll
                 for (int x = 0; x < 4; x++) asm volatile("" : "+r"(pa[kc][x])::"memory");
             wg_pin(o);
-            wg_arrive();
+            wg_fence();
 #pragma unroll
             for (int kc = 0; kc < ((ABL & 4) ? 0 : BC / 16); kc++)
                 wgmma_op<D, T>::rs(o, pa[kc], wg_desc(vt + kc * 16 * 128, BC * 128, 1024), 1);
             wg_commit();
-            wg_wait0();
+            wg_wait<0>();
             wg_pin(o);
             mbar_arrive(empty(s));
         }
