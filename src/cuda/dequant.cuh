@@ -129,25 +129,18 @@ template <> struct mlxn_dq<MLXN_TYPE_Q5_1> {
     }
 };
 
-template <> struct mlxn_dq<MLXN_TYPE_Q8_0> {
-    typedef mlxn_block_q8_0 block;
-    static constexpr int qk = MLXN_QK8_0;
+/* Q8_0 and Q8_1: d·q (Q8_1's sum field plays no part in dequantization). */
+template <typename B, int QK> struct mlxn_dq_q8 {
+    typedef B block;
+    static constexpr int qk = QK;
     static __device__ __forceinline__ void load8(const block *b, int c, float (&v)[8]) {
         const float d = mlxn_dq_f16(b->d);
 #pragma unroll
         for (int j = 0; j < 8; j++) v[j] = mlxn_dq_mul((float)b->qs[8 * c + j], d);
     }
 };
-
-template <> struct mlxn_dq<MLXN_TYPE_Q8_1> {
-    typedef mlxn_block_q8_1 block;
-    static constexpr int qk = MLXN_QK8_1;
-    static __device__ __forceinline__ void load8(const block *b, int c, float (&v)[8]) {
-        const float d = mlxn_dq_f16(b->d);
-#pragma unroll
-        for (int j = 0; j < 8; j++) v[j] = mlxn_dq_mul((float)b->qs[8 * c + j], d);
-    }
-};
+template <> struct mlxn_dq<MLXN_TYPE_Q8_0> : mlxn_dq_q8<mlxn_block_q8_0, MLXN_QK8_0> {};
+template <> struct mlxn_dq<MLXN_TYPE_Q8_1> : mlxn_dq_q8<mlxn_block_q8_1, MLXN_QK8_1> {};
 
 template <> struct mlxn_dq<MLXN_TYPE_IQ4_NL> {
     typedef mlxn_block_iq4_nl block;

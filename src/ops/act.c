@@ -4,31 +4,17 @@
 #include <math.h>
 
 #include "core/core.h"
+#include "ops/check.h"
 
 mlxn_act_params mlxn_act_defaults(void) {
     mlxn_act_params p = {.gelu = MLXN_GELU_TANH, .softcap = 30.0f};
     return p;
 }
 
-static mlxn_status check_buf(const char *op, const char *arg, const mlxn_stream *s, const mlxn_buffer *b) {
-    if (!b) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is NULL", op, arg);
-    if (b->st->dev != s->dev) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is on another device than the stream", op, arg);
-    if (b->type != MLXN_TYPE_F32 && b->type != MLXN_TYPE_F16 && b->type != MLXN_TYPE_BF16)
-        return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is %s, want f32, f16 or bf16", op, arg, mlxn_type_name(b->type));
-    return MLXN_OK;
-}
-
-static bool same_shape(const mlxn_buffer *a, const mlxn_buffer *b) {
-    if (a->ndim != b->ndim) return false;
-    for (int d = 0; d < a->ndim; d++)
-        if (a->ne[d] != b->ne[d]) return false;
-    return true;
-}
-
 /* y may be `in` only as the very same buffer of y's shape and type. */
 static mlxn_status check_alias(const char *op, const char *an, const mlxn_buffer *in, const mlxn_buffer *y) {
     int ov = mlxn_buffer_overlap(y, in);
-    if (ov == 2 || (ov == 1 && (y->type != in->type || !same_shape(y, in))))
+    if (ov == 2 || (ov == 1 && (y->type != in->type || !mlxn_same_shape(y, in))))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: y overlaps %s other than as the same buffer of its shape and type", op, an);
     return MLXN_OK;
 }
@@ -41,8 +27,8 @@ static mlxn_status act(const char *op, mlxn_act_op kind, const char *an, const c
     mlxn_status st;
     if (!s) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: stream is NULL", op);
     const bool binary = mlxn_act_binary(kind), fused = binary && !b && kind != MLXN_ACT_SIGMOID_MUL;
-    if ((st = check_buf(op, an, s, a)) || (st = check_buf(op, "y", s, y))) return st;
-    if (binary && !fused && (st = check_buf(op, bn, s, b))) return st;
+    if ((st = mlxn_check_float(op, an, s, a)) || (st = mlxn_check_float(op, "y", s, y))) return st;
+    if (binary && !fused && (st = mlxn_check_float(op, bn, s, b))) return st;
     if (y->readonly) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: y is read-only", op);
     mlxn_act_params prm = p ? *p : mlxn_act_defaults();
     if (kind == MLXN_ACT_SOFTCAP && !(isfinite(prm.softcap) && prm.softcap > 0))
@@ -66,10 +52,10 @@ static mlxn_status act(const char *op, mlxn_act_op kind, const char *an, const c
         cols = n;
         as = bs = 2 * n;
     } else {
-        if (!same_shape(a, y))
+        if (!mlxn_same_shape(a, y))
             return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: y has shape %s, want %s's shape %s", op, mlxn_shape_str(y, sy, sizeof sy),
                             an, mlxn_shape_str(a, sa, sizeof sa));
-        if (binary && !same_shape(b, y))
+        if (binary && !mlxn_same_shape(b, y))
             return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s has shape %s, want %s's shape %s", op, bn,
                             mlxn_shape_str(b, sy, sizeof sy), an, mlxn_shape_str(a, sa, sizeof sa));
         if ((st = check_alias(op, an, a, y)) || (binary && (st = check_alias(op, bn, b, y)))) return st;

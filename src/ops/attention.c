@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "core/core.h"
+#include "ops/check.h"
 
 mlxn_attention_params mlxn_attention_defaults(void) {
     mlxn_attention_params p = {.scale = 0.0f, .softcap = 0.0f, .causal = true, .window = 0,
@@ -9,7 +10,6 @@ mlxn_attention_params mlxn_attention_defaults(void) {
     return p;
 }
 
-static bool is_float(mlxn_type t) { return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16; }
 static bool is_cache(mlxn_type t) { return t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16 || t == MLXN_TYPE_Q8_0; }
 
 static mlxn_status on_dev(const mlxn_stream *s, const mlxn_buffer *b, const char *arg) {
@@ -29,9 +29,9 @@ mlxn_status mlxn_attention(mlxn_stream *s, const mlxn_buffer *q, const mlxn_buff
     if ((st = on_dev(s, q, "q")) || (st = on_dev(s, k, "k")) || (st = on_dev(s, v, "v")) || (st = on_dev(s, o, "o")) ||
         (st = on_dev(s, p.mask, "mask")) || (st = on_dev(s, p.sinks, "sinks")) || (st = on_dev(s, p.kv_len, "kv_len")))
         return st;
-    if (!is_float(q->type))
+    if (!mlxn_is_float(q->type))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "attention: q is %s, want f32, f16 or bf16", mlxn_type_name(q->type));
-    if (!is_float(o->type))
+    if (!mlxn_is_float(o->type))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "attention: o is %s, want f32, f16 or bf16", mlxn_type_name(o->type));
     if (!is_cache(k->type) || !is_cache(v->type))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "attention: %s is %s, want f16, bf16 or q8_0", is_cache(k->type) ? "v" : "k",

@@ -3,29 +3,11 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "ops/check.h"
 
 mlxn_eltwise_params mlxn_eltwise_defaults(void) {
     mlxn_eltwise_params p = {.scale = 1.0f, .bias = 0.0f};
     return p;
-}
-
-static bool float_type(mlxn_type t) {
-    return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16;
-}
-
-static mlxn_status check_buf(const char *op, const char *arg, const mlxn_stream *s, const mlxn_buffer *b) {
-    if (!b) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is NULL", op, arg);
-    if (b->st->dev != s->dev) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is on another device than the stream", op, arg);
-    if (!float_type(b->type))
-        return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is %s, want f32, f16 or bf16", op, arg, mlxn_type_name(b->type));
-    return MLXN_OK;
-}
-
-static bool same_shape(const mlxn_buffer *a, const mlxn_buffer *b) {
-    if (a->ndim != b->ndim) return false;
-    for (int d = 0; d < a->ndim; d++)
-        if (a->ne[d] != b->ne[d]) return false;
-    return true;
 }
 
 static mlxn_status eltwise(const char *op, mlxn_eltwise_op kind, mlxn_stream *s, const mlxn_buffer *a,
@@ -35,22 +17,22 @@ static mlxn_status eltwise(const char *op, mlxn_eltwise_op kind, mlxn_stream *s,
     if (!s) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: stream is NULL", op);
     bool binary = kind != MLXN_ELTWISE_COPY;
     const char *an = binary ? "a" : "x";
-    if ((st = check_buf(op, an, s, a))) return st;
-    if (binary && (st = check_buf(op, "b", s, b))) return st;
-    if ((st = check_buf(op, "y", s, y))) return st;
+    if ((st = mlxn_check_float(op, an, s, a))) return st;
+    if (binary && (st = mlxn_check_float(op, "b", s, b))) return st;
+    if ((st = mlxn_check_float(op, "y", s, y))) return st;
     if (y->readonly) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: y is read-only", op);
-    if (!same_shape(a, y))
+    if (!mlxn_same_shape(a, y))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: y has shape %s, want %s's shape %s", op,
                         mlxn_shape_str(y, sb, sizeof sb), an, mlxn_shape_str(a, sa, sizeof sa));
     int64_t n = mlxn_buffer_nelements(a), nb = n;
     if (binary) {
         int64_t row = a->ne[a->ndim - 1], b_inner = b->ne[b->ndim - 1];
         nb = mlxn_buffer_nelements(b);
-        if (!same_shape(a, b) && !(nb == row && b_inner == row))
+        if (!mlxn_same_shape(a, b) && !(nb == row && b_inner == row))
             return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: b has shape %s, want a's shape %s or a row of %lld", op,
                             mlxn_shape_str(b, sb, sizeof sb), mlxn_shape_str(a, sa, sizeof sa), (long long)row);
         int ov = mlxn_buffer_overlap(y, b);
-        if (ov == 2 || (ov == 1 && (y->type != b->type || !same_shape(a, b))))
+        if (ov == 2 || (ov == 1 && (y->type != b->type || !mlxn_same_shape(a, b))))
             return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: y overlaps b other than as the same full-shape buffer", op);
     }
     if (mlxn_buffer_overlap(y, a) == 2 || (mlxn_buffer_overlap(y, a) == 1 && y->type != a->type))

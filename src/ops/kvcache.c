@@ -1,23 +1,17 @@
 /* KV cache front end: kv_append. Validates the contract in mlxn.h and hands one
  * mlxn_kv_append_args to the backend. */
 #include "core/core.h"
-
-static bool float_type(mlxn_type t) { return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16; }
-
-static mlxn_status check_buf(const mlxn_stream *s, const char *arg, const mlxn_buffer *b) {
-    if (!b) return mlxn_err(MLXN_ERR_INVALID_ARG, "kv_append: %s is NULL", arg);
-    if (b->st->dev != s->dev)
-        return mlxn_err(MLXN_ERR_INVALID_ARG, "kv_append: %s is on another device than the stream", arg);
-    return MLXN_OK;
-}
+#include "ops/check.h"
 
 mlxn_status mlxn_kv_append(mlxn_stream *s, const mlxn_buffer *x, const mlxn_buffer *pos, mlxn_buffer *cache,
                            const mlxn_kv_append_params *p) {
     char s1[96], s2[96];
     mlxn_status st;
     if (!s) return mlxn_err(MLXN_ERR_INVALID_ARG, "kv_append: stream is NULL");
-    if ((st = check_buf(s, "x", x)) || (st = check_buf(s, "pos", pos)) || (st = check_buf(s, "cache", cache))) return st;
-    if (!float_type(x->type))
+    if ((st = mlxn_check_on("kv_append", "x", s, x)) || (st = mlxn_check_on("kv_append", "pos", s, pos)) ||
+        (st = mlxn_check_on("kv_append", "cache", s, cache)))
+        return st;
+    if (!mlxn_is_float(x->type))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "kv_append: x is %s, want f32, f16 or bf16", mlxn_type_name(x->type));
     if (pos->type != MLXN_TYPE_I32)
         return mlxn_err(MLXN_ERR_INVALID_ARG, "kv_append: pos is %s, want i32", mlxn_type_name(pos->type));

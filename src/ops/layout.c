@@ -2,15 +2,13 @@
  * validated against the contract in mlxn.h and lowered to one or two strided walks
  * (mlxn_layout_args) for the backend. */
 #include "core/core.h"
+#include "ops/check.h"
 
-static bool float_type(mlxn_type t) { return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16; }
 static size_t elem_bytes(mlxn_type t) { return t == MLXN_TYPE_F32 ? 4 : 2; }
 
 static mlxn_status check_buf(const char *op, const char *arg, const mlxn_stream *s, const mlxn_buffer *b, bool out) {
-    if (!b) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is NULL", op, arg);
-    if (b->st->dev != s->dev) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is on another device than the stream", op, arg);
-    if (!float_type(b->type))
-        return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is %s, want f32, f16 or bf16", op, arg, mlxn_type_name(b->type));
+    mlxn_status st = mlxn_check_float(op, arg, s, b);
+    if (st) return st;
     if (out && b->readonly) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is read-only", op, arg);
     return MLXN_OK;
 }

@@ -3,29 +3,11 @@
 #include <math.h>
 
 #include "core/core.h"
+#include "ops/check.h"
 
 mlxn_norm_params mlxn_norm_defaults(void) {
     mlxn_norm_params p = {.eps = 1e-6f, .w_offset = 0.0f, .head_dim = 0, .x_col = 0};
     return p;
-}
-
-static bool float_type(mlxn_type t) {
-    return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16;
-}
-
-static mlxn_status check_buf(const char *op, const char *arg, const mlxn_stream *s, const mlxn_buffer *b) {
-    if (!b) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is NULL", op, arg);
-    if (b->st->dev != s->dev) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is on another device than the stream", op, arg);
-    if (!float_type(b->type))
-        return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is %s, want f32, f16 or bf16", op, arg, mlxn_type_name(b->type));
-    return MLXN_OK;
-}
-
-static bool same_shape(const mlxn_buffer *a, const mlxn_buffer *b) {
-    if (a->ndim != b->ndim) return false;
-    for (int d = 0; d < a->ndim; d++)
-        if (a->ne[d] != b->ne[d]) return false;
-    return true;
 }
 
 static int64_t inner(const mlxn_buffer *b) { return b->ne[b->ndim - 1]; }
@@ -36,7 +18,7 @@ static mlxn_status check_vec(const char *op, const char *arg, const mlxn_stream 
     char sv[96];
     mlxn_status st;
     if (!v) return MLXN_OK;
-    if ((st = check_buf(op, arg, s, v))) return st;
+    if ((st = mlxn_check_float(op, arg, s, v))) return st;
     if (mlxn_buffer_nelements(v) != seg || inner(v) != seg)
         return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s has shape %s, want [%lld]", op, arg, mlxn_shape_str(v, sv, sizeof sv),
                         (long long)seg);
@@ -52,8 +34,8 @@ static mlxn_status norm(const char *op, mlxn_norm_kind kind, mlxn_stream *s, con
     char sx[96], sy[96];
     mlxn_status st;
     if (!s) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: stream is NULL", op);
-    if ((st = check_buf(op, "x", s, x)) || (st = check_buf(op, "y", s, y))) return st;
-    if (residual && ((st = check_buf(op, "r", s, r)) || (st = check_buf(op, "h", s, h)))) return st;
+    if ((st = mlxn_check_float(op, "x", s, x)) || (st = mlxn_check_float(op, "y", s, y))) return st;
+    if (residual && ((st = mlxn_check_float(op, "r", s, r)) || (st = mlxn_check_float(op, "h", s, h)))) return st;
     if (y->readonly) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: y is read-only", op);
     if (residual && h->readonly) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: h is read-only", op);
     mlxn_norm_params prm = p ? *p : mlxn_norm_defaults();
@@ -73,10 +55,10 @@ static mlxn_status norm(const char *op, mlxn_norm_kind kind, mlxn_stream *s, con
                         (long long)prm.head_dim, (long long)n);
     /* x: y's shape, or rows of a wider buffer read from column x_col */
     int64_t stride = n;
-    if (residual && !(same_shape(x, y) && prm.x_col == 0))
+    if (residual && !(mlxn_same_shape(x, y) && prm.x_col == 0))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: x has shape %s with x_col %lld, want y's shape %s and x_col 0", op,
                         mlxn_shape_str(x, sx, sizeof sx), (long long)prm.x_col, mlxn_shape_str(y, sy, sizeof sy));
-    if (!(same_shape(x, y) && prm.x_col == 0)) {
+    if (!(mlxn_same_shape(x, y) && prm.x_col == 0)) {
         stride = inner(x);
         int64_t total;
         if (stride < n || prm.x_col > stride - n || __builtin_mul_overflow(rows, stride, &total) ||
@@ -87,10 +69,10 @@ static mlxn_status norm(const char *op, mlxn_norm_kind kind, mlxn_stream *s, con
                             (long long)prm.x_col, (long long)n);
     }
     if (residual) {
-        if (!same_shape(r, y))
+        if (!mlxn_same_shape(r, y))
             return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: r has shape %s, want y's shape %s", op,
                             mlxn_shape_str(r, sx, sizeof sx), mlxn_shape_str(y, sy, sizeof sy));
-        if (!same_shape(h, y))
+        if (!mlxn_same_shape(h, y))
             return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: h has shape %s, want y's shape %s", op,
                             mlxn_shape_str(h, sx, sizeof sx), mlxn_shape_str(y, sy, sizeof sy));
         if (h->type != x->type)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "ops/check.h"
 
 mlxn_qmatmul_params mlxn_qmatmul_defaults(void) {
     mlxn_qmatmul_params p = {0};
@@ -24,10 +25,6 @@ static bool weight_format(mlxn_type t) {
     }
 }
 
-static bool float_type(mlxn_type t) {
-    return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16;
-}
-
 /* "Q4_K", "F32": ggml's names in capitals, as model cards write them. */
 static const char *tname(mlxn_type t, char *buf) {
     const char *n = mlxn_type_name(t);
@@ -37,16 +34,10 @@ static const char *tname(mlxn_type t, char *buf) {
     return buf;
 }
 
-static mlxn_status check_buf(const char *op, const char *arg, const mlxn_stream *s, const mlxn_buffer *b) {
-    if (!b) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is NULL", op, arg);
-    if (b->st->dev != s->dev) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is on another device than the stream", op, arg);
-    return MLXN_OK;
-}
-
 /* w: a weight format, [N][K] or [B][N][K]. */
 static mlxn_status check_w(const char *op, const mlxn_stream *s, const mlxn_buffer *w) {
     char tn[16], sh[96];
-    mlxn_status st = check_buf(op, "w", s, w);
+    mlxn_status st = mlxn_check_on(op, "w", s, w);
     if (st) return st;
     if (!weight_format(w->type))
         return mlxn_err(MLXN_ERR_UNSUPPORTED, "%s: w is %s, not one of the weight formats (F32, F16, BF16, Q4_0, Q4_1, "
@@ -82,7 +73,7 @@ static mlxn_status check_x(const mlxn_buffer *x, const mlxn_buffer *w, const mlx
     char tn[16], sx[96];
     const int64_t K = a->k, blk = mlxn_type_block_elems(w->type);
     mlxn_shape_str(x, sx, sizeof sx);
-    if (!float_type(x->type))
+    if (!mlxn_is_float(x->type))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "qmatmul: x is %s, want F32, F16 or BF16", tname(x->type, tn));
     if (p->x_row_stride < 0 || p->x_heads < 0)
         return mlxn_err(MLXN_ERR_INVALID_ARG, "qmatmul: x_row_stride %lld and x_heads %lld must not be negative",
@@ -148,7 +139,7 @@ mlxn_status mlxn_qmatmul(mlxn_stream *s, const mlxn_buffer *x, const mlxn_buffer
     mlxn_status st;
     const char *op = "qmatmul";
     if (!s) return mlxn_err(MLXN_ERR_INVALID_ARG, "qmatmul: stream is NULL");
-    if ((st = check_buf(op, "x", s, x)) || (st = check_w(op, s, w)) || (st = check_buf(op, "y", s, y))) return st;
+    if ((st = mlxn_check_on(op, "x", s, x)) || (st = check_w(op, s, w)) || (st = mlxn_check_on(op, "y", s, y))) return st;
     const mlxn_qmatmul_params prm = p ? *p : mlxn_qmatmul_defaults();
     mlxn_qmatmul_args a = {.op = MLXN_QMATMUL_PRODUCT};
     fill_w(&a, w);
@@ -156,7 +147,7 @@ mlxn_status mlxn_qmatmul(mlxn_stream *s, const mlxn_buffer *x, const mlxn_buffer
     /* y: [M][N] or [B][M][N], dense, a float type */
     mlxn_shape_str(y, sy, sizeof sy);
     mlxn_shape_str(w, sw, sizeof sw);
-    if (!float_type(y->type))
+    if (!mlxn_is_float(y->type))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "qmatmul: y is %s, want F32, F16 or BF16", tname(y->type, tn));
     if (y->readonly) return mlxn_err(MLXN_ERR_INVALID_ARG, "qmatmul: y is read-only");
     if ((y->ndim != 2 && y->ndim != 3) || y->ne[y->ndim - 1] != a.n)
@@ -172,7 +163,7 @@ mlxn_status mlxn_qmatmul(mlxn_stream *s, const mlxn_buffer *x, const mlxn_buffer
     if (prm.w_prepared) {
         const mlxn_buffer *wp = prm.w_prepared;
         char sp[96];
-        if ((st = check_buf(op, "w_prepared", s, wp))) return st;
+        if ((st = mlxn_check_on(op, "w_prepared", s, wp))) return st;
         bool same = wp->ndim == w->ndim;
         for (int d = 0; same && d < w->ndim; d++) same = wp->ne[d] == w->ne[d];
         if (wp->type != MLXN_TYPE_BF16 || !same)
@@ -196,7 +187,7 @@ mlxn_status mlxn_qmatmul_prepare(mlxn_stream *s, const mlxn_buffer *w, mlxn_buff
     mlxn_status st;
     const char *op = "qmatmul_prepare";
     if (!s) return mlxn_err(MLXN_ERR_INVALID_ARG, "qmatmul_prepare: stream is NULL");
-    if ((st = check_w(op, s, w)) || (st = check_buf(op, "wp", s, wp))) return st;
+    if ((st = check_w(op, s, w)) || (st = mlxn_check_on(op, "wp", s, wp))) return st;
     bool same = wp->ndim == w->ndim;
     for (int d = 0; same && d < w->ndim; d++) same = wp->ne[d] == w->ne[d];
     if (wp->type != MLXN_TYPE_BF16 || !same)

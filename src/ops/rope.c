@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "ops/check.h"
 
 mlxn_rope_params mlxn_rope_defaults(void) {
     mlxn_rope_params p;
@@ -23,10 +24,6 @@ mlxn_rope_params mlxn_rope_defaults(void) {
 
 static const char *const OP = "rope";
 
-static bool float_type(mlxn_type t) {
-    return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16;
-}
-
 static mlxn_status check_dev(const char *arg, const mlxn_stream *s, const mlxn_buffer *b) {
     if (!b) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is NULL", OP, arg);
     if (b->st->dev != s->dev) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is on another device than the stream", OP, arg);
@@ -36,16 +33,9 @@ static mlxn_status check_dev(const char *arg, const mlxn_stream *s, const mlxn_b
 static mlxn_status check_float(const char *arg, const mlxn_stream *s, const mlxn_buffer *b) {
     mlxn_status st = check_dev(arg, s, b);
     if (st) return st;
-    if (!float_type(b->type))
+    if (!mlxn_is_float(b->type))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is %s, want f32, f16 or bf16", OP, arg, mlxn_type_name(b->type));
     return MLXN_OK;
-}
-
-static bool same_shape(const mlxn_buffer *a, const mlxn_buffer *b) {
-    if (a->ndim != b->ndim) return false;
-    for (int d = 0; d < a->ndim; d++)
-        if (a->ne[d] != b->ne[d]) return false;
-    return true;
 }
 
 static bool positive(float v) { return isfinite(v) && v > 0; }
@@ -175,7 +165,7 @@ mlxn_status mlxn_rope(mlxn_stream *s, const mlxn_buffer *x, const mlxn_buffer *p
     }
     /* x: y's shape, or token rows of a wider buffer read from column x_col */
     int64_t stride = HD;
-    if (!(same_shape(x, y) && prm.x_col == 0)) {
+    if (!(mlxn_same_shape(x, y) && prm.x_col == 0)) {
         int64_t total;
         stride = x->ne[x->ndim - 1];
         if (stride < HD || prm.x_col > stride - HD || __builtin_mul_overflow(T, stride, &total) ||

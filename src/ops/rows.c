@@ -1,6 +1,7 @@
 /* Rows family front end: get_rows. Validates the contract in mlxn.h and hands one
  * mlxn_get_rows_args to the backend. */
 #include "core/core.h"
+#include "ops/check.h"
 #include "quant/traits.h"
 
 mlxn_get_rows_params mlxn_get_rows_defaults(void) {
@@ -8,23 +9,16 @@ mlxn_get_rows_params mlxn_get_rows_defaults(void) {
     return p;
 }
 
-static bool float_type(mlxn_type t) { return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16; }
-
-static mlxn_status check_buf(const mlxn_stream *s, const char *arg, const mlxn_buffer *b) {
-    if (!b) return mlxn_err(MLXN_ERR_INVALID_ARG, "get_rows: %s is NULL", arg);
-    if (b->st->dev != s->dev)
-        return mlxn_err(MLXN_ERR_INVALID_ARG, "get_rows: %s is on another device than the stream", arg);
-    return MLXN_OK;
-}
-
 mlxn_status mlxn_get_rows(mlxn_stream *s, const mlxn_buffer *table, const mlxn_buffer *ids, mlxn_buffer *y,
                           const mlxn_get_rows_params *p) {
     char s1[96], s2[96];
     mlxn_status st;
     if (!s) return mlxn_err(MLXN_ERR_INVALID_ARG, "get_rows: stream is NULL");
-    if ((st = check_buf(s, "table", table)) || (st = check_buf(s, "ids", ids)) || (st = check_buf(s, "y", y))) return st;
+    if ((st = mlxn_check_on("get_rows", "table", s, table)) || (st = mlxn_check_on("get_rows", "ids", s, ids)) ||
+        (st = mlxn_check_on("get_rows", "y", s, y)))
+        return st;
     const mlxn_type_traits *tt = mlxn_traits(table->type);
-    if (!float_type(table->type) && !(tt->block_elems > 1 && tt->to_float))
+    if (!mlxn_is_float(table->type) && !(tt->block_elems > 1 && tt->to_float))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "get_rows: table is %s, want f32, f16, bf16 or a block format",
                         mlxn_type_name(table->type));
     if (table->ndim != 2)
@@ -34,7 +28,7 @@ mlxn_status mlxn_get_rows(mlxn_stream *s, const mlxn_buffer *table, const mlxn_b
         return mlxn_err(MLXN_ERR_INVALID_ARG, "get_rows: ids is %s, want i32", mlxn_type_name(ids->type));
     if (ids->ndim > 3)
         return mlxn_err(MLXN_ERR_INVALID_ARG, "get_rows: ids has %d dims, want 1..3", ids->ndim);
-    if (!float_type(y->type))
+    if (!mlxn_is_float(y->type))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "get_rows: y is %s, want f32, f16 or bf16", mlxn_type_name(y->type));
     if (y->readonly) return mlxn_err(MLXN_ERR_INVALID_ARG, "get_rows: y is read-only");
     const int64_t n_rows = table->ne[0], k = table->ne[1], n = mlxn_buffer_nelements(ids);

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "core/core.h"
+#include "ops/check.h"
 
 mlxn_sample_params mlxn_sample_defaults(void) {
     mlxn_sample_params p = {.temperature = 1.0f,
@@ -17,14 +18,6 @@ mlxn_sample_params mlxn_sample_defaults(void) {
     return p;
 }
 
-static bool float_type(mlxn_type t) { return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16; }
-
-static mlxn_status check_buf(const char *op, const char *arg, const mlxn_stream *s, const mlxn_buffer *b) {
-    if (!b) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is NULL", op, arg);
-    if (b->st->dev != s->dev) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is on another device than the stream", op, arg);
-    return MLXN_OK;
-}
-
 /* The checks every mode shares: the stream, logits [rows][V] or [V], and the output (I32):
  * [rows] when per_row is 0, else [rows][per_row] (or [per_row] for one row). Fills rows and v. */
 static mlxn_status common(const char *op, mlxn_stream *s, const mlxn_buffer *logits, const mlxn_buffer *out,
@@ -32,8 +25,8 @@ static mlxn_status common(const char *op, mlxn_stream *s, const mlxn_buffer *log
     char s1[96], s2[96];
     mlxn_status st;
     if (!s) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: stream is NULL", op);
-    if ((st = check_buf(op, "logits", s, logits)) || (st = check_buf(op, out_name, s, out))) return st;
-    if (!float_type(logits->type))
+    if ((st = mlxn_check_on(op, "logits", s, logits)) || (st = mlxn_check_on(op, out_name, s, out))) return st;
+    if (!mlxn_is_float(logits->type))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: logits is %s, want f32, f16 or bf16", op, mlxn_type_name(logits->type));
     if (logits->ndim > 2)
         return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: logits has shape %s, want [rows][V] or [V]", op,
@@ -80,7 +73,7 @@ mlxn_status mlxn_top_k(mlxn_stream *s, const mlxn_buffer *logits, mlxn_buffer *v
     int64_t rows = 0, v = 0;
     mlxn_status st;
     if (!s) return mlxn_err(MLXN_ERR_INVALID_ARG, "top_k: stream is NULL");
-    if ((st = check_buf("top_k", "indices", s, indices))) return st;
+    if ((st = mlxn_check_on("top_k", "indices", s, indices))) return st;
     const int64_t k = indices->ne[indices->ndim - 1];
     if (k < 1) return mlxn_err(MLXN_ERR_INVALID_ARG, "top_k: k=%lld (indices' last dim), want >= 1", (long long)k);
     if ((st = common("top_k", s, logits, indices, "indices", k, &rows, &v))) return st;
@@ -90,8 +83,8 @@ mlxn_status mlxn_top_k(mlxn_stream *s, const mlxn_buffer *logits, mlxn_buffer *v
     if (k > MLXN_SAMPLE_MAX_K)
         return mlxn_err(MLXN_ERR_UNSUPPORTED, "top_k: k=%lld, at most %d", (long long)k, MLXN_SAMPLE_MAX_K);
     if (values) {
-        if ((st = check_buf("top_k", "values", s, values))) return st;
-        if (!float_type(values->type))
+        if ((st = mlxn_check_on("top_k", "values", s, values))) return st;
+        if (!mlxn_is_float(values->type))
             return mlxn_err(MLXN_ERR_INVALID_ARG, "top_k: values is %s, want f32, f16 or bf16", mlxn_type_name(values->type));
         bool same = values->ndim == indices->ndim;
         for (int d = 0; same && d < values->ndim; d++) same = values->ne[d] == indices->ne[d];
@@ -116,7 +109,7 @@ mlxn_status mlxn_sample(mlxn_stream *s, const mlxn_buffer *logits, const mlxn_bu
     int64_t rows = 0, v = 0;
     mlxn_status st = common("sample", s, logits, token, "token", 0, &rows, &v);
     if (st) return st;
-    if ((st = check_buf("sample", "rng", s, rng))) return st;
+    if ((st = mlxn_check_on("sample", "rng", s, rng))) return st;
     if (rng->type != MLXN_TYPE_I64 || mlxn_buffer_nelements(rng) != 2)
         return mlxn_err(MLXN_ERR_INVALID_ARG, "sample: rng is %s %s, want i64 [2] = {seed, step}", mlxn_type_name(rng->type),
                         mlxn_shape_str(rng, s1, sizeof s1));
@@ -127,7 +120,7 @@ mlxn_status mlxn_sample(mlxn_stream *s, const mlxn_buffer *logits, const mlxn_bu
     int64_t w = 0;
     bool per_row = false;
     if (recent) {
-        if ((st = check_buf("sample", "recent", s, recent))) return st;
+        if ((st = mlxn_check_on("sample", "recent", s, recent))) return st;
         w = recent->ne[recent->ndim - 1];
         per_row = recent->ndim == 2 && recent->ne[0] == rows && rows > 1;
         if (recent->type != MLXN_TYPE_I32 || !(recent->ndim == 1 || (recent->ndim == 2 && (recent->ne[0] == rows || recent->ne[0] == 1))))

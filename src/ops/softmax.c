@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "core/core.h"
+#include "ops/check.h"
 
 mlxn_softmax_params mlxn_softmax_defaults(void) {
     mlxn_softmax_params p = {.scale = 1.0f, .softcap = 0.0f};
@@ -11,28 +12,13 @@ mlxn_softmax_params mlxn_softmax_defaults(void) {
 
 static const char *const OP = "softmax";
 
-static mlxn_status check_buf(const char *arg, const mlxn_stream *s, const mlxn_buffer *b) {
-    if (!b) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is NULL", OP, arg);
-    if (b->st->dev != s->dev) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is on another device than the stream", OP, arg);
-    if (b->type != MLXN_TYPE_F32 && b->type != MLXN_TYPE_F16 && b->type != MLXN_TYPE_BF16)
-        return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: %s is %s, want f32, f16 or bf16", OP, arg, mlxn_type_name(b->type));
-    return MLXN_OK;
-}
-
-static bool same_shape(const mlxn_buffer *a, const mlxn_buffer *b) {
-    if (a->ndim != b->ndim) return false;
-    for (int d = 0; d < a->ndim; d++)
-        if (a->ne[d] != b->ne[d]) return false;
-    return true;
-}
-
 mlxn_status mlxn_softmax(mlxn_stream *s, const mlxn_buffer *x, const mlxn_buffer *mask, mlxn_buffer *y,
                          const mlxn_softmax_params *p) {
     char sa[96], sb[96];
     mlxn_status st;
     if (!s) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: stream is NULL", OP);
-    if ((st = check_buf("x", s, x)) || (st = check_buf("y", s, y))) return st;
-    if (mask && (st = check_buf("mask", s, mask))) return st;
+    if ((st = mlxn_check_float(OP, "x", s, x)) || (st = mlxn_check_float(OP, "y", s, y))) return st;
+    if (mask && (st = mlxn_check_float(OP, "mask", s, mask))) return st;
     if (y->readonly) return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: y is read-only", OP);
     mlxn_softmax_params prm = p ? *p : mlxn_softmax_defaults();
     if (!isfinite(prm.scale))
@@ -40,7 +26,7 @@ mlxn_status mlxn_softmax(mlxn_stream *s, const mlxn_buffer *x, const mlxn_buffer
     if (!(isfinite(prm.softcap) && prm.softcap >= 0))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: softcap is %g, want 0 (off) or a finite value > 0", OP,
                         (double)prm.softcap);
-    if (!same_shape(x, y))
+    if (!mlxn_same_shape(x, y))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "%s: y has shape %s, want x's shape %s", OP, mlxn_shape_str(y, sb, sizeof sb),
                         mlxn_shape_str(x, sa, sizeof sa));
     const int64_t n = x->ne[x->ndim - 1], nx = mlxn_buffer_nelements(x), rows = n ? nx / n : 0;
