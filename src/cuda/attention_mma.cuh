@@ -39,6 +39,19 @@ static __device__ __forceinline__ void store_out(mlxn_type t, void *base, long l
     else static_cast<float *>(base)[idx] = v;
 }
 
+/* The keys query i (at position L - M + i) sees within a split's keys [js, je]: from
+ * att_key_lo to att_key_hi (none when hi < lo), by the window and the causal mask. */
+static __device__ __forceinline__ int att_key_lo(const mlxn_attention_args &a, int L, long long js, long long i) {
+    long long lo = js, pos = L - a.M + i;
+    if (a.window > 0 && pos - a.window + 1 > lo) lo = pos - a.window + 1;
+    return (int)lo;
+}
+static __device__ __forceinline__ int att_key_hi(const mlxn_attention_args &a, int L, long long je, long long i) {
+    long long hi = L - 1 < je ? L - 1 : je, pos = L - a.M + i;
+    if (a.causal && pos < hi) hi = pos;
+    return (int)(hi < -1 ? -1 : hi);
+}
+
 /* o for one (head, query) from its merged (m, l, acc) in natural-log units, with the sink. */
 static __device__ __forceinline__ void finish(const mlxn_attention_args &a, long long hq, long long i, int d, float m,
                                               float l, float acc) {
@@ -259,16 +272,8 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
     /* visible keys: row R (query i = R / G, position L - M + i) sees [lo, hi]; keys are int
      * (L_cap < 2^31, checked by the launcher) */
     const long long js = (long long)split * p.chunk, je = js + p.chunk - 1;
-    auto lo_of = [&](long long i) {
-        long long lo = js, pos = L - a.M + i;
-        if (a.window > 0 && pos - a.window + 1 > lo) lo = pos - a.window + 1;
-        return (int)lo;
-    };
-    auto hi_of = [&](long long i) {
-        long long hi = L - 1 < je ? L - 1 : je, pos = L - a.M + i;
-        if (a.causal && pos < hi) hi = pos;
-        return (int)(hi < -1 ? -1 : hi);
-    };
+    auto lo_of = [&](long long i) { return att_key_lo(a, L, js, i); };
+    auto hi_of = [&](long long i) { return att_key_hi(a, L, je, i); };
     const long long Rl = (R0 + C::BR < rows ? R0 + C::BR : rows) - 1; /* last valid row of the block */
     const int kb = lo_of(R0 / G), ke = hi_of(Rl / G);                 /* union over the block's rows */
     const int lo_max = lo_of(Rl / G), hi_min = hi_of(R0 / G);         /* intersection */

@@ -73,16 +73,8 @@ attn_wgmma_kernel(att_params p, float *ws, const __grid_constant__ CUtensorMap t
     const int L = (int)kv_count(a);
 
     const long long js = (long long)split * p.chunk, je = js + p.chunk - 1;
-    auto lo_of = [&](long long i) {
-        long long lo = js, pos = L - a.M + i;
-        if (a.window > 0 && pos - a.window + 1 > lo) lo = pos - a.window + 1;
-        return (int)lo;
-    };
-    auto hi_of = [&](long long i) {
-        long long hi = L - 1 < je ? L - 1 : je, pos = L - a.M + i;
-        if (a.causal && pos < hi) hi = pos;
-        return (int)(hi < -1 ? -1 : hi);
-    };
+    auto lo_of = [&](long long i) { return att_key_lo(a, L, js, i); };
+    auto hi_of = [&](long long i) { return att_key_hi(a, L, je, i); };
     const long long Rl = (R0 + BR < rows ? R0 + BR : rows) - 1;
     const int kb = lo_of(R0 / G), ke = hi_of(Rl / G), lo_max = lo_of(Rl / G), hi_min = hi_of(R0 / G);
     const int t0 = kb / BC, n_tiles = ke >= kb ? ke / BC - t0 + 1 : 0;
