@@ -66,12 +66,14 @@ static mlxn_status run_op(mlxn_stream *s, void *ctx) {
 
 static bool float_w(mlxn_type t) { return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16; }
 
-/* CUDA rounds X to int8 per 32 for these formats at M <= 4, Q4_0 and Q4_1 at M <= 2 (the
- * dp4a mat-vec; the tensor-core one above that). */
+/* CUDA rounds X to int8 per 32 for these formats at M <= 16: the dp4a mat-vec (M <= 4, Q4_0
+ * and Q4_1 M <= 2) and above it the int8 tensor-core one (sm_90a, rows 16-byte multiples).
+ * Where another kernel takes such a case (other GPUs, other rows) its bf16 X meets the int8
+ * bound too. */
 static bool cuda_int8_x(const qspec *q) {
     static const mlxn_type t8[] = {MLXN_TYPE_Q4_0, MLXN_TYPE_Q4_1, MLXN_TYPE_Q8_0, MLXN_TYPE_Q4_K,
                                    MLXN_TYPE_Q5_K, MLXN_TYPE_Q6_K, MLXN_TYPE_IQ4_NL};
-    if (!is_cuda || q->M > (q->tw == MLXN_TYPE_Q4_0 || q->tw == MLXN_TYPE_Q4_1 ? 2 : 4)) return false;
+    if (!is_cuda || q->M > 16) return false;
     for (size_t i = 0; i < sizeof t8 / sizeof t8[0]; i++)
         if (q->tw == t8[i]) return true;
     return false;
@@ -266,13 +268,16 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         /* large enough (M·N >= 2^22) that the prepared bf16 weight is read */
         qspec h = {MLXN_TYPE_Q4_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 512, 8192, 256, ROWS, 0, false, true, (*seed)++};
         run_case(dev, s, &h);
-        /* 66 × 2 tiles of 128 × 256: the H100's wgmma kernel takes its 256-wide tiles (the
-         * second holding one row); K-quants with K = 512 stage half a block at a time */
-        static const mlxn_type wide[] = {MLXN_TYPE_Q4_0, MLXN_TYPE_Q8_0, MLXN_TYPE_Q4_K, MLXN_TYPE_Q6_K, MLXN_TYPE_BF16};
-        for (size_t f = 0; f < sizeof wide / sizeof wide[0]; f++) {
-            qspec wq = {wide[f], MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 257, 8448, mlxn_type_block_elems(wide[f]) == 256 ? 512 : 256,
-                        ROWS, 0, false, false, (*seed)++};
+        /* every format: 66 × 2 tiles of 128 × 256 (the H100's wgmma kernel takes its 256-wide
+         * tiles, the second holding one row; K-quants with K = 512 stage half a block at a
+         * time), and K = 2048 in 128-wide tiles (more stages than the ring holds) */
+        for (size_t f = 0; f < N_WTYPES; f++) {
+            const mlxn_type tw = wtypes[f];
+            qspec wq = {tw, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 257, 8448, blk(tw) == 256 ? 512 : 256, ROWS, 0, false, false,
+                        (*seed)++};
             run_case(dev, s, &wq);
+            qspec lk = {tw, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 40, 200, 2048, ROWS, 0, false, false, (*seed)++};
+            run_case(dev, s, &lk);
         }
     }
 }

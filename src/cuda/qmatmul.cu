@@ -115,6 +115,12 @@ static bool qmm_float_w(mlxn_type t) { return t == MLXN_TYPE_F32 || t == MLXN_TY
 
 static unsigned qmm_grid(const cuda_device *d, long long work, int threads) { return mlxn_grid_for(d, work, threads); }
 
+mlxn_status qmm_reduce(const qmm_launch &l, const qmm_kp &p, int splits) {
+    qmm_reduce_kernel<<<qmm_grid(l.dev, (long long)p.batch * p.m * p.n, 256), 256, 0, l.s>>>(p, splits);
+    MLXN_CUDA_CHECK_LAUNCH();
+    return MLXN_OK;
+}
+
 static mlxn_status qmm_generic(const qmm_launch &l) {
     const int warps = 4;
     dim3 grid((unsigned)((l.p->n + warps - 1) / warps), (unsigned)l.batch);
@@ -173,7 +179,7 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
         if (splits > p.k / 512) splits = p.k / 512;
         if (splits > 16) splits = 16;
     }
-    const int kc = qmm_mm_chunk(l.tw); /* splits hold whole raw chunks of W */
+    const int kc = qmm_mm_chunk(l.tw); /* splits hold whole chunks and stages of W */
     p.k_split = ((p.k + splits - 1) / splits + kc - 1) / kc * kc;
     splits = (p.k + p.k_split - 1) / p.k_split;
     const size_t pbytes = splits > 1 ? (size_t)splits * p.batch * p.m * p.n * 4 : 0;
@@ -188,9 +194,7 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
         return qmm_generic(l);
     }
     if (st || splits == 1) return st;
-    qmm_reduce_kernel<<<qmm_grid(s->dev, (long long)p.batch * p.m * p.n, 256), 256, 0, l.s>>>(p, splits);
-    MLXN_CUDA_CHECK_LAUNCH();
-    return MLXN_OK;
+    return qmm_reduce(l, p, splits);
 }
 
 /* Path choice, measured on an H100 (see dev/qmatmul/NOTES.md):
@@ -198,11 +202,13 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
  *   X rounded to int8 per 32 by a pre-pass (at M = 1 on 4096×14336 and 14336×4096 it read
  *   0.41-0.77 of the streaming bandwidth where the tensor-core mat-vec read 0.24-0.46;
  *   thresholds in qmatmul_mv_dp4a.cuh).
+ * - Above those M up to 16, on sm_90a with W rows 16-byte multiples: the same formats on the
+ *   int8 tensor cores, X rounded as for dp4a (qmatmul_mv_mma.cuh).
  * - Other M <= 16: mat-vec. Block formats on the tensor cores, a warp per 16 rows of W
  *   streaming them through shared memory; float weights in f32. Layouts the mat-vec kernels
  *   do not take (rows not a multiple of 4 bytes, unaligned x) go to the generic kernel.
- * - M > 16: tiled mat-mat on the tensor cores: on sm_90a the wgmma kernel for Q4_0, Q8_0,
- *   Q4_K, Q6_K and BF16 (rows 16-byte multiples, K a multiple of 64), the mma.sync kernel
+ * - M > 16: tiled mat-mat on the tensor cores: on sm_90a the wgmma kernel for every format
+ *   but F32 (rows 16-byte multiples, K a multiple of 64), the mma.sync kernel
  *   otherwise; the prepared bf16 weight when given (see below); split over K when the tiles
  *   fill less than one wave (half a wave on wgmma); K not a multiple of 32 (float weights
  *   only) goes to the generic kernel. */

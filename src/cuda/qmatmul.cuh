@@ -132,10 +132,12 @@ struct qmm_launch {
 /* Mat-vec on the tensor cores for block formats, M <= 16 (qmatmul_mv.cu). UNSUPPORTED
  * when the layout does not suit it (the caller then takes the generic kernel). */
 mlxn_status qmm_mv_launch(const qmm_launch &l);
-/* Mat-vec for small M on dp4a with X rounded to int8 per 32 (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K,
- * Q5_K, Q6_K; thresholds in qmatmul_mv_dp4a.cuh): X goes through s's workspace.
- * UNSUPPORTED otherwise. */
+/* Mat-vec for small M with X rounded to int8 per 32 (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, Q5_K,
+ * Q6_K): on dp4a (thresholds in qmatmul_mv_dp4a.cuh), above that to M = 16 on the int8 tensor
+ * cores (sm_90a, qmatmul_mv_mma.cuh); X goes through s's workspace. UNSUPPORTED otherwise. */
 mlxn_status qmm_mvq_launch(cuda_stream *s, const qmm_launch &l);
+/* y = the sum of p.part's splits, in split order (qmatmul.cu). */
+mlxn_status qmm_reduce(const qmm_launch &l, const qmm_kp &p, int splits);
 /* Mat-vec of float weights (F32, F16, BF16) in f32, M <= 16 (qmatmul_mv.cu). */
 mlxn_status qmm_mvf_launch(const qmm_launch &l);
 /* Tiled mat-mat: W dequantized to bf16 tiles in shared memory, X dense bf16 rows, and

@@ -1,6 +1,6 @@
 /* CUDA mat-mat (M > 16). Two kernels:
- * - sm_90a (qmatmul_mm_wgmma.cuh): wgmma with a TMA producer, for Q4_0, Q8_0, Q4_K, Q6_K
- *   (dequantized into the A fragments) and BF16 weights, where W rows and batches are
+ * - sm_90a (qmatmul_mm_wgmma.cuh): wgmma with a TMA producer, for BF16 weights and every
+ *   format but F32 (dequantized into the A fragments), where W rows and batches are
  *   16-byte multiples and K a multiple of 64. A prepared copy (mlxn_qmatmul_prepare: 2·N·K
  *   bytes, 3.6× a Q4_0 weight, 1.9× a Q8_0) runs as BF16 weights: 0.88-0.99 of cuBLASLt
  *   on H100 where dequantizing in the kernel reaches 0.63-0.87 (NOTES_matmat.md).
@@ -200,10 +200,13 @@ template <mlxn_type T> static mlxn_status mm_go(const qmm_launch &l, int splits)
         X(MLXN_TYPE_Q5_1) X(MLXN_TYPE_Q8_0) X(MLXN_TYPE_Q2_K) X(MLXN_TYPE_Q3_K) X(MLXN_TYPE_Q4_K) X(MLXN_TYPE_Q5_K)       \
             X(MLXN_TYPE_Q6_K) X(MLXN_TYPE_IQ4_NL) X(MLXN_TYPE_IQ4_XS) X(MLXN_TYPE_MXFP4)
 
+/* The K granularity of a split: whole raw chunks of the mma.sync kernel and whole stages of
+ * the wgmma kernel (at most 256 elements; a split ending inside a stage would read the next
+ * split's elements too). */
 int qmm_mm_chunk(mlxn_type t) {
     switch (t) {
 #define QMM_CK(T) \
-    case T: return mm_geom<T>::KC;
+    case T: return mm_geom<T>::KC > 256 ? mm_geom<T>::KC : 256;
         QMM_MM_TYPES(QMM_CK)
 #undef QMM_CK
     default: return 0;
@@ -212,8 +215,19 @@ int qmm_mm_chunk(mlxn_type t) {
 
 /* ── the wgmma path ── */
 
+#define QMW_TYPES(X)                                                                                                      \
+    X(MLXN_TYPE_F16) X(MLXN_TYPE_BF16) X(MLXN_TYPE_Q4_0) X(MLXN_TYPE_Q4_1) X(MLXN_TYPE_Q5_0) X(MLXN_TYPE_Q5_1)               \
+        X(MLXN_TYPE_Q8_0) X(MLXN_TYPE_Q2_K) X(MLXN_TYPE_Q3_K) X(MLXN_TYPE_Q4_K) X(MLXN_TYPE_Q5_K) X(MLXN_TYPE_Q6_K)       \
+            X(MLXN_TYPE_IQ4_NL) X(MLXN_TYPE_IQ4_XS) X(MLXN_TYPE_MXFP4)
+
 static bool qmw_format(mlxn_type t) {
-    return t == MLXN_TYPE_Q4_0 || t == MLXN_TYPE_Q8_0 || t == MLXN_TYPE_Q4_K || t == MLXN_TYPE_Q6_K || t == MLXN_TYPE_BF16;
+    switch (t) {
+#define QMW_OK(T) case T:
+        QMW_TYPES(QMW_OK)
+#undef QMW_OK
+        return true;
+    default: return false;
+    }
 }
 
 bool qmm_mm_wgmma_ok(const qmm_launch &l) {
@@ -284,11 +298,10 @@ template <mlxn_type T> static mlxn_status qmw_pick(const qmm_launch &l, int spli
 mlxn_status qmm_mm_launch(const qmm_launch &l, int splits) {
     if (qmm_mm_wgmma_ok(l)) {
         switch (l.tw) {
-        case MLXN_TYPE_Q4_0: return qmw_pick<MLXN_TYPE_Q4_0>(l, splits);
-        case MLXN_TYPE_Q8_0: return qmw_pick<MLXN_TYPE_Q8_0>(l, splits);
-        case MLXN_TYPE_Q4_K: return qmw_pick<MLXN_TYPE_Q4_K>(l, splits);
-        case MLXN_TYPE_Q6_K: return qmw_pick<MLXN_TYPE_Q6_K>(l, splits);
-        case MLXN_TYPE_BF16: return qmw_pick<MLXN_TYPE_BF16>(l, splits);
+#define QMW_GO(T) \
+    case T: return qmw_pick<T>(l, splits);
+            QMW_TYPES(QMW_GO)
+#undef QMW_GO
         default: break;
         }
     }

@@ -27,6 +27,17 @@ template <> struct qmw_fmt<MLXN_TYPE_Q4_0> { static constexpr bool ok = true; st
 template <> struct qmw_fmt<MLXN_TYPE_Q8_0> { static constexpr bool ok = true; static constexpr int QK = 32, BB = 34, WB = 176; };
 template <> struct qmw_fmt<MLXN_TYPE_Q4_K> { static constexpr bool ok = true; static constexpr int QK = 256, BB = 144, WB = 144; };
 template <> struct qmw_fmt<MLXN_TYPE_Q6_K> { static constexpr bool ok = true; static constexpr int QK = 256, BB = 210, WB = 240; };
+template <> struct qmw_fmt<MLXN_TYPE_Q4_1> { static constexpr bool ok = true; static constexpr int QK = 32, BB = 20, WB = 112; };
+template <> struct qmw_fmt<MLXN_TYPE_Q5_0> { static constexpr bool ok = true; static constexpr int QK = 32, BB = 22, WB = 112; };
+template <> struct qmw_fmt<MLXN_TYPE_Q5_1> { static constexpr bool ok = true; static constexpr int QK = 32, BB = 24, WB = 112; };
+template <> struct qmw_fmt<MLXN_TYPE_IQ4_NL> { static constexpr bool ok = true; static constexpr int QK = 32, BB = 18, WB = 112; };
+template <> struct qmw_fmt<MLXN_TYPE_MXFP4> { static constexpr bool ok = true; static constexpr int QK = 32, BB = 17, WB = 112; };
+template <> struct qmw_fmt<MLXN_TYPE_Q2_K> { static constexpr bool ok = true; static constexpr int QK = 256, BB = 84, WB = 112; };
+template <> struct qmw_fmt<MLXN_TYPE_Q3_K> { static constexpr bool ok = true; static constexpr int QK = 256, BB = 110, WB = 144; };
+template <> struct qmw_fmt<MLXN_TYPE_Q5_K> { static constexpr bool ok = true; static constexpr int QK = 256, BB = 176, WB = 176; };
+template <> struct qmw_fmt<MLXN_TYPE_IQ4_XS> { static constexpr bool ok = true; static constexpr int QK = 256, BB = 136, WB = 176; };
+/* F16 weights: 64-element "blocks" of 128 bytes, rounded to bf16 as the mma.sync path does */
+template <> struct qmw_fmt<MLXN_TYPE_F16> { static constexpr bool ok = true; static constexpr int QK = 64, BB = 128, WB = 272; };
 template <> struct qmw_fmt<MLXN_TYPE_BF16> { static constexpr bool ok = true; static constexpr int QK = 1, BB = 2, WB = 0; };
 
 static __device__ __forceinline__ uint32_t qmw_prmt(uint32_t a, uint32_t b, uint32_t sel) {
@@ -120,6 +131,209 @@ template <> struct qmw_dec<MLXN_TYPE_Q6_K> {
     }
 };
 
+/* byte k of v as the float 2^23 + v_k */
+#define QMW_INT(v, k) __uint_as_float(qmw_prmt((v), 0x4B000000u, 0x7440u | (k)))
+/* bytes p[0], p[1], p[8], p[9] at any alignment (17-byte MXFP4 blocks) */
+static __device__ __forceinline__ uint32_t qmw_quad8(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[8] << 16) | ((uint32_t)p[9] << 24);
+}
+/* Four 4-bit indices (one a byte) looked up in a 16-entry byte table held as four words
+ * (entries 0..7 in l0, l1; 8..15 in h0, h1). */
+static __device__ __forceinline__ uint32_t qmw_lut16(uint32_t idx, uint32_t l0, uint32_t l1, uint32_t h0, uint32_t h1) {
+    const uint32_t two = idx | (idx >> 4);                      /* bytes 0 and 2 hold two indices each */
+    const uint32_t sel = __byte_perm(two, 0, 0x4420) & 0x7777u; /* their low 3 bits, a nibble each */
+    const uint32_t m = ((idx >> 3) & 0x01010101u) * 0xffu;
+    return (__byte_perm(l0, l1, sel) & ~m) | (__byte_perm(h0, h1, sel) & m);
+}
+/* mlxn_kvalues_iq4nl and mlxn_kvalues_mxfp4 (src/quant/blocks.h) plus 128, as unsigned bytes */
+#define QMW_IQ4NL_LUT 0x3F2D1801u, 0x766A5D4Fu, 0xA6998D81u, 0xF1D9C5B5u
+#define QMW_MXFP4_LUT 0x83828180u, 0x8C888684u, 0x7D7E7F80u, 0x74787A7Cu
+/* bits 0, 1, 8, 9 of x into bit 4 of bytes 0, 1, 2, 3 */
+static __device__ __forceinline__ uint32_t qmw_bit4(uint32_t x) {
+    return (((x & 3u) * 0x810u) & 0x1010u) | (((((x >> 8) & 3u) * 0x810u) & 0x1010u) << 16);
+}
+
+template <> struct qmw_dec<MLXN_TYPE_Q4_1> {
+    /* y = d·q + m: q·d is exact, so FFMA(q/256, 256d, m) rounds once as the reference does */
+    static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int c, int t, uint32_t (&f)[4][2]) {
+#pragma unroll
+        for (int bl = 0; bl < 2; bl++) {
+            const uint8_t *b = row + (2 * (cb + c) + bl) * 20;
+            const float s = 256.0f * qmw_f16(b), m = qmw_f16(b + 2);
+            const uint32_t w = qmw_quad(b + 4 + 2 * t), v[2] = {w & 0x0F0F0F0Fu, (w >> 4) & 0x0F0F0F0Fu};
+#pragma unroll
+            for (int hh = 0; hh < 2; hh++) {
+                f[2 * bl + hh][0] = qmm_bf2(fmaf(QMW_HALF(v[hh], 0) - 0.5f, s, m), fmaf(QMW_HALF(v[hh], 1) - 0.5f, s, m));
+                f[2 * bl + hh][1] = qmm_bf2(fmaf(QMW_HALF(v[hh], 2) - 0.5f, s, m), fmaf(QMW_HALF(v[hh], 3) - 0.5f, s, m));
+            }
+        }
+    }
+};
+
+/* Q5_0 and Q5_1: bit 4 of element e in bit e of qh; y = d·(q - 16) (Q5_0: FFMA(0.5 + q/256,
+ * 256d, -144d), 144d exact) or d·q + m (Q5_1, as Q4_1) */
+template <bool MIN> struct qmw_dec_q5 {
+    static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int c, int t, uint32_t (&f)[4][2]) {
+        constexpr int BB = MIN ? 24 : 22, QH = MIN ? 4 : 2;
+#pragma unroll
+        for (int bl = 0; bl < 2; bl++) {
+            const uint8_t *b = row + (2 * (cb + c) + bl) * BB;
+            const float d = qmw_f16(b), s = 256.0f * d, z = MIN ? qmw_f16(b + 2) : -144.0f * d, o = MIN ? 0.5f : 0.0f;
+            const uint32_t qh = (qmw_u16(b + QH) | (qmw_u16(b + QH + 2) << 16)) >> (2 * t);
+            const uint32_t w = qmw_quad(b + QH + 4 + 2 * t);
+            const uint32_t v[2] = {(w & 0x0F0F0F0Fu) | qmw_bit4(qh), ((w >> 4) & 0x0F0F0F0Fu) | qmw_bit4(qh >> 16)};
+#pragma unroll
+            for (int hh = 0; hh < 2; hh++) {
+                f[2 * bl + hh][0] = qmm_bf2(fmaf(QMW_HALF(v[hh], 0) - o, s, z), fmaf(QMW_HALF(v[hh], 1) - o, s, z));
+                f[2 * bl + hh][1] = qmm_bf2(fmaf(QMW_HALF(v[hh], 2) - o, s, z), fmaf(QMW_HALF(v[hh], 3) - o, s, z));
+            }
+        }
+    }
+};
+template <> struct qmw_dec<MLXN_TYPE_Q5_0> : qmw_dec_q5<false> {};
+template <> struct qmw_dec<MLXN_TYPE_Q5_1> : qmw_dec_q5<true> {};
+
+template <> struct qmw_dec<MLXN_TYPE_IQ4_NL> {
+    /* y = d·kv[q]: the level plus 128 by table, then Q8_0's FFMA */
+    static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int c, int t, uint32_t (&f)[4][2]) {
+#pragma unroll
+        for (int bl = 0; bl < 2; bl++) {
+            const uint8_t *b = row + (2 * (cb + c) + bl) * 18;
+            const float d = qmw_f16(b), s = d * (1.0f / 256.0f), z = -32896.0f * d;
+            const uint32_t w = qmw_quad(b + 2 + 2 * t);
+            const uint32_t u[2] = {qmw_lut16(w & 0x0F0F0F0Fu, QMW_IQ4NL_LUT), qmw_lut16((w >> 4) & 0x0F0F0F0Fu, QMW_IQ4NL_LUT)};
+#pragma unroll
+            for (int hh = 0; hh < 2; hh++) {
+                f[2 * bl + hh][0] = qmm_bf2(fmaf(QMW_BIG(u[hh], 0), s, z), fmaf(QMW_BIG(u[hh], 1), s, z));
+                f[2 * bl + hh][1] = qmm_bf2(fmaf(QMW_BIG(u[hh], 2), s, z), fmaf(QMW_BIG(u[hh], 3), s, z));
+            }
+        }
+    }
+};
+
+template <> struct qmw_dec<MLXN_TYPE_MXFP4> {
+    /* y = 2^(e - 128)·kv[q]: the level as an exact float, times the power of two (the reference's
+     * product, subnormal scales included) */
+    static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int c, int t, uint32_t (&f)[4][2]) {
+#pragma unroll
+        for (int bl = 0; bl < 2; bl++) {
+            const uint8_t *b = row + (2 * (cb + c) + bl) * 17;
+            const uint32_t e = b[0];
+            const float d = __uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23);
+            const uint32_t w = qmw_quad8(b + 1 + 2 * t);
+            const uint32_t u[2] = {qmw_lut16(w & 0x0F0F0F0Fu, QMW_MXFP4_LUT), qmw_lut16((w >> 4) & 0x0F0F0F0Fu, QMW_MXFP4_LUT)};
+#pragma unroll
+            for (int hh = 0; hh < 2; hh++) {
+                float y[4];
+#pragma unroll
+                for (int k = 0; k < 4; k++) y[k] = __fmul_rn(QMW_INT(u[hh], k) - 8388736.0f, d);
+                f[2 * bl + hh][0] = qmm_bf2(y[0], y[1]);
+                f[2 * bl + hh][1] = qmm_bf2(y[2], y[3]);
+            }
+        }
+    }
+};
+
+template <> struct qmw_dec<MLXN_TYPE_Q2_K> {
+    /* element 64c + 16j + i (c the k64 chunk of the super-block): bits 2(2(c & 1) + j / 2) of
+     * qs[32(c / 2) + 16(j & 1) + i], scale byte 4c + j; y = dl·q - ml as FFMA(q/256, 256dl, -ml)
+     * (dl·q exact) */
+    static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int cc, int t, uint32_t (&f)[4][2]) {
+        const int c = cb + cc;
+        const float d = qmw_f16(row + 80), dmin = qmw_f16(row + 82);
+        const uint32_t sc4 = *reinterpret_cast<const uint32_t *>(row + 4 * c);
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const uint32_t sc = (sc4 >> (8 * j)) & 0xFFu;
+            const float dl = __fmul_rn(d, (float)(sc & 15)), ml = __fmul_rn(dmin, (float)(sc >> 4)), s = 256.0f * dl;
+            const uint32_t w = qmw_quad(row + 16 + 32 * (c >> 1) + 16 * (j & 1) + 2 * t);
+            const uint32_t v = (w >> (2 * (2 * (c & 1) + (j >> 1)))) & 0x03030303u;
+            f[j][0] = qmm_bf2(fmaf(QMW_HALF(v, 0) - 0.5f, s, -ml), fmaf(QMW_HALF(v, 1) - 0.5f, s, -ml));
+            f[j][1] = qmm_bf2(fmaf(QMW_HALF(v, 2) - 0.5f, s, -ml), fmaf(QMW_HALF(v, 3) - 0.5f, s, -ml));
+        }
+    }
+};
+
+template <> struct qmw_dec<MLXN_TYPE_Q3_K> {
+    /* As Q2_K's positions; u = q + 4 = low 2 bits | the hmask bit (4(c / 2) + 2(c & 1) + j / 2
+     * of hmask[16(j & 1) + i]) << 2; y = dl·(u - 4) as FFMA(0.5 + u/256, 256dl, -132dl), 132dl exact */
+    static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int cc, int t, uint32_t (&f)[4][2]) {
+        const int c = cb + cc, sh = 2 * (c & 1);
+        const float d = qmw_f16(row + 108);
+        const uint8_t *sc = row + 96;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const int lo = (sc[4 * (c & 1) + j] >> (4 * (c >> 1))) & 15, hi = (sc[8 + j] >> (2 * c)) & 3;
+            const float dl = __fmul_rn(d, (float)((lo | (hi << 4)) - 32)), s = 256.0f * dl, z = -132.0f * dl;
+            const uint32_t w = qmw_quad(row + 32 + 32 * (c >> 1) + 16 * (j & 1) + 2 * t);
+            const uint32_t hm = qmw_quad(row + 16 * (j & 1) + 2 * t);
+            const uint32_t u = ((w >> (2 * (sh + (j >> 1)))) & 0x03030303u) |
+                               (((hm >> (4 * (c >> 1) + sh + (j >> 1))) & 0x01010101u) << 2);
+            f[j][0] = qmm_bf2(fmaf(QMW_HALF(u, 0), s, z), fmaf(QMW_HALF(u, 1), s, z));
+            f[j][1] = qmm_bf2(fmaf(QMW_HALF(u, 2), s, z), fmaf(QMW_HALF(u, 3), s, z));
+        }
+    }
+};
+
+template <> struct qmw_dec<MLXN_TYPE_Q5_K> {
+    /* Q4_K's decode with bit 4 of element (c, h, l) from bit 2c + h of qh[l] */
+    static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int cc, int t, uint32_t (&f)[4][2]) {
+        const int c = cb + cc;
+        const float d = qmw_f16(row), dmin = qmw_f16(row + 2);
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int sc, m;
+            mlxn_dq_scale_min_k4(2 * c + h, row + 4, sc, m);
+            const float d1 = __fmul_rn(d, (float)sc), m1 = __fmul_rn(dmin, (float)m), s = 256.0f * d1;
+#pragma unroll
+            for (int jj = 0; jj < 2; jj++) {
+                const uint32_t w = qmw_quad(row + 48 + 32 * c + 16 * jj + 2 * t);
+                const uint32_t hb = qmw_quad(row + 16 + 16 * jj + 2 * t);
+                const uint32_t v = ((h ? w >> 4 : w) & 0x0F0F0F0Fu) | (((hb >> (2 * c + h)) & 0x01010101u) << 4);
+                f[2 * h + jj][0] = qmm_bf2(fmaf(QMW_HALF(v, 0) - 0.5f, s, -m1), fmaf(QMW_HALF(v, 1) - 0.5f, s, -m1));
+                f[2 * h + jj][1] = qmm_bf2(fmaf(QMW_HALF(v, 2) - 0.5f, s, -m1), fmaf(QMW_HALF(v, 3) - 0.5f, s, -m1));
+            }
+        }
+    }
+};
+
+template <> struct qmw_dec<MLXN_TYPE_IQ4_XS> {
+    /* sub-block ib = 2c + j / 2 of 32: nibble j & 1 of qs[16ib + i], 6-bit scale ls; y = dl·kv[q],
+     * dl = d·(ls - 32) exact; the product rounded once (an exact float level, FMUL) */
+    static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int cc, int t, uint32_t (&f)[4][2]) {
+        const int c = cb + cc;
+        const float d = qmw_f16(row);
+        const uint32_t sh = qmw_u16(row + 2), sl = row[4 + c];
+#pragma unroll
+        for (int bl = 0; bl < 2; bl++) {
+            const int ib = 2 * c + bl, ls = ((sl >> (4 * bl)) & 15) | (((sh >> (2 * ib)) & 3) << 4);
+            const float dl = __fmul_rn(d, (float)(ls - 32));
+            const uint32_t w = qmw_quad(row + 8 + 16 * ib + 2 * t);
+            const uint32_t u[2] = {qmw_lut16(w & 0x0F0F0F0Fu, QMW_IQ4NL_LUT), qmw_lut16((w >> 4) & 0x0F0F0F0Fu, QMW_IQ4NL_LUT)};
+#pragma unroll
+            for (int hh = 0; hh < 2; hh++) {
+                float y[4];
+#pragma unroll
+                for (int k = 0; k < 4; k++) y[k] = __fmul_rn(dl, QMW_INT(u[hh], k) - 8388736.0f);
+                f[2 * bl + hh][0] = qmm_bf2(y[0], y[1]);
+                f[2 * bl + hh][1] = qmm_bf2(y[2], y[3]);
+            }
+        }
+    }
+};
+
+template <> struct qmw_dec<MLXN_TYPE_F16> {
+    static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int c, int t, uint32_t (&f)[4][2]) {
+        const __half2 *b = reinterpret_cast<const __half2 *>(row + (cb + c) * 128);
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const float2 lo = __half22float2(b[8 * j + t]), hi = __half22float2(b[8 * j + t + 4]);
+            f[j][0] = qmm_bf2(lo.x, lo.y);
+            f[j][1] = qmm_bf2(hi.x, hi.y);
+        }
+    }
+};
+
 /* ── barriers, TMA, descriptors ── */
 
 /* K-major operand in 128-byte swizzled rows (8-row atoms of 1024 bytes) */
@@ -141,6 +355,7 @@ template <mlxn_type T, int BM_> struct qmw_cfg {
     static_assert(SS || (F::WB % 16 == 0 && F::WB <= 512 && F::WB >= WDATA + (F::BB % 16 ? 14 : 0)),
                   "a stage's raw bytes fit its TMA box");
     static_assert(ST >= 2 && (SS || CPS % 2 == 0), "two stages; an even number of k64 chunks per decoded stage");
+    static_assert(256 % KS == 0, "a split (a multiple of 256 elements, qmm_mm_chunk) holds whole stages");
 };
 
 /* grid: (N tiles · M tiles, batch · splits); tx: X as [batch·m][k] bf16; tw: W's raw bytes as
