@@ -3,8 +3,12 @@
  * integer levels go straight into mma.sync m16n8k16 A fragments (bf16, exact), X into the B
  * fragments (an n-tile holds 8 rows of X), group scales apply in f32; the warps of a block
  * split K and add up in a fixed order. Float weights take an f32 FMA kernel. */
+#include <string.h>
+
+#include <algorithm>
 #include <type_traits>
 
+#include "cuda/hopper.cuh"
 #include "cuda/qmatmul.cuh"
 
 /* Lane geometry of the fragments: lane = 4g + t; A rows g and g + 8; B column (X row) g;
@@ -595,6 +599,33 @@ mlxn_status qmm_mv_launch(const qmm_launch &l) {
 }
 
 #include "cuda/qmatmul_mv_dp4a.cuh"
+#include "cuda/qmatmul_mv_mma.cuh"
+
+/* The int8 tensor-core kernel where it runs (qmi_ok) for 2 < M <= 16, and Q6_K at every M;
+ * the dp4a kernel for the rest up to its MVQ_MAX_M. Measured on an H100 (dev/qmatmul/NOTES.md,
+ * 4096×14336 and 4096×4096): at M = 1 dp4a is ahead for all but Q6_K (which the tensor-core
+ * kernel reads at 0.6 of the bandwidth, dp4a 0.43); at M = 2 the two are within 10% with the
+ * shape deciding; at M = 4 the tensor-core kernel is ahead for every format, by up to 1.9×
+ * (Q6_K). */
+mlxn_status qmm_mvq_launch(cuda_stream *s, const qmm_launch &l) {
+    if (l.p->m > 2 || l.tw == MLXN_TYPE_Q6_K) {
+        const mlxn_status st = qmi_launch(s, l);
+        if (st != MLXN_ERR_UNSUPPORTED) return st;
+    }
+    const int max_m = l.tw == MLXN_TYPE_Q4_0 || l.tw == MLXN_TYPE_Q4_1 ? 2 : MVQ_MAX_M;
+    if (l.p->m > max_m || l.p->k % 32 || ((uintptr_t)l.p->w | (uintptr_t)l.p->w_row | (uintptr_t)l.p->w_batch) % 2)
+        return MLXN_ERR_UNSUPPORTED;
+    switch (l.tw) {
+    case MLXN_TYPE_Q4_0: return mvq_fmt<MLXN_TYPE_Q4_0>(s, l);
+    case MLXN_TYPE_Q4_1: return mvq_fmt<MLXN_TYPE_Q4_1>(s, l);
+    case MLXN_TYPE_Q8_0: return mvq_fmt<MLXN_TYPE_Q8_0>(s, l);
+    case MLXN_TYPE_IQ4_NL: return mvq_fmt<MLXN_TYPE_IQ4_NL>(s, l);
+    case MLXN_TYPE_Q4_K: return mvq_fmt<MLXN_TYPE_Q4_K>(s, l);
+    case MLXN_TYPE_Q5_K: return mvq_fmt<MLXN_TYPE_Q5_K>(s, l);
+    case MLXN_TYPE_Q6_K: return mvq_fmt<MLXN_TYPE_Q6_K>(s, l);
+    default: return MLXN_ERR_UNSUPPORTED;
+    }
+}
 
 /* ── float weights: f32 FMAs. A warp per 4 rows of W, lanes over 8-element pieces of K,
  * every row of X (M <= 16) against each piece; warp sums by a fixed shuffle tree. ── */

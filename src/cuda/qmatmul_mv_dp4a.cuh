@@ -478,19 +478,3 @@ template <mlxn_type T> static mlxn_status mvq_fmt(cuda_stream *s, const qmm_laun
     if (m <= 2) return mvq_go<T, 2>(s, l);
     return mvq_go<T, 4>(s, l);
 }
-
-mlxn_status qmm_mvq_launch(cuda_stream *s, const qmm_launch &l) {
-    const int max_m = l.tw == MLXN_TYPE_Q4_0 || l.tw == MLXN_TYPE_Q4_1 ? 2 : MVQ_MAX_M;
-    if (l.p->m > max_m || l.p->k % 32 || ((uintptr_t)l.p->w | (uintptr_t)l.p->w_row | (uintptr_t)l.p->w_batch) % 2)
-        return MLXN_ERR_UNSUPPORTED;
-    switch (l.tw) {
-    case MLXN_TYPE_Q4_0: return mvq_fmt<MLXN_TYPE_Q4_0>(s, l);
-    case MLXN_TYPE_Q4_1: return mvq_fmt<MLXN_TYPE_Q4_1>(s, l);
-    case MLXN_TYPE_Q8_0: return mvq_fmt<MLXN_TYPE_Q8_0>(s, l);
-    case MLXN_TYPE_IQ4_NL: return mvq_fmt<MLXN_TYPE_IQ4_NL>(s, l);
-    case MLXN_TYPE_Q4_K: return mvq_fmt<MLXN_TYPE_Q4_K>(s, l);
-    case MLXN_TYPE_Q5_K: return mvq_fmt<MLXN_TYPE_Q5_K>(s, l);
-    case MLXN_TYPE_Q6_K: return mvq_fmt<MLXN_TYPE_Q6_K>(s, l);
-    default: return MLXN_ERR_UNSUPPORTED;
-    }
-}

@@ -1,0 +1,408 @@
+/* CUDA mat-vec for 4 < M <= 16 on the int8 tensor cores (sm_90a; included by qmatmul_mv.cu
+ * after qmatmul_mv_dp4a.cuh, whose X rounding it shares).
+ *
+ * X is rounded to int8 per 32 as for the dp4a kernel (q, d, s = d·Σq), by a pre-pass that
+ * writes it block-major, [batch][K/32][MT][32] bytes and [batch][K/32][MT] (d, s), its bytes
+ * permuted so that a lane's two B-fragment words sit side by side (one 8-byte load). Blocks
+ * of 64 W rows: four consumer warps own 16 rows each, a producer warp stages KS elements of
+ * K per stage: W's raw bytes by TMA (a 64-row box, rows past N read as zeros), X's blocks and
+ * scales of the stage by two bulk copies, on full/empty mbarriers. A consumer takes each
+ * 32-block of the stage: the levels of its rows g and g + 8 as the A fragment of one
+ * mma.sync m16n8k32 (s8) per 8 X rows (Q6_K: two k16, one per integer scale), and the s32
+ * sums into f32 with the scales: y += d_w·(d_x·Σ w_q x_q) + c_w·s_x, the dp4a kernel's
+ * formula. Splits over K fill the GPU when the row tiles do not; their partials are added in
+ * split order. */
+
+#define QMI_BN 64                  /* W rows per block */
+#define QMI_THREADS (32 * 5)       /* four consumer warps, one producer */
+
+/* KS elements of K per stage; a stage's W bytes start at a multiple of 16 (KS/QK·BB is) and
+ * fit the WB-byte box, whose 4·WB-byte row stride puts a warp's 8 rows on distinct banks. */
+template <mlxn_type T> struct qmi_fmt { static constexpr bool ok = false; };
+template <> struct qmi_fmt<MLXN_TYPE_Q4_0> { static constexpr bool ok = true, MIN = true; static constexpr int QK = 32, BB = 18, KS = 512, WB = 304; };
+template <> struct qmi_fmt<MLXN_TYPE_Q4_1> { static constexpr bool ok = true, MIN = true; static constexpr int QK = 32, BB = 20, KS = 512, WB = 336; };
+template <> struct qmi_fmt<MLXN_TYPE_Q8_0> { static constexpr bool ok = true, MIN = false; static constexpr int QK = 32, BB = 34, KS = 256, WB = 272; };
+template <> struct qmi_fmt<MLXN_TYPE_IQ4_NL> { static constexpr bool ok = true, MIN = false; static constexpr int QK = 32, BB = 18, KS = 512, WB = 304; };
+template <> struct qmi_fmt<MLXN_TYPE_Q4_K> { static constexpr bool ok = true, MIN = true; static constexpr int QK = 256, BB = 144, KS = 512, WB = 304; };
+template <> struct qmi_fmt<MLXN_TYPE_Q5_K> { static constexpr bool ok = true, MIN = true; static constexpr int QK = 256, BB = 176, KS = 512, WB = 368; };
+/* Q6_K: two super-blocks a stage start at 420·i bytes, so the box starts at that rounded down
+ * to 16 and the stage's data `delta` (4-aligned) bytes into it */
+template <> struct qmi_fmt<MLXN_TYPE_Q6_K> { static constexpr bool ok = true, MIN = false; static constexpr int QK = 256, BB = 210, KS = 512, WB = 432; };
+
+static __device__ __forceinline__ uint32_t qmi_u32(const uint8_t *p) { /* p 2-byte aligned */
+    const uint16_t *h = reinterpret_cast<const uint16_t *>(p);
+    return (uint32_t)h[0] | ((uint32_t)h[1] << 16);
+}
+
+/* Decoders. UNIT 32-blocks share a prep (K-quants: a super-block's scales, per row); blk gives
+ * the A fragment of 32-block kb of the stage for rows r0 (g) and r1 (g + 8): a[0], a[2] = row
+ * g's levels k = 4t..4t+3 and 16+4t..16+4t+3, a[1], a[3] row g + 8's; each row's d_w and
+ * offset coefficient c_w; S16 formats also the integer scales of k < 16 and k >= 16. */
+struct qmi_nopre {};
+struct qmi_blk {
+    uint32_t a[4];
+    float d[2], c[2];
+    int sa[2], sb[2];
+};
+template <mlxn_type T> struct qmi_dec;
+
+template <class D> struct qmi_b32 { /* 32-element formats: no prep */
+    static constexpr int UNIT = 1;
+    static constexpr bool S16 = false;
+    typedef qmi_nopre pre;
+    static __device__ __forceinline__ void prep(const uint8_t *, const uint8_t *, int, pre &) {}
+    static __device__ __forceinline__ void blk(const uint8_t *r0, const uint8_t *r1, int kb, int t, const pre &, qmi_blk &o) {
+#pragma unroll
+        for (int i = 0; i < 2; i++) D::row((i ? r1 : r0) + kb * D::BB, t, i, o);
+    }
+};
+template <> struct qmi_dec<MLXN_TYPE_Q4_0> : qmi_b32<qmi_dec<MLXN_TYPE_Q4_0>> {
+    static constexpr int BB = 18;
+    static __device__ __forceinline__ void row(const uint8_t *b, int t, int i, qmi_blk &o) {
+        const uint32_t w = qmi_u32(b + 2 + 4 * t);
+        o.a[i] = w & 0x0f0f0f0fu, o.a[2 + i] = (w >> 4) & 0x0f0f0f0fu;
+        o.d[i] = h2f(*reinterpret_cast<const uint16_t *>(b)), o.c[i] = -8.0f * o.d[i];
+    }
+};
+template <> struct qmi_dec<MLXN_TYPE_Q4_1> : qmi_b32<qmi_dec<MLXN_TYPE_Q4_1>> {
+    static constexpr int BB = 20;
+    static __device__ __forceinline__ void row(const uint8_t *b, int t, int i, qmi_blk &o) {
+        const uint32_t w = *reinterpret_cast<const uint32_t *>(b + 4 + 4 * t), dm = *reinterpret_cast<const uint32_t *>(b);
+        o.a[i] = w & 0x0f0f0f0fu, o.a[2 + i] = (w >> 4) & 0x0f0f0f0fu;
+        o.d[i] = h2f(dm & 0xffffu), o.c[i] = h2f(dm >> 16);
+    }
+};
+template <> struct qmi_dec<MLXN_TYPE_Q8_0> : qmi_b32<qmi_dec<MLXN_TYPE_Q8_0>> {
+    static constexpr int BB = 34;
+    static __device__ __forceinline__ void row(const uint8_t *b, int t, int i, qmi_blk &o) {
+        o.a[i] = qmi_u32(b + 2 + 4 * t), o.a[2 + i] = qmi_u32(b + 18 + 4 * t);
+        o.d[i] = h2f(*reinterpret_cast<const uint16_t *>(b)), o.c[i] = 0.0f;
+    }
+};
+template <> struct qmi_dec<MLXN_TYPE_IQ4_NL> : qmi_b32<qmi_dec<MLXN_TYPE_IQ4_NL>> {
+    static constexpr int BB = 18;
+    static __device__ __forceinline__ void row(const uint8_t *b, int t, int i, qmi_blk &o) {
+        const uint32_t w = qmi_u32(b + 2 + 4 * t);
+        o.a[i] = (uint32_t)mvq_iq4nl4(w & 0x0f0f0f0fu), o.a[2 + i] = (uint32_t)mvq_iq4nl4((w >> 4) & 0x0f0f0f0fu);
+        o.d[i] = h2f(*reinterpret_cast<const uint16_t *>(b)), o.c[i] = 0.0f;
+    }
+};
+
+/* Q4_K and Q5_K: 32-block kb is group G = kb % 8 of super-block kb / 8, nibble G & 1 of
+ * qs[32(G / 2) + l] (Q5_K: bit G of qh[l] is bit 4); d_w = d·sc, c_w = -dmin·m. The prep
+ * unpacks a super-block's eight 6-bit scales and mins, a byte each (as the dp4a kernel). */
+template <bool QH> struct qmi_dec_k45 {
+    static constexpr int UNIT = 8, BB = QH ? 176 : 144, QS = QH ? 48 : 16;
+    static constexpr bool S16 = false;
+    struct pre {
+        uint32_t sc[2][2], mn[2][2]; /* [row][groups 0..3, 4..7] */
+        float d[2], dmin[2];
+    };
+    static __device__ __forceinline__ void prep(const uint8_t *r0, const uint8_t *r1, int kb, pre &P) {
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            const uint4 hd = *reinterpret_cast<const uint4 *>((i ? r1 : r0) + (kb >> 3) * BB);
+            P.sc[i][0] = hd.y & 0x3f3f3f3fu, P.mn[i][0] = hd.z & 0x3f3f3f3fu;
+            P.sc[i][1] = (hd.w & 0x0f0f0f0fu) | ((hd.y >> 2) & 0x30303030u);
+            P.mn[i][1] = ((hd.w >> 4) & 0x0f0f0f0fu) | ((hd.z >> 2) & 0x30303030u);
+            P.d[i] = h2f(hd.x & 0xffffu), P.dmin[i] = h2f(hd.x >> 16);
+        }
+    }
+    static __device__ __forceinline__ void blk(const uint8_t *r0, const uint8_t *r1, int kb, int t, const pre &P, qmi_blk &o) {
+        const int G = kb & 7, sh = 4 * (G & 1);
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            const uint8_t *b = (i ? r1 : r0) + (kb >> 3) * BB;
+            const uint32_t *q = reinterpret_cast<const uint32_t *>(b + QS + 32 * (G >> 1));
+            uint32_t lo = (q[t] >> sh) & 0x0f0f0f0fu, hi = (q[4 + t] >> sh) & 0x0f0f0f0fu;
+            if (QH) {
+                const uint32_t *h = reinterpret_cast<const uint32_t *>(b + 16);
+                lo |= ((h[t] >> G) & 0x01010101u) << 4;
+                hi |= ((h[4 + t] >> G) & 0x01010101u) << 4;
+            }
+            o.a[i] = lo, o.a[2 + i] = hi;
+            o.d[i] = P.d[i] * (float)((P.sc[i][G >> 2] >> (8 * (G & 3))) & 0xffu);
+            o.c[i] = -P.dmin[i] * (float)((P.mn[i][G >> 2] >> (8 * (G & 3))) & 0xffu);
+        }
+    }
+};
+template <> struct qmi_dec<MLXN_TYPE_Q4_K> : qmi_dec_k45<false> {};
+template <> struct qmi_dec<MLXN_TYPE_Q5_K> : qmi_dec_k45<true> {};
+
+/* Q6_K: element 128h + 32u + l: low 4 bits in nibble u >> 1 of ql[64h + 32(u & 1) + l], high 2
+ * in bits 2u of qh[32h + l], level q - 32; int8 scales[8h + 2u] for l < 16, the next for
+ * l >= 16 (group G = kb % 8 = 4h + u). Super-blocks sit 2-byte aligned: words of two u16. */
+template <> struct qmi_dec<MLXN_TYPE_Q6_K> {
+    static constexpr int UNIT = 8, BB = 210;
+    static constexpr bool S16 = true;
+    typedef qmi_nopre pre;
+    static __device__ __forceinline__ void prep(const uint8_t *, const uint8_t *, int, pre &) {}
+    static __device__ __forceinline__ void blk(const uint8_t *r0, const uint8_t *r1, int kb, int t, const pre &, qmi_blk &o) {
+        const int G = kb & 7, h = G >> 2, u = G & 3;
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            const uint8_t *b = (i ? r1 : r0) + (kb >> 3) * BB;
+            const uint8_t *ql = b + 64 * h + 32 * (u & 1) + 4 * t, *qh = b + 128 + 32 * h + 4 * t;
+            const uint32_t lo = ((qmi_u32(ql) >> (4 * (u >> 1))) & 0x0f0f0f0fu) | (((qmi_u32(qh) >> (2 * u)) & 0x03030303u) << 4);
+            const uint32_t hi = ((qmi_u32(ql + 16) >> (4 * (u >> 1))) & 0x0f0f0f0fu) | (((qmi_u32(qh + 16) >> (2 * u)) & 0x03030303u) << 4);
+            o.a[i] = (lo + 0x60606060u) ^ 0x80808080u, o.a[2 + i] = (hi + 0x60606060u) ^ 0x80808080u; /* q - 32 per byte */
+            const uint32_t sc = *reinterpret_cast<const uint16_t *>(b + 192 + 8 * h + 2 * u);
+            o.sa[i] = (int)(int8_t)(sc & 0xffu), o.sb[i] = (int)(int8_t)(sc >> 8);
+            o.d[i] = h2f(*reinterpret_cast<const uint16_t *>(b + 208)), o.c[i] = 0.0f;
+        }
+    }
+};
+
+static __device__ __forceinline__ void qmi_mma(int (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
+static __device__ __forceinline__ void qmi_mma16(int (&c)[4], uint32_t a0, uint32_t a1, uint32_t b0) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};\n"
+                 : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+                 : "r"(a0), "r"(a1), "r"(b0));
+#endif
+}
+
+static __device__ __forceinline__ void qmi_bulk(uint32_t dst, const void *src, unsigned bytes, uint32_t bar) {
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
+                 "l"(src), "r"(bytes), "r"(bar)
+                 : "memory");
+}
+
+/* X to int8 blocks, block-major: one warp per 32 elements of a row (rows m >= M zeros); element
+ * e goes to byte 8(e % 16 / 4) + 4(e / 16) + e % 4 of its 32, so that the words of k = 4t..4t+3
+ * and 16+4t..16+4t+3 are bytes 8t..8t+7. */
+template <typename TX, int MT>
+static __global__ void qmi_quant_x_kernel(qmm_kp p, int8_t *xq, float2 *xd) {
+    mvq_pdl_launch();
+    const long long wid = (blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5;
+    const int lane = threadIdx.x & 31, nbk = p.k / 32;
+    if (wid >= (long long)p.batch * nbk * MT) return;
+    const int m = (int)(wid % MT), kb = (int)(wid / MT % nbk), b = (int)(wid / MT / nbk);
+    float v = 0.0f;
+    if (m < p.m) v = mlxn_to_f32(static_cast<const TX *>(p.x)[qmm_x_off(p, b, m, 32 * kb + lane)]);
+    float a = fabsf(v);
+    const bool nan = __any_sync(0xffffffffu, a != a);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) a = fmaxf(a, __shfl_xor_sync(0xffffffffu, a, o));
+    const float d = nan ? __int_as_float(0x7fc00000) : a / 127.0f, id = d > 0.0f ? 127.0f / a : 0.0f;
+    int q = isfinite(v) ? __float2int_rn(v * id) : 0;
+    q = q > 127 ? 127 : q < -127 ? -127 : q;
+    xq[wid * 32 + 8 * ((lane & 15) >> 2) + 4 * (lane >> 4) + (lane & 3)] = (int8_t)q;
+    const int s = __reduce_add_sync(0xffffffffu, q);
+    if (lane == 0) xd[wid] = make_float2(d, d * (float)s);
+}
+
+template <mlxn_type T, int MT> struct qmi_cfg {
+    typedef qmi_fmt<T> F;
+    static constexpr int KS = F::KS, NB = KS / 32, WBY = QMI_BN * F::WB, XBY = NB * MT * 32, DBY = NB * MT * 8;
+    static constexpr int SB = (WBY + XBY + DBY + 127) / 128 * 128;
+    /* stages: two blocks per SM, at most 6 */
+    static constexpr int ST = (110 * 1024) / SB < 6 ? (110 * 1024) / SB : 6;
+    static constexpr size_t smem() { return 128 + (size_t)ST * SB + 16 * ST; }
+    static constexpr int DATA = KS / F::QK * F::BB; /* W bytes of a stage */
+    static_assert(F::WB % 16 == 0 && F::WB <= 512 && F::WB >= DATA + (DATA % 16 ? 12 : 0) && DATA % 4 == 0,
+                  "a stage's W bytes fit the box from any 4-aligned offset");
+    static_assert(ST >= 2, "two stages");
+};
+
+/* grid: (N tiles of 64, splits, batch); tw: W's raw bytes as [batch][n][row bytes / 2] u16. */
+template <mlxn_type T, int MT>
+static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const int8_t *xq, const float2 *xd,
+                                                                  const __grid_constant__ CUtensorMap tw) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    typedef qmi_cfg<T, MT> C;
+    typedef qmi_fmt<T> F;
+    typedef qmi_dec<T> D;
+    constexpr int ST = C::ST, NT = MT / 8;
+    extern __shared__ unsigned char smem_raw[];
+    const uint32_t sraw = (uint32_t)__cvta_generic_to_shared(smem_raw), sbase = (sraw + 127) & ~127u;
+    const unsigned char *sptr = smem_raw + (sbase - sraw);
+    const uint32_t bars = sbase + ST * C::SB;
+    auto full = [&](int s) { return bars + 8 * s; };
+    auto empty = [&](int s) { return bars + 8 * (ST + s); };
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int n0 = blockIdx.x * QMI_BN, split = blockIdx.y, b = blockIdx.z, bpr = p.k / 32;
+    const int k0 = split * p.k_split, k1 = min(p.k, k0 + p.k_split), nst = (k1 - k0 + C::KS - 1) / C::KS;
+    if (threadIdx.x == 0)
+        for (int s = 0; s < ST; s++) mbar_init(full(s), 1), mbar_init(empty(s), 4);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    __syncthreads();
+
+    if (warp == 4) {
+        if (lane == 0) {
+            const int wz = p.w_batch ? b : 0;
+            const int8_t *xqb = xq + (long long)b * bpr * MT * 32;
+            const float2 *xdb = xd + (long long)b * bpr * MT;
+            auto stage_blocks = [&](int i) { return min(C::NB, (k1 - k0 - i * C::KS) / 32); };
+            auto copy_x = [&](int i) {
+                const int s = i % ST, kb = (k0 + i * C::KS) / 32, nb = stage_blocks(i);
+                const uint32_t xs = sbase + s * C::SB + C::WBY;
+                qmi_bulk(xs, xqb + (long long)kb * MT * 32, nb * MT * 32, full(s));
+                qmi_bulk(xs + C::XBY, xdb + (long long)kb * MT, nb * MT * 8, full(s));
+            };
+            auto copy_w = [&](int i) {
+                const int s = i % ST, kx = k0 + i * C::KS;
+                mbar_expect(full(s), C::WBY + stage_blocks(i) * MT * 40);
+                tma_3d(sbase + s * C::SB, &tw, (kx / F::QK * F::BB & ~15) / 2, n0, wz, full(s));
+            };
+            /* W needs nothing of the pre-pass: its first stages go out before the wait for X */
+            const int pre = min(nst, ST);
+            for (int i = 0; i < pre; i++) copy_w(i);
+            mvq_pdl_wait();
+            for (int i = 0; i < pre; i++) copy_x(i);
+            for (int i = pre; i < nst; i++) {
+                mbar_wait(empty(i % ST), (unsigned)((i / ST) - 1) & 1);
+                copy_w(i);
+                copy_x(i);
+            }
+        }
+    }
+    const int g = lane >> 2, t = lane & 3;
+    float acc[NT][4];
+#pragma unroll
+    for (int j = 0; j < NT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+    for (int i = 0; i < (warp < 4 ? nst : 0); i++) {
+        const int s = i % ST, nb = min(C::NB, (k1 - k0 - i * C::KS) / 32);
+        const unsigned char *ws = sptr + s * C::SB, *xs = ws + C::WBY;
+        const float4 *xds = reinterpret_cast<const float4 *>(xs + C::XBY);
+        const int delta = (k0 + i * C::KS) / F::QK * F::BB & 15;
+        const uint8_t *r0 = ws + (16 * warp + g) * F::WB + delta, *r1 = r0 + 8 * F::WB;
+        mbar_wait(full(s), (unsigned)(i / ST) & 1);
+        for (int u = 0; u < nb; u += D::UNIT) {
+            typename D::pre P;
+            D::prep(r0, r1, u, P);
+#pragma unroll
+            for (int G = 0; G < D::UNIT; G++) {
+                const int kb = u + G;
+                qmi_blk o;
+                D::blk(r0, r1, kb, t, P, o);
+#pragma unroll
+                for (int j = 0; j < NT; j++) {
+                    const uint2 bx = *reinterpret_cast<const uint2 *>(xs + (kb * MT + 8 * j + g) * 32 + 8 * t);
+                    const float4 sx = xds[(kb * MT + 8 * j) / 2 + t]; /* (d, s) of X rows 8j + 2t, +1 */
+                    int c[4] = {0, 0, 0, 0};
+                    if constexpr (D::S16) {
+                        int c2[4] = {0, 0, 0, 0};
+                        qmi_mma16(c, o.a[0], o.a[1], bx.x);
+                        qmi_mma16(c2, o.a[2], o.a[3], bx.y);
+#pragma unroll
+                        for (int e = 0; e < 4; e++) c[e] = o.sa[e >> 1] * c[e] + o.sb[e >> 1] * c2[e];
+                    } else {
+                        qmi_mma(c, o.a, bx.x, bx.y);
+                    }
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        const float xdv = e & 1 ? sx.z : sx.x, xsv = e & 1 ? sx.w : sx.y;
+                        acc[j][e] = fmaf(o.d[e >> 1], xdv * (float)c[e], acc[j][e]);
+                        if (F::MIN) acc[j][e] = fmaf(o.c[e >> 1], xsv, acc[j][e]);
+                    }
+                }
+            }
+        }
+        __syncwarp();
+        if (lane == 0) mbar_arrive(empty(s));
+    }
+    if (warp == 4) return;
+    /* acc[j][e]: W row 16·warp + g + 8(e >> 1), X row 8j + 2t + (e & 1) */
+#pragma unroll
+    for (int j = 0; j < NT; j++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const int n = n0 + 16 * warp + g + 8 * (e >> 1), m = 8 * j + 2 * t + (e & 1);
+            if (n < p.n && m < p.m) qmm_store(p, split, b, m, n, acc[j][e]);
+        }
+#endif
+}
+
+/* Where the kernel runs: an sm_90a build on an sm_90 device, W rows and batches 16-byte
+ * multiples (TMA), and a format it decodes. */
+static bool qmi_ok(const qmm_launch &l) {
+#ifdef MLXN_BUILD_CUDA_ARCHS
+    const qmm_kp &p = *l.p;
+    const bool fmt = l.tw == MLXN_TYPE_Q4_0 || l.tw == MLXN_TYPE_Q4_1 || l.tw == MLXN_TYPE_Q8_0 ||
+                     l.tw == MLXN_TYPE_IQ4_NL || l.tw == MLXN_TYPE_Q4_K || l.tw == MLXN_TYPE_Q5_K || l.tw == MLXN_TYPE_Q6_K;
+    return fmt && l.dev->prop.major == 9 && l.dev->prop.minor == 0 && strstr(MLXN_BUILD_CUDA_ARCHS, "90a") &&
+           ((uintptr_t)p.w | (uintptr_t)p.w_row | (uintptr_t)p.w_batch) % 16 == 0 && p.k % 32 == 0 && wg_encoder();
+#else
+    (void)l;
+    return false;
+#endif
+}
+
+template <mlxn_type T, int MT> static mlxn_status qmi_go(cuda_stream *s, const qmm_launch &l) {
+    typedef qmi_cfg<T, MT> C;
+    typedef qmi_fmt<T> F;
+    qmm_kp p = *l.p;
+    const int bpr = p.k / 32, nks = (p.k + C::KS - 1) / C::KS;
+    /* splits over K until the blocks fill two per SM, each at least two stages long */
+    const long long tiles = (long long)(p.n + QMI_BN - 1) / QMI_BN * l.batch, slots = 2LL * l.dev->prop.multiProcessorCount;
+    int splits = tiles >= slots ? 1 : (int)(slots / tiles);
+    splits = std::min(std::min(splits, 16), std::max(1, nks / 2));
+    p.k_split = (nks + splits - 1) / splits * C::KS;
+    splits = (p.k + p.k_split - 1) / p.k_split;
+    const size_t qb = ((size_t)l.batch * bpr * MT * 32 + 255) / 256 * 256, db = ((size_t)l.batch * bpr * MT * 8 + 255) / 256 * 256;
+    const size_t pb = splits > 1 ? (size_t)splits * l.batch * p.m * p.n * 4 : 0;
+    void *ws = NULL;
+    mlxn_status st = mlxn_cuda_workspace(s, qb + db + pb, &ws);
+    if (st) return st;
+    int8_t *xq = static_cast<int8_t *>(ws);
+    float2 *xd = reinterpret_cast<float2 *>(static_cast<char *>(ws) + qb);
+    p.part = splits > 1 ? reinterpret_cast<float *>(static_cast<char *>(ws) + qb + db) : NULL;
+    const long long warps = (long long)l.batch * bpr * MT;
+    st = mlxn_dispatch_float(l.tx, [&](auto tx) {
+        qmi_quant_x_kernel<decltype(tx), MT><<<(unsigned)((warps + 7) / 8), 256, 0, l.s>>>(p, xq, xd);
+        MLXN_CUDA_CHECK_LAUNCH();
+        return MLXN_OK;
+    });
+    if (st) return st;
+    CUtensorMap mw;
+    const cuuint32_t one[3] = {1, 1, 1};
+    const cuuint64_t wd[3] = {(cuuint64_t)(p.k / F::QK * F::BB / 2), (cuuint64_t)p.n, (cuuint64_t)(p.w_batch ? l.batch : 1)},
+                     wst[2] = {(cuuint64_t)p.w_row, p.w_batch ? (cuuint64_t)p.w_batch : (cuuint64_t)p.w_row * p.n};
+    const cuuint32_t wb[3] = {F::WB / 2, QMI_BN, 1};
+    const CUresult r = wg_encoder()(&mw, CU_TENSOR_MAP_DATA_TYPE_UINT16, 3, const_cast<uint8_t *>(p.w), wd, wst, wb, one,
+                                    CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
+                                    CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS) return mlxn_err(MLXN_ERR_DEVICE, "qmatmul: cuTensorMapEncodeTiled failed (%d)", (int)r);
+    auto k = qmi_kernel<T, MT>;
+    static std::atomic<unsigned long long> raised;
+    if ((st = mlxn_cuda_raise_smem(k, C::smem(), l.dev, raised))) return st;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)((p.n + QMI_BN - 1) / QMI_BN), (unsigned)splits, (unsigned)l.batch);
+    cfg.blockDim = dim3(QMI_THREADS);
+    cfg.dynamicSmemBytes = C::smem();
+    cfg.stream = l.s;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = 1;
+    MLXN_CUDA_TRY(cudaLaunchKernelEx(&cfg, k, p, (const int8_t *)xq, (const float2 *)xd, mw));
+    return splits > 1 ? qmm_reduce(l, p, splits) : MLXN_OK;
+}
+
+template <mlxn_type T> static mlxn_status qmi_fmt_go(cuda_stream *s, const qmm_launch &l) {
+    return l.p->m <= 8 ? qmi_go<T, 8>(s, l) : qmi_go<T, 16>(s, l);
+}
+
+/* M <= 16 above the dp4a kernel's range, where qmi_ok holds; UNSUPPORTED otherwise. */
+static mlxn_status qmi_launch(cuda_stream *s, const qmm_launch &l) {
+    if (l.p->m > 16 || !qmi_ok(l)) return MLXN_ERR_UNSUPPORTED;
+    switch (l.tw) {
+    case MLXN_TYPE_Q4_0: return qmi_fmt_go<MLXN_TYPE_Q4_0>(s, l);
+    case MLXN_TYPE_Q4_1: return qmi_fmt_go<MLXN_TYPE_Q4_1>(s, l);
+    case MLXN_TYPE_Q8_0: return qmi_fmt_go<MLXN_TYPE_Q8_0>(s, l);
+    case MLXN_TYPE_IQ4_NL: return qmi_fmt_go<MLXN_TYPE_IQ4_NL>(s, l);
+    case MLXN_TYPE_Q4_K: return qmi_fmt_go<MLXN_TYPE_Q4_K>(s, l);
+    case MLXN_TYPE_Q5_K: return qmi_fmt_go<MLXN_TYPE_Q5_K>(s, l);
+    case MLXN_TYPE_Q6_K: return qmi_fmt_go<MLXN_TYPE_Q6_K>(s, l);
+    default: return MLXN_ERR_UNSUPPORTED;
+    }
+}
