@@ -15,12 +15,11 @@ struct norm_kp {
     float eps, w_offset;
 };
 
-/* Chunk j of segment `seg`, as the norm sees it: x, or h = x + r (stored to h, then read
- * back as stored). */
+/* v = x's chunk j widened, made the chunk as the norm sees it: x, or h = x + r (stored to h,
+ * then read back as stored). */
 template <typename TX>
-static __device__ __forceinline__ void norm_source(const norm_kp &p, const TX *x, long long yo, long long j, int valid,
-                                                   float (&v)[ROW_VEC]) {
-    row_ld8(x + ROW_VEC * j, valid, p.vec, v);
+static __device__ __forceinline__ void norm_residual(const norm_kp &p, long long yo, long long j, int valid,
+                                                     float (&v)[ROW_VEC]) {
     if (p.r) {
         float u[ROW_VEC];
         row_ld8_any(p.tr, p.r, yo + ROW_VEC * j, valid, p.vec, u);
@@ -29,6 +28,14 @@ static __device__ __forceinline__ void norm_source(const norm_kp &p, const TX *x
         row_round8<TX>(v);
         row_st8(static_cast<TX *>(p.h) + yo + ROW_VEC * j, valid, p.vec, v);
     }
+}
+
+/* Chunk j of segment `seg`, as the norm sees it */
+template <typename TX>
+static __device__ __forceinline__ void norm_source(const norm_kp &p, const TX *x, long long yo, long long j, int valid,
+                                                   float (&v)[ROW_VEC]) {
+    row_ld8(x + ROW_VEC * j, valid, p.vec, v);
+    norm_residual<TX>(p, yo, j, valid, v);
 }
 
 /* y chunk from the normalized source chunk v */
@@ -76,9 +83,27 @@ static __global__ void norm_kernel(const __grid_constant__ norm_kp p) {
     float acc = 0.0f, mean = 0.0f;
 
     if constexpr (NV > 0) {
+        /* 16-bit x in 1 or 2 chunks a thread: every chunk loaded before any is used, else each
+         * chunk's load waits for the previous one's widening and residual (f32 rows, 4 chunks:
+         * the extra registers cost more occupancy than the overlap gains) */
+        const bool full =
+            sizeof(TX) == 2 && NV <= 2 && p.vec && active && ROW_VEC * (lane + (long long)(NV - 1) * p.G + 1) <= p.L;
+        row_raw<TX> raw[NV];
+        if (full) {
+#pragma unroll
+            for (int c = 0; c < NV; c++) row_ld_raw(x + ROW_VEC * (lane + (long long)c * p.G), raw[c]);
+        }
         float v[NV][ROW_VEC];
 #pragma unroll
-        for (int c = 0; c < NV; c++) norm_source(p, x, yo, lane + (long long)c * p.G, valid_of(lane + (long long)c * p.G), v[c]);
+        for (int c = 0; c < NV; c++) {
+            const long long j = lane + (long long)c * p.G;
+            if (full) {
+                row_unpack(raw[c], v[c]);
+                norm_residual<TX>(p, yo, j, ROW_VEC, v[c]);
+            } else {
+                norm_source(p, x, yo, j, valid_of(j), v[c]);
+            }
+        }
 #pragma unroll
         for (int c = 0; c < NV; c++)
 #pragma unroll

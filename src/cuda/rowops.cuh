@@ -50,6 +50,32 @@ static __device__ __forceinline__ void row_st8(T *p, int valid, bool vec, const 
     }
 }
 
+/* A chunk's bits as loaded (16 bytes of a 16-bit type, 32 of f32): a thread issues the loads
+ * of all its chunks before it widens any, so they are in flight together, at half the
+ * registers of widened 16-bit values. p is 16-byte aligned and all 8 elements are in the row. */
+template <typename T> struct row_raw {
+    uint4 w[sizeof(T) / 2];
+};
+
+template <typename T> static __device__ __forceinline__ void row_ld_raw(const T *p, row_raw<T> &r) {
+#pragma unroll
+    for (int i = 0; i < (int)(sizeof(T) / 2); i++) r.w[i] = reinterpret_cast<const uint4 *>(p)[i];
+}
+
+template <typename T> static __device__ __forceinline__ void row_unpack(const row_raw<T> &r, float (&v)[ROW_VEC]) {
+    if constexpr (sizeof(T) == 4) {
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            v[4 * i] = __uint_as_float(r.w[i].x), v[4 * i + 1] = __uint_as_float(r.w[i].y);
+            v[4 * i + 2] = __uint_as_float(r.w[i].z), v[4 * i + 3] = __uint_as_float(r.w[i].w);
+        }
+    } else {
+        const T *h = reinterpret_cast<const T *>(&r.w[0]);
+#pragma unroll
+        for (int k = 0; k < ROW_VEC; k++) v[k] = mlxn_to_f32(h[k]);
+    }
+}
+
 /* The same for an operand whose type is a run-time value (weights, bias, residual, mask:
  * three more template parameters would multiply the instances by 27). off in elements. */
 static __device__ __forceinline__ void row_ld8_any(mlxn_type t, const void *base, long long off, int valid, bool vec,
@@ -63,6 +89,20 @@ static __device__ __forceinline__ void row_ld8_any(mlxn_type t, const void *base
 template <typename T> static __device__ __forceinline__ void row_round8(float (&v)[ROW_VEC]) {
 #pragma unroll
     for (int k = 0; k < ROW_VEC; k++) v[k] = mlxn_to_f32(mlxn_from_f32<T>(v[k]));
+}
+
+/* 1/x through PTX's rcp.approx (MUFU.RCP, no refinement: about 1 ulp); subnormals flush to zero */
+static __device__ __forceinline__ float row_rcp_approx(float x) {
+    float y;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+/* 2^x through PTX's ex2.approx (MUFU.EX2: about 2 ulp), subnormal results kept (no .ftz) */
+static __device__ __forceinline__ float row_exp2_approx(float x) {
+    float y;
+    asm("ex2.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
 }
 
 struct row_sum_op {
