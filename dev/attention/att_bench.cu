@@ -197,10 +197,15 @@ template <int D> static mlxn_status lib(cuda_stream *s, const mlxn_attention_arg
 template <int D> static mlxn_status simt(cuda_stream *s, const mlxn_attention_args *a) { return launch_simt<D>(s, a); }
 template <class C> static mlxn_status mma(cuda_stream *s, const mlxn_attention_args *a) { return launch_mma<C>(s, a); }
 
-/* decode with clusters of at most CL slices (1: workspace and combine kernel) */
-template <int D, int CL> static mlxn_status dec_v(cuda_stream *s, const mlxn_attention_args *a) {
-    return launch_mma<cfg_dec<D>>(s, a, CL);
+/* decode with clusters of at most CL slices, else the combine kernel; PDL (P) */
+template <int D, int CL, bool P> static mlxn_status dec_v(cuda_stream *s, const mlxn_attention_args *a) {
+    att_dec_opts o;
+    o.cl_max = CL, o.pdl = P;
+    return launch_mma<cfg_dec<D>>(s, a, o);
 }
+/* the HEAD library's attention (dev/attention/att_base.cu, built from git HEAD's sources) */
+extern "C" mlxn_status base_mlxn_cuda_attention(void *stream, const mlxn_attention_args *a);
+static mlxn_status base(cuda_stream *s, const mlxn_attention_args *a) { return base_mlxn_cuda_attention(s, a); }
 static __global__ void empty_kernel(int x) {
     if (x == 12345) printf("x");
 }
@@ -276,14 +281,32 @@ int main(int argc, char **argv) {
     g_dev.ordinal = 0;
     g_s.dev = &g_dev;
     CK(cudaStreamCreateWithFlags(&g_s.s, cudaStreamNonBlocking));
+    if (argc > 1 && !strcmp(argv[1], "--profile")) { /* for ncu: HEAD's and the library's decode, L 32768, f16 and q8_0, twice each */
+        const shape llama = {"llama3-8b", 32, 8, 128};
+        for (mlxn_type kt : {MLXN_TYPE_F16, MLXN_TYPE_Q8_0}) {
+            const long long L = 32768;
+            const size_t rb = kt == MLXN_TYPE_Q8_0 ? 128 / 32 * 34 : 256;
+            void *q = dalloc(32 * 128 * 2), *o = dalloc(32 * 128 * 2), *k = dalloc(8 * L * rb), *v = dalloc(8 * L * rb);
+            fill(q, MLXN_TYPE_BF16, 256, 32, 7), fill(k, kt, rb, 8 * L, 11), fill(v, kt, rb, 8 * L, 101);
+            int32_t *len = (int32_t *)dalloc(4), l32 = (int32_t)L;
+            CK(cudaMemcpy(len, &l32, 4, cudaMemcpyHostToDevice));
+            mlxn_attention_args a = make_args(llama, 1, L, kt, q, k, v, o, len);
+            for (int r = 0; r < 2; r++) {
+                ST_OK(base(&g_s, &a));
+                ST_OK(lib<128>(&g_s, &a));
+            }
+            CK(cudaStreamSynchronize(g_s.s));
+        }
+        return 0;
+    }
     const double bw = read_bw((size_t)1 << 30);
     printf("%s, %d SMs, L2 %d MiB: read bandwidth %.0f GB/s (1 GiB, 16-byte loads)\n", g_dev.prop.name,
            g_dev.prop.multiProcessorCount, g_dev.prop.l2CacheSize >> 20, bw / 1e9);
     const shape llama = {"llama3-8b", 32, 8, 128}, qwen = {"qwen3-30b-a3b", 32, 4, 128}, g4 = {"gemma3-4b", 8, 4, 256},
                 g27 = {"gemma3-27b", 32, 16, 128};
     {
-        std::vector<variant> v128 = {{"lib", lib<128>}, {"nocl", dec_v<128, 1>}, {"2empty", two_empty}};
-        std::vector<variant> v256 = {{"lib", lib<256>}, {"nocl", dec_v<256, 1>}};
+        std::vector<variant> v128 = {{"base", base}, {"lib", lib<128>}, {"nopdl", dec_v<128, 8, false>}, {"2empty", two_empty}};
+        std::vector<variant> v256 = {{"base", base}, {"lib", lib<256>}};
         for (long long L : {512, 2048, 8192, 32768}) decode(llama, L, MLXN_TYPE_F16, v128, bw);
         for (long long L : {512, 2048, 8192, 32768}) decode(llama, L, MLXN_TYPE_Q8_0, v128, bw);
         if (!quick) {
@@ -293,9 +316,9 @@ int main(int argc, char **argv) {
         }
     }
     {
-        std::vector<variant> p128 = {{"lib", lib<128>}, {"mma", mma<cfg_pre<128>>}};
-        std::vector<variant> p256 = {{"lib", lib<256>}, {"mma", mma<cfg_pre<256>>}};
-        std::vector<variant> p64 = {{"lib", lib<64>}, {"mma", mma<cfg_pre<64>>}};
+        std::vector<variant> p128 = {{"base", base}, {"lib", lib<128>}};
+        std::vector<variant> p256 = {{"base", base}, {"lib", lib<256>}};
+        std::vector<variant> p64 = {{"base", base}, {"lib", lib<64>}};
         for (long long L : {512, 1024, 4096}) prefill(llama, L, p128);
         if (!quick) prefill(llama, 8192, p128);
         for (long long L : {1024, 4096}) prefill(g4, L, p256);

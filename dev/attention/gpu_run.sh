@@ -2,7 +2,7 @@
 # One device call for the attention work: the attention cases (eager and
 # replayed), the kernel-variant bench, mlxn bench attention, then compute-sanitizer, each under
 # a timeout; logs to $OUT, a summary last. usage: dev/attention/gpu_run.sh [steps...]
-# steps: test family bench mlxn memcheck racecheck ops sass (default: test bench mlxn memcheck)
+# steps: test family bench mlxn ncu memcheck racecheck ops sass (default: test bench mlxn memcheck)
 [ -e /work/main ] || { mkdir -p /work && ln -s "$PWD" /work/main; }
 cd /work/main || exit 1
 export LD_LIBRARY_PATH=/work/main/build-attn-run
@@ -17,8 +17,10 @@ for st in $steps; do
     test) timeout 50 $B/dev/att_test cuda > "$O/test.txt" 2>&1 ;;
     bench) timeout 80 $B/dev/att_bench ${BENCH_ARGS:-} > "$O/bench.txt" 2>&1 ;;
     mlxn) timeout 70 $B/mlxn bench attention > "$O/mlxn_bench.txt" 2>&1 ;;
-    memcheck) timeout 60 compute-sanitizer --tool memcheck --error-exitcode 9 $B/dev/att_test cuda > "$O/memcheck.txt" 2>&1 ;;
-    racecheck) timeout 80 compute-sanitizer --tool racecheck --error-exitcode 9 $B/dev/att_test cuda > "$O/racecheck.txt" 2>&1 ;;
+    ncu) timeout 90 ncu --clock-control none --kernel-name regex:attn_ --section SpeedOfLight --section WarpStateStats \
+           --section MemoryWorkloadAnalysis --section Occupancy $B/dev/att_bench --profile > "$O/ncu.txt" 2>&1 ;;
+    memcheck) timeout 80 compute-sanitizer --tool memcheck --error-exitcode 9 $B/dev/att_test cuda > "$O/memcheck.txt" 2>&1 ;;
+    racecheck) timeout 100 compute-sanitizer --tool racecheck --error-exitcode 9 $B/dev/att_test cuda > "$O/racecheck.txt" 2>&1 ;;
     ops) timeout 150 $B/tests/test_ops cuda > "$O/ops.txt" 2>&1 ;;
     family) timeout 60 $B/tests/test_ops cuda attention > "$O/family.txt" 2>&1 ;;
     sass) timeout 25 cuobjdump -sass $B/dev/att_bench > "$O/sass_all.txt" 2>/dev/null
@@ -34,5 +36,6 @@ echo "== gpu"; cat "$O/gpu.txt"; echo "== steps"; cat "$O/steps.txt"
 [ -f "$O/family.txt" ] && { echo "== test_ops cuda attention"; grep -E "FAIL|passed|failed" "$O/family.txt" | tail -5; }
 [ -f "$O/ops.txt" ] && { echo "== ops"; grep -E "FAIL|ok$|passed|failed" "$O/ops.txt" | tail -20; }
 [ -f "$O/sass.txt" ] && { echo "== sass (spills, HGMMA)"; grep -E "wgmma|ILi128ELi1ELi1ELi4E" "$O/sass.txt" | grep -E "6__halfS|__halfE" | head -24; }
+[ -f "$O/ncu.txt" ] && { echo "== ncu"; grep -E "attn_|Duration|DRAM Throughput|Achieved Occupancy|Warp Cycles Per Issued|Stall" "$O/ncu.txt" | head -60; }
 [ -f "$O/mlxn_bench.txt" ] && { echo "== mlxn bench"; cat "$O/mlxn_bench.txt" | tail -40; }
 [ -f "$O/bench.txt" ] && { echo "== bench"; cat "$O/bench.txt"; }

@@ -2,8 +2,10 @@
  * on sm_90a the wgmma kernel (attention_wgmma.cuh) for prefill; a SIMT kernel for D = 512,
  * whose f32 accumulators fit no tensor-core tile. With several key slices the partials go to
  * the stream workspace and a combine kernel merges them (decode with at most 8 slices on
- * sm_90: one thread-block cluster merging through distributed shared memory instead); slice
- * counts depend on L_cap, not L, so a recorded graph stays valid. Path choice: launch_d. */
+ * sm_90: one thread-block cluster merging through distributed shared memory instead). Slice
+ * counts depend on L_cap, not L, so a recorded graph stays valid; decode slices cut the keys
+ * that kv_len makes visible. On sm_90 decode and combine launch as programmatic dependents
+ * (their launch overlaps the grid before). Path choice: launch_d. */
 #include <math.h>
 #include <string.h>
 
@@ -190,6 +192,7 @@ static __global__ void __launch_bounds__(CMB_WARPS * 32) attn_combine_kernel(att
     const int D = (int)a.D, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const size_t stride = (size_t)a.n_q_heads * a.M * (a.D + 2);
     const float *b = ws + (hq * a.M + i) * (a.D + 2);
+    att_pdl_wait(); /* the slice kernel's partials */
     float mm = -INFINITY, ll = 0.0f, aa[CMB_E];
 #pragma unroll
     for (int e = 0; e < CMB_E; e++) aa[e] = 0.0f;
@@ -261,11 +264,17 @@ static mlxn_status split_workspace(cuda_stream *s, const att_params &p, float **
     return st;
 }
 
+static bool has_sm90(const cuda_stream *s);
+template <typename... Args, typename... Params>
+static mlxn_status att_launch(cuda_stream *s, void (*f)(Params...), dim3 grid, int nt, size_t smem, unsigned cl_z, bool pdl,
+                              Args... args);
+
+/* The combine kernel after a split kernel, launched as its programmatic dependent on sm_90 (its
+ * blocks wait in att_pdl_wait for the partials). */
 static mlxn_status combine(cuda_stream *s, const att_params &p, const float *ws) {
     if (p.n_split == 1) return MLXN_OK;
-    attn_combine_kernel<<<dim3((unsigned)p.a.M, (unsigned)p.a.n_q_heads), CMB_WARPS * 32, 0, s->s>>>(p, ws);
-    MLXN_CUDA_CHECK_LAUNCH();
-    return MLXN_OK;
+    return att_launch(s, attn_combine_kernel, dim3((unsigned)p.a.M, (unsigned)p.a.n_q_heads), CMB_WARPS * 32, 0, 1,
+                      has_sm90(s), p, ws);
 }
 
 template <int D>
@@ -291,14 +300,45 @@ static mlxn_status launch_simt(cuda_stream *s, const mlxn_attention_args *a) {
     return combine(s, p, ws);
 }
 
-static bool has_sm90(const cuda_stream *s);
+/* Decode launch choices (the dev bench varies them; the library takes the defaults): slices
+ * merged in a cluster up to cl_max, else by the combine kernel; programmatic dependent launch
+ * (pdl) on sm_90. */
+struct att_dec_opts {
+    int cl_max = 8;
+    bool pdl = true;
+};
+
+/* Launches kernel f on grid × block with dynamic smem, optionally as a cluster of cl_z blocks
+ * along z and with programmatic dependent launch. */
+template <typename... Args, typename... Params>
+static mlxn_status att_launch(cuda_stream *s, void (*f)(Params...), dim3 grid, int nt, size_t smem, unsigned cl_z, bool pdl,
+                              Args... args) {
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[2];
+    int n = 0;
+    if (cl_z > 1) {
+        at[n].id = cudaLaunchAttributeClusterDimension;
+        at[n].val.clusterDim.x = 1, at[n].val.clusterDim.y = 1, at[n].val.clusterDim.z = cl_z;
+        n++;
+    }
+    if (pdl) {
+        at[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        at[n].val.programmaticStreamSerializationAllowed = 1;
+        n++;
+    }
+    cfg.gridDim = grid, cfg.blockDim = dim3((unsigned)nt), cfg.dynamicSmemBytes = smem, cfg.stream = s->s;
+    cfg.attrs = at, cfg.numAttrs = (unsigned)n;
+    MLXN_CUDA_TRY(cudaLaunchKernelEx(&cfg, f, args...));
+    return MLXN_OK;
+}
 
 /* The tensor-core kernel: instance C with operand types TK (Q·Kᵀ) and TV (P·V). Decode shapes
- * (WK > 1) on sm_90 with 2..cl_max slices merge them inside a thread-block cluster (no
- * workspace, no combine kernel); more slices go through the workspace and the combine kernel
- * (clusters of 8 or 16 larger slices measured slower there on H100: dev/attention/NOTES.md). */
+ * (WK > 1) on sm_90 with 2..cl_max slices merge them inside a thread-block cluster; more
+ * slices go through the workspace and the combine kernel (clusters of 8 or 16 larger slices,
+ * and the last slice block of a KV head merging the others' partials, measured slower on
+ * H100: dev/attention/NOTES.md). */
 template <class C, typename TK, typename TV>
-static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, int cl_max = 8) {
+static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, att_dec_opts o = {}) {
     auto kern = attn_mma_kernel<C, TK, TV>;
     const bool kq8 = a->tk == MLXN_TYPE_Q8_0, vq8 = a->tv == MLXN_TYPE_Q8_0;
     const size_t smem = C::smem(kq8, vq8);
@@ -312,28 +352,21 @@ static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, in
     att_params p;
     p.a = *a;
     pick_split(s, &p, row_tiles * a->n_kv_heads, per_sm, 2 * C::BC, C::BC);
+    const dim3 grid((unsigned)row_tiles, (unsigned)a->n_kv_heads, (unsigned)p.n_split);
+    const bool sm90 = has_sm90(s), pdl = o.pdl && sm90;
     if constexpr (C::WK > 1) {
-        if (p.n_split >= 2 && p.n_split <= (cl_max < 8 ? cl_max : 8) && has_sm90(s)) {
+        if (p.n_split >= 2 && p.n_split <= (o.cl_max < 8 ? o.cl_max : 8) && sm90) {
             auto kcl = attn_mma_kernel<C, TK, TV, true>;
             static std::atomic<unsigned long long> raised_cl;
             const size_t most_cl = smem_cl<C>(true, true) > smem_cl<C>(false, false) ? smem_cl<C>(true, true) : smem_cl<C>(false, false);
             if (mlxn_status st_ = mlxn_cuda_raise_smem(kcl, most_cl, s->dev, raised_cl); st_ != MLXN_OK) return st_;
-            cudaLaunchConfig_t cfg = {};
-            cudaLaunchAttribute at[1];
-            at[0].id = cudaLaunchAttributeClusterDimension;
-            at[0].val.clusterDim.x = 1, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = (unsigned)p.n_split;
-            cfg.gridDim = dim3((unsigned)row_tiles, (unsigned)a->n_kv_heads, (unsigned)p.n_split);
-            cfg.blockDim = dim3(C::NT), cfg.dynamicSmemBytes = smem_cl<C>(kq8, vq8), cfg.stream = s->s;
-            cfg.attrs = at, cfg.numAttrs = 1;
-            MLXN_CUDA_TRY(cudaLaunchKernelEx(&cfg, kcl, p, (float *)nullptr));
-            return MLXN_OK;
+            return att_launch(s, kcl, grid, C::NT, smem_cl<C>(kq8, vq8), (unsigned)p.n_split, pdl, p, (float *)nullptr);
         }
     }
     float *ws;
     mlxn_status st = split_workspace(s, p, &ws);
     if (st) return st;
-    kern<<<dim3((unsigned)row_tiles, (unsigned)a->n_kv_heads, (unsigned)p.n_split), C::NT, smem, s->s>>>(p, ws);
-    MLXN_CUDA_CHECK_LAUNCH();
+    if (mlxn_status st_ = att_launch(s, kern, grid, C::NT, smem, 1, pdl && C::WK > 1, p, ws); st_ != MLXN_OK) return st_;
     return combine(s, p, ws);
 }
 
@@ -365,12 +398,12 @@ static mlxn_status launch_wgmma_t(cuda_stream *s, const mlxn_attention_args *a) 
 }
 
 template <class C>
-static mlxn_status launch_mma(cuda_stream *s, const mlxn_attention_args *a, int cl_max = 8) {
+static mlxn_status launch_mma(cuda_stream *s, const mlxn_attention_args *a, att_dec_opts o = {}) {
     const bool kb = a->tk == MLXN_TYPE_BF16, vb = a->tv == MLXN_TYPE_BF16; /* Q8_0 goes through f16 */
-    if (kb && vb) return launch_mma_t<C, __nv_bfloat16, __nv_bfloat16>(s, a, cl_max);
-    if (kb) return launch_mma_t<C, __nv_bfloat16, __half>(s, a, cl_max);
-    if (vb) return launch_mma_t<C, __half, __nv_bfloat16>(s, a, cl_max);
-    return launch_mma_t<C, __half, __half>(s, a, cl_max);
+    if (kb && vb) return launch_mma_t<C, __nv_bfloat16, __nv_bfloat16>(s, a, o);
+    if (kb) return launch_mma_t<C, __nv_bfloat16, __half>(s, a, o);
+    if (vb) return launch_mma_t<C, __half, __nv_bfloat16>(s, a, o);
+    return launch_mma_t<C, __half, __half>(s, a, o);
 }
 
 /* Tile shapes. Decode (at most 16 rows of query × group head): one m-tile, 4 warps splitting

@@ -21,6 +21,19 @@ struct att_params {
     long long chunk; /* keys per slice (a multiple of the tile's keys on the mma path) */
 };
 
+/* Programmatic dependent launch (sm_90): wait for the grids this one depends on (their memory
+ * visible), and let the next grid in the stream start launching. No-ops without PDL. */
+static __device__ __forceinline__ void att_pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+static __device__ __forceinline__ void att_pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
 static __device__ __forceinline__ long long kv_count(const mlxn_attention_args &a) {
     if (!a.kv_len) return a.L_cap;
     long long l = *a.kv_len;
@@ -190,25 +203,31 @@ static __device__ __forceinline__ void load_tile(const unsigned char *base, size
     }
 }
 
-/* Q8_0 raw bytes of keys [j0, j0 + BC) (staged by load_tile) -> f16 tile; rows >= L zero. */
+/* Q8_0 raw bytes of keys [j0, j0 + BC) (staged by load_tile) -> f16 tile; rows >= L zero.
+ * Two int8 at a time: bytes q ^ 0x80 under exponent byte 0x64 are the f16 values 1152 + q
+ * (exact), minus 1152 gives q, times the block scale one f16 rounding: the same value as
+ * rounding the exact f32 product d·q to f16, with no int->float conversions (quarter rate). */
 template <class C>
 static __device__ __forceinline__ void dequant_tile(const unsigned char *base, size_t rb, int j0, int L,
                                                     const unsigned char *raw, unsigned char *tile) {
     constexpr int CH = C::D / 8;
     const int off = (int)(reinterpret_cast<uintptr_t>(base + (size_t)j0 * rb) & 15);
+    const __half2 k1152 = __half2half2(__ushort_as_half((unsigned short)0x6480));
     for (int c = threadIdx.x; c < C::BC * CH; c += C::NT) {
         const int r = c / CH, d8 = (c % CH) * 8;
         uint4 out = make_uint4(0, 0, 0, 0);
         if (j0 + r < L) {
             /* block of 32: f16 scale, then 32 int8; 8 values within one block, 2-byte aligned */
             const unsigned char *blk = raw + off + (size_t)r * rb + (d8 / 32) * 34;
-            const float d = __half2float(*reinterpret_cast<const __half *>(blk));
+            const __half2 d2 = __half2half2(*reinterpret_cast<const __half *>(blk));
             const unsigned short *qs = reinterpret_cast<const unsigned short *>(blk + 2 + (d8 & 31));
             uint32_t w[4];
 #pragma unroll
             for (int k = 0; k < 4; k++) {
-                const unsigned short q2 = qs[k];
-                w[k] = pack2<__half>(d * (float)(signed char)(q2 & 0xff), d * (float)(signed char)(q2 >> 8));
+                const uint32_t u = __byte_perm((uint32_t)qs[k] ^ 0x8080u, 0x6464u, 0x5140);
+                __half2 h = __hsub2(*reinterpret_cast<const __half2 *>(&u), k1152);
+                h = __hmul2(h, d2);
+                w[k] = *reinterpret_cast<const uint32_t *>(&h);
             }
             out = make_uint4(w[0], w[1], w[2], w[3]);
         }
@@ -261,6 +280,7 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
     const long long G = a.n_q_heads / a.n_kv_heads, rows = a.M * G, h = blockIdx.y;
     const long long R0 = ((long long)gridDim.x - 1 - blockIdx.x) * C::BR; /* the causally longest rows first */
     const int split = blockIdx.z;
+    att_pdl_wait(); /* q, the cache and kv_len may come from the grid before */
     const int L = (int)kv_count(a);
 
     unsigned char *qs = smem;
@@ -270,8 +290,16 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
     unsigned char *vraw = kraw + (kq8 ? (size_t)ST * C::RAWB : 0);
 
     /* visible keys: row R (query i = R / G, position L - M + i) sees [lo, hi]; keys are int
-     * (L_cap < 2^31, checked by the launcher) */
-    const long long js = (long long)split * p.chunk, je = js + p.chunk - 1;
+     * (L_cap < 2^31, checked by the launcher). Decode shapes (WK > 1, one row tile) cut the
+     * keys the rows see under this L into n_split slices of whole tiles, so a cache filled
+     * far below L_cap, or a window, still spreads over every block; prefill slices L_cap. */
+    long long js = (long long)split * p.chunk, je = js + p.chunk - 1;
+    if constexpr (WK > 1) {
+        const int r_lo = att_key_lo(a, L, 0, 0) / BC * BC, r_hi = att_key_hi(a, L, a.L_cap - 1, a.M - 1);
+        const int per = (r_hi - r_lo + p.n_split) / p.n_split; /* ceil((r_hi - r_lo + 1) / n_split) */
+        const int ch = (per + BC - 1) / BC * BC;
+        js = r_lo + (long long)split * (ch > 0 ? ch : BC), je = js + (ch > 0 ? ch : BC) - 1;
+    }
     auto lo_of = [&](long long i) { return att_key_lo(a, L, js, i); };
     auto hi_of = [&](long long i) { return att_key_hi(a, L, je, i); };
     const long long Rl = (R0 + C::BR < rows ? R0 + C::BR : rows) - 1; /* last valid row of the block */
@@ -496,6 +524,7 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
         static_assert(!CL || WK > 1, "the cluster merge follows the warp merge");
         /* merge the WK warps of each row group through smem: [WK][rows][D + 2] (m, l, acc) */
         constexpr int RB = 16 * MT * WR, RS = D + 2;
+        att_pdl_trigger(); /* the cache is read: the next grid may start launching */
         cp_async_wait<0>();
         __syncthreads();
         float *mb = reinterpret_cast<float *>(smem);
@@ -512,10 +541,11 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
                     for (int e = 0; e < 2; e++) row[2 + dt * 8 + (lane & 3) * 2 + e] = o[mt][dt][2 * hf + e];
             }
         __syncthreads();
-        for (int c = tid; c < RB * D; c += C::NT) {
+        /* decode shapes: one row tile (R0 = 0) of at most 16 rows, so int indices */
+        const int Gi = (int)G, nr = (int)(rows - R0 < RB ? rows - R0 : RB);
+        for (int c = tid; c < nr * D; c += C::NT) {
             const int r = c / D, d = c % D;
-            const long long R = R0 + r;
-            if (R >= rows) continue;
+            const int R = (int)R0 + r;
             float mm = -INFINITY;
 #pragma unroll
             for (int w = 0; w < WK; w++) mm = fmaxf(mm, mb[((size_t)w * RB + r) * RS]);
@@ -534,7 +564,7 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
                 red[2 + d] = aa;
                 if (d == 0) red[0] = mn, red[1] = ll;
             } else {
-                emit(p, ws, split, h * G + R % G, R / G, d, mn, ll, aa);
+                emit(p, ws, split, h * G + R % Gi, R / Gi, d, mn, ll, aa);
             }
         }
         if constexpr (CL) {
@@ -542,7 +572,6 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
             namespace cg = cooperative_groups;
             cg::cluster_group cl = cg::this_cluster();
             const int ns = (int)cl.num_blocks(), rank = (int)cl.block_rank();
-            const int nr = (int)(rows - R0 < RB ? rows - R0 : RB);
             float *red = reinterpret_cast<float *>(smem + C::merge_bytes());
             cl.sync(); /* every slice's rows are in its smem */
             for (int c = rank * C::NT + tid; c < nr * D; c += ns * C::NT) {
