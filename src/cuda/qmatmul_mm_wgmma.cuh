@@ -89,9 +89,11 @@ template <> struct qmw_dec<MLXN_TYPE_Q8_0> {
     }
 };
 
-template <> struct qmw_dec<MLXN_TYPE_Q4_K> {
-    /* y = d1·q - m1 (d1 = d·sc, m1 = dmin·m, both exact): q/256 exactly, then one FFMA */
+/* Q4_K and Q5_K: y = d1·q - m1 (d1 = d·sc, m1 = dmin·m, both exact): q/256 exactly, then one
+ * FFMA. Q5_K: bit 4 of element (c, h, l) from bit 2c + h of qh[l]. */
+template <bool QH> struct qmw_dec_k45 {
     static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int cc, int t, uint32_t (&f)[4][2]) {
+        constexpr int QS = QH ? 48 : 16;
         const int c = cb + cc;
         const float d = qmw_f16(row), dmin = qmw_f16(row + 2);
 #pragma unroll
@@ -101,8 +103,9 @@ template <> struct qmw_dec<MLXN_TYPE_Q4_K> {
             const float d1 = __fmul_rn(d, (float)sc), m1 = __fmul_rn(dmin, (float)m), s = 256.0f * d1;
 #pragma unroll
             for (int jj = 0; jj < 2; jj++) {
-                const uint32_t w = qmw_quad(row + 16 + 32 * c + 16 * jj + 2 * t);
-                const uint32_t v = h ? (w >> 4) & 0x0F0F0F0Fu : w & 0x0F0F0F0Fu;
+                const uint32_t w = qmw_quad(row + QS + 32 * c + 16 * jj + 2 * t);
+                uint32_t v = h ? (w >> 4) & 0x0F0F0F0Fu : w & 0x0F0F0F0Fu;
+                if (QH) v |= ((qmw_quad(row + 16 + 16 * jj + 2 * t) >> (2 * c + h)) & 0x01010101u) << 4;
                 float e[4];
 #pragma unroll
                 for (int k = 0; k < 4; k++) e[k] = fmaf(QMW_HALF(v, k) - 0.5f, s, -m1);
@@ -112,6 +115,8 @@ template <> struct qmw_dec<MLXN_TYPE_Q4_K> {
         }
     }
 };
+template <> struct qmw_dec<MLXN_TYPE_Q4_K> : qmw_dec_k45<false> {};
+template <> struct qmw_dec<MLXN_TYPE_Q5_K> : qmw_dec_k45<true> {};
 
 template <> struct qmw_dec<MLXN_TYPE_Q6_K> {
     /* y = ds·(u - 32), ds = d·sc exact: FFMA(0.5 + u/256, 256ds, -160ds) (160ds fits in 22 bits) */
@@ -271,28 +276,6 @@ template <> struct qmw_dec<MLXN_TYPE_Q3_K> {
                                (((hm >> (4 * (c >> 1) + sh + (j >> 1))) & 0x01010101u) << 2);
             f[j][0] = qmm_bf2(fmaf(QMW_HALF(u, 0), s, z), fmaf(QMW_HALF(u, 1), s, z));
             f[j][1] = qmm_bf2(fmaf(QMW_HALF(u, 2), s, z), fmaf(QMW_HALF(u, 3), s, z));
-        }
-    }
-};
-
-template <> struct qmw_dec<MLXN_TYPE_Q5_K> {
-    /* Q4_K's decode with bit 4 of element (c, h, l) from bit 2c + h of qh[l] */
-    static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int cc, int t, uint32_t (&f)[4][2]) {
-        const int c = cb + cc;
-        const float d = qmw_f16(row), dmin = qmw_f16(row + 2);
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            int sc, m;
-            mlxn_dq_scale_min_k4(2 * c + h, row + 4, sc, m);
-            const float d1 = __fmul_rn(d, (float)sc), m1 = __fmul_rn(dmin, (float)m), s = 256.0f * d1;
-#pragma unroll
-            for (int jj = 0; jj < 2; jj++) {
-                const uint32_t w = qmw_quad(row + 48 + 32 * c + 16 * jj + 2 * t);
-                const uint32_t hb = qmw_quad(row + 16 + 16 * jj + 2 * t);
-                const uint32_t v = ((h ? w >> 4 : w) & 0x0F0F0F0Fu) | (((hb >> (2 * c + h)) & 0x01010101u) << 4);
-                f[2 * h + jj][0] = qmm_bf2(fmaf(QMW_HALF(v, 0) - 0.5f, s, -m1), fmaf(QMW_HALF(v, 1) - 0.5f, s, -m1));
-                f[2 * h + jj][1] = qmm_bf2(fmaf(QMW_HALF(v, 2) - 0.5f, s, -m1), fmaf(QMW_HALF(v, 3) - 0.5f, s, -m1));
-            }
         }
     }
 };

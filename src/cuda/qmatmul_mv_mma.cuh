@@ -185,18 +185,11 @@ static __global__ void qmi_quant_x_kernel(qmm_kp p, int8_t *xq, float2 *xd) {
     const int lane = threadIdx.x & 31, nbk = p.k / 32;
     if (wid >= (long long)p.batch * nbk * MT) return;
     const int m = (int)(wid % MT), kb = (int)(wid / MT % nbk), b = (int)(wid / MT / nbk);
-    float v = 0.0f;
+    float v = 0.0f, d, s;
     if (m < p.m) v = mlxn_to_f32(static_cast<const TX *>(p.x)[qmm_x_off(p, b, m, 32 * kb + lane)]);
-    float a = fabsf(v);
-    const bool nan = __any_sync(0xffffffffu, a != a);
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) a = fmaxf(a, __shfl_xor_sync(0xffffffffu, a, o));
-    const float d = nan ? __int_as_float(0x7fc00000) : a / 127.0f, id = d > 0.0f ? 127.0f / a : 0.0f;
-    int q = isfinite(v) ? __float2int_rn(v * id) : 0;
-    q = q > 127 ? 127 : q < -127 ? -127 : q;
+    const int q = mvq_round32(v, d, s);
     xq[wid * 32 + 8 * ((lane & 15) >> 2) + 4 * (lane >> 4) + (lane & 3)] = (int8_t)q;
-    const int s = __reduce_add_sync(0xffffffffu, q);
-    if (lane == 0) xd[wid] = make_float2(d, d * (float)s);
+    if (lane == 0) xd[wid] = make_float2(d, s);
 }
 
 template <mlxn_type T, int MT> struct qmi_cfg {
