@@ -1,11 +1,16 @@
 /* CUDA kv_append: one thread block per new row. A row is skipped when a later row of the call
  * takes the same slot (the later one wins): for a few rows each block scans the later ones,
- * for many a slot table in the stream workspace records each slot's last row first. The
- * block's threads then store the row's H·D values in chunks of 8: F16/BF16 through 16-byte
- * stores, Q8_0 by four threads per block of 32 that share the block's absmax and quantize as
- * the reference does (bit-exact: IEEE division, roundf, no fused operations) into shared
- * memory, from where the row's blocks go to the cache in 8-, 4- or 2-byte words. */
+ * for many a slot table in the stream workspace records each slot's last row first (two small
+ * kernels; on sm_90 the next kernel of the three is a programmatic dependent launch, so it
+ * starts, and loads its rows, while the one before finishes). The block's threads then store
+ * the row's H·D values in chunks of 8: F16/BF16 through 16-byte stores, Q8_0 by four threads per
+ * block of 32 that share the block's absmax and quantize as the reference does (bit-exact:
+ * d = absmax / 127 and 1 / d correctly rounded, q = roundf(x · (1 / d)), each product rounded
+ * once) into shared memory, from where the row's blocks go to the cache in 8-, 4- or 2-byte
+ * words. */
 #include "cuda/dequant.cuh"
+
+#include <cstring>
 
 #define KV_SCAN_ROWS 64 /* up to this many rows, each block scans the later ones itself */
 
@@ -16,10 +21,24 @@ struct kv_params {
     int *last;    /* more than KV_SCAN_ROWS rows: [l], the last row of the call per slot */
     int stage;    /* Q8_0: 0, or the width in bytes (8, 4, 2) of the stores that copy a row's
                    * blocks, quantized into shared memory first, out to the cache */
+    int dshift;   /* log2(d) when d is a power of two, else -1 */
 };
 
 /* Q8_0 staging: one row's H·D/32 blocks (the launch's dynamic shared memory). */
 extern __shared__ __align__(16) uint8_t kv_stage[];
+
+/* Programmatic dependent launch (sm_90): wait for the grid before (its memory visible); let
+ * the next grid start launching. No-ops without PDL. */
+static __device__ __forceinline__ void kv_pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+static __device__ __forceinline__ void kv_pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
 
 /* Copies the staged row to its slot: per head D/32 · 34 contiguous bytes, in words of W bytes
  * (W divides that and the cache's alignment). Called by every thread of the block. */
@@ -39,12 +58,15 @@ static __device__ __forceinline__ long long kv_pos_slot(int32_t q, const kv_para
 
 /* The slot table: every slot a row lands in to -1, then (next kernel) to its largest row. */
 static __global__ void kv_last_clear(const int32_t *__restrict__ pos, kv_params p) {
+    kv_pdl_trigger(); /* the marks wait for this grid's stores in kv_pdl_wait */
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < p.m; i += (long long)gridDim.x * blockDim.x) {
         const long long slot = kv_pos_slot(pos[i], p);
         if (slot >= 0) p.last[slot] = -1;
     }
 }
 static __global__ void kv_last_mark(const int32_t *__restrict__ pos, kv_params p) {
+    kv_pdl_trigger(); /* the row kernel may start: it waits for the marks before reading them */
+    kv_pdl_wait();    /* the clears */
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < p.m; i += (long long)gridDim.x * blockDim.x) {
         const long long slot = kv_pos_slot(pos[i], p);
         if (slot >= 0) atomicMax(&p.last[slot], (int)i);
@@ -55,7 +77,10 @@ static __global__ void kv_last_mark(const int32_t *__restrict__ pos, kv_params p
  * slot). Called by every thread of the block. */
 static __device__ long long kv_slot(const int32_t *__restrict__ pos, long long i, const kv_params &p) {
     const long long slot = kv_pos_slot(pos[i], p);
-    if (p.last) return slot >= 0 && p.last[slot] == i ? slot : -1;
+    if (p.last) {
+        kv_pdl_wait(); /* the slot table's marks */
+        return slot >= 0 && p.last[slot] == i ? slot : -1;
+    }
     int later = 0;
     for (long long j = i + 1 + threadIdx.x; slot >= 0 && j < p.m; j += blockDim.x) later |= kv_pos_slot(pos[j], p) == slot;
     return __syncthreads_or(later) || slot < 0 ? -1 : slot;
@@ -63,41 +88,97 @@ static __device__ long long kv_slot(const int32_t *__restrict__ pos, long long i
 
 #define KV_THREADS 64 /* per row: H·D/8 chunks, two per thread for a decoder's 8 × 128 */
 
+/* Head and element offset in it of chunk c (elements 8c..8c+7) of a row: a shift when D is a
+ * power of two, else a 32-bit division (a row has fewer than 2^32 elements, checked at launch). */
+static __device__ __forceinline__ void kv_chunk_at(long long c, const kv_params &p, long long &hh, long long &col) {
+    const unsigned e = 8u * (unsigned)c;
+    const unsigned h = p.dshift >= 0 ? e >> p.dshift : e / (unsigned)p.d;
+    hh = h, col = e - h * (unsigned)p.d;
+}
+
 template <typename TC>
 static __device__ __forceinline__ void kv_store_float(TC *__restrict__ cache, long long c, long long slot, const kv_params &p,
                                                       const float (&v)[8]) {
-    const long long e = 8 * c, hh = e / p.d, col = e % p.d;
+    long long hh, col;
+    kv_chunk_at(c, p, hh, col);
     mlxn_st8(cache + (hh * p.l + slot) * p.d + col, 8, p.vec, v);
 }
 
-/* Q8_0: chunk c of the row is elements 8c..8c+7; the four chunks of a block of 32 sit in four
- * consecutive lanes (c mod 4 = lane mod 4, as every step is a multiple of 4 threads), which
- * share the block's absmax. */
-static __device__ __forceinline__ void kv_store_q8_0(uint8_t *__restrict__ cache, long long c, long long slot,
-                                                     const kv_params &p, const float (&v)[8]) {
+/* absmax / 127 correctly rounded: the product with rn(1/127) and one FMA correction (Markstein:
+ * a correctly rounded reciprocal and a quotient within 1 ulp give the correctly rounded
+ * quotient). Checked equal to the IEEE quotient for every finite a >= 0, subnormals included;
+ * infinity is passed through (inf / 127). */
+static __device__ __forceinline__ float kv_div127(float a) {
+    const float r = 0x1.020408p-7f; /* rn(1 / 127) */
+    const float q = __fmul_rn(a, r);
+    const float q1 = __fmaf_rn(__fmaf_rn(-127.0f, q, a), r, q);
+    return a <= 0x1.fffffep127f ? q1 : a;
+}
+
+/* (int8_t)mlxn_trunc_int(roundf(y)) as an int (its low byte is the value): |y| rounded to the
+ * nearest integer, ties to even, by adding 2^23 (the integer lands in the low mantissa bits),
+ * a tie that went down then moved up (roundf's ties go away from zero), the sign put back.
+ * Only adds, compares and integer ops (no conversion unit). Checked equal to roundf for every
+ * f32 in [0, 2^22). |y| >= 2^22 and NaN give 0, as the reference's out-of-range conversion does
+ * (|y| <= 127 · (1 + 3 u) whenever 1 / d is finite). */
+static __device__ __forceinline__ int kv_q8_round(float y) {
+    const float f = fabsf(y), u = __fadd_rn(f, 0x1p23f);
+    const int r = (int)(__float_as_uint(u) - 0x4B000000u) + (__fsub_rn(f, __fsub_rn(u, 0x1p23f)) == 0.5f);
+    return f < 0x1p22f ? (y < 0.0f ? -r : r) : 0;
+}
+
+/* Where chunk c's block of 32 goes: the stage (head-major, as in the cache) or the cache. */
+static __device__ __forceinline__ uint8_t *kv_q8_block(uint8_t *__restrict__ cache, long long c, long long slot,
+                                                       const kv_params &p) {
+    long long hh, col;
+    kv_chunk_at(c, p, hh, col);
+    const long long nb = p.d / 32, b = col / 32;
+    return p.stage ? kv_stage + (hh * nb + b) * (long long)sizeof(mlxn_block_q8_0)
+                   : cache + ((hh * p.l + slot) * nb + b) * (long long)sizeof(mlxn_block_q8_0);
+}
+
+/* The 8 quantized values of a chunk at its place in the block (2-byte aligned). */
+static __device__ __forceinline__ void kv_q8_put(uint8_t *blk, int sub, const float (&v)[8], float id) {
+    int q[8];
+#pragma unroll
+    for (int j = 0; j < 8; j++) q[j] = kv_q8_round(__fmul_rn(v[j], id));
+    uint16_t *qs = reinterpret_cast<uint16_t *>(blk + 2 + 8 * sub);
+#pragma unroll
+    for (int j = 0; j < 8; j += 2) qs[j / 2] = (uint16_t)__byte_perm((unsigned)q[j], (unsigned)q[j + 1], 0x0040);
+}
+
+/* Q8_0: chunks ca and cb = ca + blockDim.x of the row (cb only when has_b); the four chunks of
+ * a block of 32 sit in four consecutive lanes (c mod 4 = lane mod 4, as every step is a
+ * multiple of 4 threads), which share the block's absmax. Lanes 0 and 2 of a quad compute
+ * chunk a's block scale, lanes 1 and 3 chunk b's (one division pair a thread instead of two),
+ * and pass 1 / d around; lane 0 stores a's d, lane 1 b's. */
+static __device__ __forceinline__ void kv_store_q8_0(uint8_t *__restrict__ cache, long long ca, long long cb, bool has_b,
+                                                     long long slot, const kv_params &p, const float (&va)[8],
+                                                     const float (&vb)[8]) {
     const unsigned group = 0xFu << (threadIdx.x & 28);
-    const long long e = 8 * c, hh = e / p.d, b = e % p.d / 32;
-    const int sub = (int)(c & 3);
-    /* staged: the row's blocks in shared memory (head-major, as in the cache), copied out after */
-    uint8_t *blk = p.stage ? kv_stage + (hh * (p.d / 32) + b) * (long long)sizeof(mlxn_block_q8_0)
-                           : cache + ((hh * p.l + slot) * (p.d / 32) + b) * sizeof(mlxn_block_q8_0);
-    float amax = 0.0f;
+    const int sub = (int)(threadIdx.x & 3);
+    float amax_a = 0.0f, amax_b = 0.0f;
 #pragma unroll
-    for (int j = 0; j < 8; j++) amax = fmaxf(amax, fabsf(v[j]));
-    amax = fmaxf(amax, __shfl_xor_sync(group, amax, 1));
-    amax = fmaxf(amax, __shfl_xor_sync(group, amax, 2));
-    const float d = __fdiv_rn(amax, 127.0f), id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
-    if (sub == 0) *reinterpret_cast<uint16_t *>(blk) = __half_as_ushort(__float2half_rn(d));
-    uint16_t *qs = reinterpret_cast<uint16_t *>(blk + 2 + 8 * sub); /* 2-byte aligned */
-#pragma unroll
-    for (int j = 0; j < 8; j += 2) {
-        const int q0 = (int)roundf(__fmul_rn(v[j], id)), q1 = (int)roundf(__fmul_rn(v[j + 1], id));
-        qs[j / 2] = (uint16_t)((uint8_t)(int8_t)q0 | ((uint16_t)(uint8_t)(int8_t)q1 << 8));
+    for (int j = 0; j < 8; j++) amax_a = fmaxf(amax_a, fabsf(va[j])), amax_b = fmaxf(amax_b, fabsf(vb[j]));
+    amax_a = fmaxf(amax_a, __shfl_xor_sync(group, amax_a, 1));
+    amax_b = fmaxf(amax_b, __shfl_xor_sync(group, amax_b, 1));
+    amax_a = fmaxf(amax_a, __shfl_xor_sync(group, amax_a, 2));
+    amax_b = fmaxf(amax_b, __shfl_xor_sync(group, amax_b, 2));
+    const float d = kv_div127(sub & 1 ? amax_b : amax_a), id = d != 0.0f ? __frcp_rn(d) : 0.0f;
+    const float id_a = __shfl_sync(group, id, 0, 4), id_b = __shfl_sync(group, id, 1, 4);
+    uint8_t *blk_a = kv_q8_block(cache, ca, slot, p);
+    if (sub == 0) *reinterpret_cast<uint16_t *>(blk_a) = __half_as_ushort(__float2half_rn(d));
+    kv_q8_put(blk_a, sub, va, id_a);
+    if (has_b) {
+        uint8_t *blk_b = kv_q8_block(cache, cb, slot, p);
+        if (sub == 1) *reinterpret_cast<uint16_t *>(blk_b) = __half_as_ushort(__float2half_rn(d));
+        kv_q8_put(blk_b, sub, vb, id_b);
     }
 }
 
 /* One row per block step: the first two chunks of each thread are loaded before the slot is
- * known (the loads overlap the position lookup), then stored; any further chunks follow. */
+ * known (the loads overlap the position lookup), then stored; any further chunks follow, two
+ * at a time for Q8_0. */
 template <typename TX, typename TC, bool Q8>
 static __global__ void kv_append_rows(const TX *__restrict__ x, const int32_t *__restrict__ pos, TC *__restrict__ cache,
                                       kv_params p) {
@@ -106,28 +187,37 @@ static __global__ void kv_append_rows(const TX *__restrict__ x, const int32_t *_
         const TX *xr = x + i * p.h * p.d;
         const long long c0 = threadIdx.x, c1 = threadIdx.x + blockDim.x;
         float v0[8], v1[8];
+#pragma unroll
+        for (int j = 0; j < 8; j++) v1[j] = 0.0f;
         if (c0 < n) mlxn_ld8(xr + 8 * c0, 8, p.vec, v0);
         if (c1 < n) mlxn_ld8(xr + 8 * c1, 8, p.vec, v1);
         const long long slot = kv_slot(pos, i, p);
         if (slot < 0) continue;
-        auto store = [&](long long c, const float (&v)[8]) {
-            if constexpr (Q8) kv_store_q8_0(reinterpret_cast<uint8_t *>(cache), c, slot, p, v);
-            else kv_store_float(cache, c, slot, p, v);
-        };
-        if (c0 < n) store(c0, v0);
-        if (c1 < n) store(c1, v1);
-        for (long long c = c1 + blockDim.x; c < n; c += blockDim.x) {
-            mlxn_ld8(xr + 8 * c, 8, p.vec, v0);
-            store(c, v0);
-        }
-        if constexpr (Q8) { /* slot is the block's: every thread reaches these barriers or none */
-            if (p.stage) {
+        if constexpr (Q8) {
+            uint8_t *cb = reinterpret_cast<uint8_t *>(cache);
+            if (c0 < n) kv_store_q8_0(cb, c0, c1, c1 < n, slot, p, v0, v1);
+            for (long long c = c1 + blockDim.x; c < n; c += 2 * (long long)blockDim.x) {
+                const long long c2 = c + blockDim.x;
+                mlxn_ld8(xr + 8 * c, 8, p.vec, v0);
+                if (c2 < n) mlxn_ld8(xr + 8 * c2, 8, p.vec, v1);
+                else
+#pragma unroll
+                    for (int j = 0; j < 8; j++) v1[j] = 0.0f;
+                kv_store_q8_0(cb, c, c2, c2 < n, slot, p, v0, v1);
+            }
+            if (p.stage) { /* slot is the block's: every thread reaches these barriers or none */
                 __syncthreads();
-                uint8_t *cb = reinterpret_cast<uint8_t *>(cache);
                 if (p.stage == 8) kv_copy_out<8>(cb, slot, p);
                 else if (p.stage == 4) kv_copy_out<4>(cb, slot, p);
                 else kv_copy_out<2>(cb, slot, p);
                 __syncthreads(); /* the next row's quantization reuses the stage */
+            }
+        } else {
+            if (c0 < n) kv_store_float(cache, c0, slot, p, v0);
+            if (c1 < n) kv_store_float(cache, c1, slot, p, v1);
+            for (long long c = c1 + blockDim.x; c < n; c += blockDim.x) {
+                mlxn_ld8(xr + 8 * c, 8, p.vec, v0);
+                kv_store_float(cache, c, slot, p, v0);
             }
         }
     }
@@ -148,11 +238,40 @@ static __global__ void kv_append_any(const TX *__restrict__ x, const int32_t *__
 
 static bool aligned16(const void *q) { return ((uintptr_t)q & 15) == 0; }
 
+/* Programmatic dependent launch: a compute 9.x device running the library's sm_90 code (whose
+ * kernels hold the griddepcontrol waits; without them the attribute would let a kernel read
+ * the slot table early). */
+static bool kv_pdl_ok(const cuda_stream *s) {
+#ifdef MLXN_BUILD_CUDA_ARCHS
+    return s->dev->prop.major == 9 && strstr(MLXN_BUILD_CUDA_ARCHS, "90") != nullptr;
+#else
+    (void)s;
+    return false;
+#endif
+}
+
+template <typename... Params, typename... Args>
+static mlxn_status kv_launch(cuda_stream *s, void (*f)(Params...), unsigned grid, unsigned threads, size_t smem, bool pdl,
+                             Args... args) {
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.gridDim = dim3(grid), cfg.blockDim = dim3(threads), cfg.dynamicSmemBytes = smem, cfg.stream = s->s;
+    cfg.attrs = at, cfg.numAttrs = pdl ? 1 : 0;
+    MLXN_CUDA_TRY(cudaLaunchKernelEx(&cfg, f, args...));
+    return MLXN_OK;
+}
+
 extern "C" mlxn_status mlxn_cuda_kv_append(void *stream, const mlxn_kv_append_args *a) {
     cuda_stream *s = static_cast<cuda_stream *>(stream);
     MLXN_CUDA_TRY(cudaSetDevice(s->dev->ordinal));
+    if ((unsigned long long)a->h * (unsigned long long)a->d >= (1ull << 32))
+        return mlxn_err(MLXN_ERR_UNSUPPORTED, "cuda kv_append: rows of %lld x %lld elements", (long long)a->h, (long long)a->d);
     const size_t xsz = a->tx == MLXN_TYPE_F32 ? 4 : 2;
-    kv_params p = {a->m, a->h, a->l, a->d, a->ring, 0, nullptr, 0};
+    kv_params p = {a->m, a->h, a->l, a->d, a->ring, 0, nullptr, 0, -1};
+    for (int k = 0; k < 32; k++)
+        if (a->d == (1ll << k)) p.dshift = k;
     size_t stage_bytes = 0;
     if (a->tc == MLXN_TYPE_Q8_0) { /* stage when a row's blocks fit in 48 KiB */
         const size_t seg = (size_t)(a->d / 32) * sizeof(mlxn_block_q8_0), cb = (uintptr_t)a->cache;
@@ -163,34 +282,36 @@ extern "C" mlxn_status mlxn_cuda_kv_append(void *stream, const mlxn_kv_append_ar
     p.vec = aligned16(a->x) && (size_t)a->d * xsz % 16 == 0 &&
             (a->tc == MLXN_TYPE_Q8_0 || (aligned16(a->cache) && a->d % 8 == 0));
     const unsigned threads = KV_THREADS, grid = (unsigned)(a->m < 65535 ? a->m : 65535);
+    bool pdl = false; /* the row kernel: a dependent launch after the slot table's marks */
     if (a->m > KV_SCAN_ROWS) {
         void *ws = nullptr;
-        const mlxn_status st = mlxn_cuda_workspace(s, (size_t)a->l * sizeof(int), &ws);
+        mlxn_status st = mlxn_cuda_workspace(s, (size_t)a->l * sizeof(int), &ws);
         if (st) return st;
         p.last = static_cast<int *>(ws);
+        pdl = kv_pdl_ok(s);
         const unsigned g = mlxn_grid_for(s->dev, a->m, 256);
         kv_last_clear<<<g, 256, 0, s->s>>>(a->pos, p);
         MLXN_CUDA_CHECK_LAUNCH();
-        kv_last_mark<<<g, 256, 0, s->s>>>(a->pos, p);
-        MLXN_CUDA_CHECK_LAUNCH();
+        if ((st = kv_launch(s, kv_last_mark, g, 256, 0, pdl, a->pos, p))) return st;
     }
     return mlxn_dispatch_float(a->tx, [&](auto tx) -> mlxn_status {
         using TX = decltype(tx);
         const TX *x = static_cast<const TX *>(a->x);
-        if (a->tc == MLXN_TYPE_Q8_0) {
-            kv_append_rows<TX, uint8_t, true>
-                <<<grid, threads, stage_bytes, s->s>>>(x, a->pos, static_cast<uint8_t *>(a->cache), p);
-        } else if (a->d % 8) {
+        if (a->tc == MLXN_TYPE_Q8_0)
+            return kv_launch(s, kv_append_rows<TX, uint8_t, true>, grid, threads, stage_bytes, pdl, x, a->pos,
+                             static_cast<uint8_t *>(a->cache), p);
+        if (a->d % 8) { /* no early loads to overlap: an ordinary launch */
             if (a->tc == MLXN_TYPE_F16)
                 kv_append_any<TX, __half><<<grid, threads, 0, s->s>>>(x, a->pos, static_cast<__half *>(a->cache), p);
             else
                 kv_append_any<TX, __nv_bfloat16><<<grid, threads, 0, s->s>>>(x, a->pos, static_cast<__nv_bfloat16 *>(a->cache), p);
-        } else if (a->tc == MLXN_TYPE_F16) {
-            kv_append_rows<TX, __half, false><<<grid, threads, 0, s->s>>>(x, a->pos, static_cast<__half *>(a->cache), p);
-        } else {
-            kv_append_rows<TX, __nv_bfloat16, false><<<grid, threads, 0, s->s>>>(x, a->pos, static_cast<__nv_bfloat16 *>(a->cache), p);
+            MLXN_CUDA_CHECK_LAUNCH();
+            return MLXN_OK;
         }
-        MLXN_CUDA_CHECK_LAUNCH();
-        return MLXN_OK;
+        if (a->tc == MLXN_TYPE_F16)
+            return kv_launch(s, kv_append_rows<TX, __half, false>, grid, threads, 0, pdl, x, a->pos,
+                             static_cast<__half *>(a->cache), p);
+        return kv_launch(s, kv_append_rows<TX, __nv_bfloat16, false>, grid, threads, 0, pdl, x, a->pos,
+                         static_cast<__nv_bfloat16 *>(a->cache), p);
     });
 }
