@@ -268,6 +268,9 @@ static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const
         const int delta = (k0 + i * C::KS) / F::QK * F::BB & 15;
         const uint8_t *r0 = ws + (16 * warp + g) * F::WB + delta, *r1 = r0 + 8 * F::WB;
         mbar_wait(full(s), (unsigned)(i / ST) & 1);
+        /* 32-element formats four blocks deep (H100, same run: M = 8 2-3% faster than not
+         * unrolled); a K-quant super-block is already eight */
+#pragma unroll(D::UNIT == 1 ? 4 : 1)
         for (int u = 0; u < nb; u += D::UNIT) {
             typename D::pre P;
             D::prep(r0, r1, u, P);
