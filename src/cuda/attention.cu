@@ -192,7 +192,7 @@ static __global__ void __launch_bounds__(CMB_WARPS * 32) attn_combine_kernel(att
     const int D = (int)a.D, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const size_t stride = (size_t)a.n_q_heads * a.M * (a.D + 2);
     const float *b = ws + (hq * a.M + i) * (a.D + 2);
-    att_pdl_wait(); /* the slice kernel's partials */
+    mlxn_pdl_wait(); /* the slice kernel's partials */
     float mm = -INFINITY, ll = 0.0f, aa[CMB_E];
 #pragma unroll
     for (int e = 0; e < CMB_E; e++) aa[e] = 0.0f;
@@ -264,17 +264,13 @@ static mlxn_status split_workspace(cuda_stream *s, const att_params &p, float **
     return st;
 }
 
-static bool has_sm90(const cuda_stream *s);
-template <typename... Args, typename... Params>
-static mlxn_status att_launch(cuda_stream *s, void (*f)(Params...), dim3 grid, int nt, size_t smem, unsigned cl_z, bool pdl,
-                              Args... args);
 
 /* The combine kernel after a split kernel, launched as its programmatic dependent on sm_90 (its
- * blocks wait in att_pdl_wait for the partials). */
+ * blocks wait in mlxn_pdl_wait for the partials). */
 static mlxn_status combine(cuda_stream *s, const att_params &p, const float *ws) {
     if (p.n_split == 1) return MLXN_OK;
-    return att_launch(s, attn_combine_kernel, dim3((unsigned)p.a.M, (unsigned)p.a.n_q_heads), CMB_WARPS * 32, 0, 1,
-                      has_sm90(s), p, ws);
+    return mlxn_cuda_launch(s->s, attn_combine_kernel, dim3((unsigned)p.a.M, (unsigned)p.a.n_q_heads), dim3(CMB_WARPS * 32), 0,
+                            1, mlxn_cuda_sm90(s->dev), p, ws);
 }
 
 template <int D>
@@ -308,30 +304,6 @@ struct att_dec_opts {
     bool pdl = true;
 };
 
-/* Launches kernel f on grid × block with dynamic smem, optionally as a cluster of cl_z blocks
- * along z and with programmatic dependent launch. */
-template <typename... Args, typename... Params>
-static mlxn_status att_launch(cuda_stream *s, void (*f)(Params...), dim3 grid, int nt, size_t smem, unsigned cl_z, bool pdl,
-                              Args... args) {
-    cudaLaunchConfig_t cfg = {};
-    cudaLaunchAttribute at[2];
-    int n = 0;
-    if (cl_z > 1) {
-        at[n].id = cudaLaunchAttributeClusterDimension;
-        at[n].val.clusterDim.x = 1, at[n].val.clusterDim.y = 1, at[n].val.clusterDim.z = cl_z;
-        n++;
-    }
-    if (pdl) {
-        at[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-        at[n].val.programmaticStreamSerializationAllowed = 1;
-        n++;
-    }
-    cfg.gridDim = grid, cfg.blockDim = dim3((unsigned)nt), cfg.dynamicSmemBytes = smem, cfg.stream = s->s;
-    cfg.attrs = at, cfg.numAttrs = (unsigned)n;
-    MLXN_CUDA_TRY(cudaLaunchKernelEx(&cfg, f, args...));
-    return MLXN_OK;
-}
-
 /* The tensor-core kernel: instance C with operand types TK (Q·Kᵀ) and TV (P·V). Decode shapes
  * (WK > 1) on sm_90 with 2..cl_max slices merge them inside a thread-block cluster; more
  * slices go through the workspace and the combine kernel (clusters of 8 or 16 larger slices,
@@ -353,20 +325,22 @@ static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, at
     p.a = *a;
     pick_split(s, &p, row_tiles * a->n_kv_heads, per_sm, 2 * C::BC, C::BC);
     const dim3 grid((unsigned)row_tiles, (unsigned)a->n_kv_heads, (unsigned)p.n_split);
-    const bool sm90 = has_sm90(s), pdl = o.pdl && sm90;
+    const bool sm90 = mlxn_cuda_sm90(s->dev), pdl = o.pdl && sm90;
     if constexpr (C::WK > 1) {
         if (p.n_split >= 2 && p.n_split <= (o.cl_max < 8 ? o.cl_max : 8) && sm90) {
             auto kcl = attn_mma_kernel<C, TK, TV, true>;
             static std::atomic<unsigned long long> raised_cl;
             const size_t most_cl = smem_cl<C>(true, true) > smem_cl<C>(false, false) ? smem_cl<C>(true, true) : smem_cl<C>(false, false);
             if (mlxn_status st_ = mlxn_cuda_raise_smem(kcl, most_cl, s->dev, raised_cl); st_ != MLXN_OK) return st_;
-            return att_launch(s, kcl, grid, C::NT, smem_cl<C>(kq8, vq8), (unsigned)p.n_split, pdl, p, (float *)nullptr);
+            return mlxn_cuda_launch(s->s, kcl, grid, dim3(C::NT), smem_cl<C>(kq8, vq8), (unsigned)p.n_split, pdl, p,
+                                    (float *)nullptr);
         }
     }
     float *ws;
     mlxn_status st = split_workspace(s, p, &ws);
     if (st) return st;
-    if (mlxn_status st_ = att_launch(s, kern, grid, C::NT, smem, 1, pdl && C::WK > 1, p, ws); st_ != MLXN_OK) return st_;
+    if (mlxn_status st_ = mlxn_cuda_launch(s->s, kern, grid, dim3(C::NT), smem, 1, pdl && C::WK > 1, p, ws); st_ != MLXN_OK)
+        return st_;
     return combine(s, p, ws);
 }
 
@@ -424,15 +398,6 @@ static bool has_wgmma(const cuda_stream *s) {
 #ifdef MLXN_BUILD_CUDA_ARCHS
     return s->dev->prop.major == 9 && s->dev->prop.minor == 0 && strstr(MLXN_BUILD_CUDA_ARCHS, "90a") != nullptr &&
            wg_encoder() != nullptr;
-#else
-    return false;
-#endif
-}
-
-/* Thread-block clusters: a compute 9.x device and sm_90 code in the library. */
-static bool has_sm90(const cuda_stream *s) {
-#ifdef MLXN_BUILD_CUDA_ARCHS
-    return s->dev->prop.major == 9 && strstr(MLXN_BUILD_CUDA_ARCHS, "90") != nullptr;
 #else
     return false;
 #endif

@@ -21,19 +21,6 @@ struct att_params {
     long long chunk; /* keys per slice (a multiple of the tile's keys on the mma path) */
 };
 
-/* Programmatic dependent launch (sm_90): wait for the grids this one depends on (their memory
- * visible), and let the next grid in the stream start launching. No-ops without PDL. */
-static __device__ __forceinline__ void att_pdl_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;\n" ::: "memory");
-#endif
-}
-static __device__ __forceinline__ void att_pdl_trigger() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
-
 static __device__ __forceinline__ long long kv_count(const mlxn_attention_args &a) {
     if (!a.kv_len) return a.L_cap;
     long long l = *a.kv_len;
@@ -280,7 +267,7 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
     const long long G = a.n_q_heads / a.n_kv_heads, rows = a.M * G, h = blockIdx.y;
     const long long R0 = ((long long)gridDim.x - 1 - blockIdx.x) * C::BR; /* the causally longest rows first */
     const int split = blockIdx.z;
-    att_pdl_wait(); /* q, the cache and kv_len may come from the grid before */
+    mlxn_pdl_wait(); /* q, the cache and kv_len may come from the grid before */
     const int L = (int)kv_count(a);
 
     unsigned char *qs = smem;
@@ -524,7 +511,7 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
         static_assert(!CL || WK > 1, "the cluster merge follows the warp merge");
         /* merge the WK warps of each row group through smem: [WK][rows][D + 2] (m, l, acc) */
         constexpr int RB = 16 * MT * WR, RS = D + 2;
-        att_pdl_trigger(); /* the cache is read: the next grid may start launching */
+        mlxn_pdl_trigger(); /* the cache is read: the next grid may start launching */
         cp_async_wait<0>();
         __syncthreads();
         float *mb = reinterpret_cast<float *>(smem);

@@ -5,6 +5,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <string.h>
+
 #include <atomic>
 
 #include "core/backend.h"
@@ -79,6 +81,56 @@ template <> __device__ __forceinline__ float mlxn_from_f32<float>(float v) { ret
 template <> __device__ __forceinline__ __half mlxn_from_f32<__half>(float v) { return __float2half_rn(v); }
 template <> __device__ __forceinline__ __nv_bfloat16 mlxn_from_f32<__nv_bfloat16>(float v) {
     return __float2bfloat16_rn(v);
+}
+
+/* ── programmatic dependent launch (PDL, sm_90) ──
+ * A kernel launched with pdl may start while the grid before it in the stream still runs: it
+ * calls mlxn_pdl_wait() before it reads what that grid (or an earlier one) wrote, and
+ * mlxn_pdl_trigger() to let the next such grid start launching. Both are no-ops in a launch
+ * without PDL. */
+static __device__ __forceinline__ void mlxn_pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+static __device__ __forceinline__ void mlxn_pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
+/* A compute 9.0 device running the library's sm_90 code (clusters, PDL waits in the kernels). */
+static inline bool mlxn_cuda_sm90(const cuda_device *d) {
+#ifdef MLXN_BUILD_CUDA_ARCHS
+    return d->prop.major == 9 && strstr(MLXN_BUILD_CUDA_ARCHS, "90") != nullptr;
+#else
+    (void)d;
+    return false;
+#endif
+}
+
+/* Launches f on grid × block with dynamic smem, as clusters of cl_z blocks along z (1: none)
+ * and with programmatic dependent launch when pdl. */
+template <typename... Params, typename... Args>
+static mlxn_status mlxn_cuda_launch(cudaStream_t s, void (*f)(Params...), dim3 grid, dim3 block, size_t smem, unsigned cl_z,
+                                    bool pdl, Args... args) {
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[2];
+    unsigned n = 0;
+    if (cl_z > 1) {
+        at[n].id = cudaLaunchAttributeClusterDimension;
+        at[n].val.clusterDim.x = 1, at[n].val.clusterDim.y = 1, at[n].val.clusterDim.z = cl_z;
+        n++;
+    }
+    if (pdl) {
+        at[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        at[n].val.programmaticStreamSerializationAllowed = 1;
+        n++;
+    }
+    cfg.gridDim = grid, cfg.blockDim = block, cfg.dynamicSmemBytes = smem, cfg.stream = s;
+    cfg.attrs = at, cfg.numAttrs = n;
+    MLXN_CUDA_TRY(cudaLaunchKernelEx(&cfg, f, args...));
+    return MLXN_OK;
 }
 
 /* The grid for a grid-stride loop over `work` items of `threads` each: enough blocks to fill

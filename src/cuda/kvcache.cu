@@ -27,19 +27,6 @@ struct kv_params {
 /* Q8_0 staging: one row's H·D/32 blocks (the launch's dynamic shared memory). */
 extern __shared__ __align__(16) uint8_t kv_stage[];
 
-/* Programmatic dependent launch (sm_90): wait for the grid before (its memory visible); let
- * the next grid start launching. No-ops without PDL. */
-static __device__ __forceinline__ void kv_pdl_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;\n" ::: "memory");
-#endif
-}
-static __device__ __forceinline__ void kv_pdl_trigger() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
-
 /* Copies the staged row to its slot: per head D/32 · 34 contiguous bytes, in words of W bytes
  * (W divides that and the cache's alignment). Called by every thread of the block. */
 template <int W> static __device__ __forceinline__ void kv_copy_out(uint8_t *__restrict__ cache, long long slot, const kv_params &p) {
@@ -58,15 +45,15 @@ static __device__ __forceinline__ long long kv_pos_slot(int32_t q, const kv_para
 
 /* The slot table: every slot a row lands in to -1, then (next kernel) to its largest row. */
 static __global__ void kv_last_clear(const int32_t *__restrict__ pos, kv_params p) {
-    kv_pdl_trigger(); /* the marks wait for this grid's stores in kv_pdl_wait */
+    mlxn_pdl_trigger(); /* the marks wait for this grid's stores in mlxn_pdl_wait */
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < p.m; i += (long long)gridDim.x * blockDim.x) {
         const long long slot = kv_pos_slot(pos[i], p);
         if (slot >= 0) p.last[slot] = -1;
     }
 }
 static __global__ void kv_last_mark(const int32_t *__restrict__ pos, kv_params p) {
-    kv_pdl_trigger(); /* the row kernel may start: it waits for the marks before reading them */
-    kv_pdl_wait();    /* the clears */
+    mlxn_pdl_trigger(); /* the row kernel may start: it waits for the marks before reading them */
+    mlxn_pdl_wait();    /* the clears */
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < p.m; i += (long long)gridDim.x * blockDim.x) {
         const long long slot = kv_pos_slot(pos[i], p);
         if (slot >= 0) atomicMax(&p.last[slot], (int)i);
@@ -78,7 +65,7 @@ static __global__ void kv_last_mark(const int32_t *__restrict__ pos, kv_params p
 static __device__ long long kv_slot(const int32_t *__restrict__ pos, long long i, const kv_params &p) {
     const long long slot = kv_pos_slot(pos[i], p);
     if (p.last) {
-        kv_pdl_wait(); /* the slot table's marks */
+        mlxn_pdl_wait(); /* the slot table's marks */
         return slot >= 0 && p.last[slot] == i ? slot : -1;
     }
     int later = 0;
@@ -238,31 +225,6 @@ static __global__ void kv_append_any(const TX *__restrict__ x, const int32_t *__
 
 static bool aligned16(const void *q) { return ((uintptr_t)q & 15) == 0; }
 
-/* Programmatic dependent launch: a compute 9.x device running the library's sm_90 code (whose
- * kernels hold the griddepcontrol waits; without them the attribute would let a kernel read
- * the slot table early). */
-static bool kv_pdl_ok(const cuda_stream *s) {
-#ifdef MLXN_BUILD_CUDA_ARCHS
-    return s->dev->prop.major == 9 && strstr(MLXN_BUILD_CUDA_ARCHS, "90") != nullptr;
-#else
-    (void)s;
-    return false;
-#endif
-}
-
-template <typename... Params, typename... Args>
-static mlxn_status kv_launch(cuda_stream *s, void (*f)(Params...), unsigned grid, unsigned threads, size_t smem, bool pdl,
-                             Args... args) {
-    cudaLaunchConfig_t cfg = {};
-    cudaLaunchAttribute at[1];
-    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    at[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.gridDim = dim3(grid), cfg.blockDim = dim3(threads), cfg.dynamicSmemBytes = smem, cfg.stream = s->s;
-    cfg.attrs = at, cfg.numAttrs = pdl ? 1 : 0;
-    MLXN_CUDA_TRY(cudaLaunchKernelEx(&cfg, f, args...));
-    return MLXN_OK;
-}
-
 extern "C" mlxn_status mlxn_cuda_kv_append(void *stream, const mlxn_kv_append_args *a) {
     cuda_stream *s = static_cast<cuda_stream *>(stream);
     MLXN_CUDA_TRY(cudaSetDevice(s->dev->ordinal));
@@ -288,18 +250,18 @@ extern "C" mlxn_status mlxn_cuda_kv_append(void *stream, const mlxn_kv_append_ar
         mlxn_status st = mlxn_cuda_workspace(s, (size_t)a->l * sizeof(int), &ws);
         if (st) return st;
         p.last = static_cast<int *>(ws);
-        pdl = kv_pdl_ok(s);
+        pdl = mlxn_cuda_sm90(s->dev);
         const unsigned g = mlxn_grid_for(s->dev, a->m, 256);
         kv_last_clear<<<g, 256, 0, s->s>>>(a->pos, p);
         MLXN_CUDA_CHECK_LAUNCH();
-        if ((st = kv_launch(s, kv_last_mark, g, 256, 0, pdl, a->pos, p))) return st;
+        if ((st = mlxn_cuda_launch(s->s, kv_last_mark, dim3(g), dim3(256), 0, 1, pdl, a->pos, p))) return st;
     }
     return mlxn_dispatch_float(a->tx, [&](auto tx) -> mlxn_status {
         using TX = decltype(tx);
         const TX *x = static_cast<const TX *>(a->x);
         if (a->tc == MLXN_TYPE_Q8_0)
-            return kv_launch(s, kv_append_rows<TX, uint8_t, true>, grid, threads, stage_bytes, pdl, x, a->pos,
-                             static_cast<uint8_t *>(a->cache), p);
+            return mlxn_cuda_launch(s->s, kv_append_rows<TX, uint8_t, true>, dim3(grid), dim3(threads), stage_bytes, 1, pdl, x, a->pos,
+                                    static_cast<uint8_t *>(a->cache), p);
         if (a->d % 8) { /* no early loads to overlap: an ordinary launch */
             if (a->tc == MLXN_TYPE_F16)
                 kv_append_any<TX, __half><<<grid, threads, 0, s->s>>>(x, a->pos, static_cast<__half *>(a->cache), p);
@@ -309,9 +271,9 @@ extern "C" mlxn_status mlxn_cuda_kv_append(void *stream, const mlxn_kv_append_ar
             return MLXN_OK;
         }
         if (a->tc == MLXN_TYPE_F16)
-            return kv_launch(s, kv_append_rows<TX, __half, false>, grid, threads, 0, pdl, x, a->pos,
-                             static_cast<__half *>(a->cache), p);
-        return kv_launch(s, kv_append_rows<TX, __nv_bfloat16, false>, grid, threads, 0, pdl, x, a->pos,
-                         static_cast<__nv_bfloat16 *>(a->cache), p);
+            return mlxn_cuda_launch(s->s, kv_append_rows<TX, __half, false>, dim3(grid), dim3(threads), 0, 1, pdl, x, a->pos,
+                                    static_cast<__half *>(a->cache), p);
+        return mlxn_cuda_launch(s->s, kv_append_rows<TX, __nv_bfloat16, false>, dim3(grid), dim3(threads), 0, 1, pdl, x, a->pos,
+                                static_cast<__nv_bfloat16 *>(a->cache), p);
     });
 }

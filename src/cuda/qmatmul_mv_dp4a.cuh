@@ -217,19 +217,6 @@ template <mlxn_type T> struct mvq_geom {
     static constexpr int CB = CHB / mvq<T>::SUPER * mvq<T>::BB; /* bytes of a row in one chunk */
 };
 
-/* Programmatic dependent launch (sm_90): the mat-vec starts its weight copies while the X
- * pre-pass runs, and waits for the pre-pass's results before it reads X. */
-static __device__ __forceinline__ void mvq_pdl_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;\n" ::: "memory");
-#endif
-}
-static __device__ __forceinline__ void mvq_pdl_launch() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
-
 /* A warp's 32 values (one a lane) rounded to int8 as one block: returns the lane's q; d and
  * s = d·Σq of the block (every lane). */
 static __device__ __forceinline__ int mvq_round32(float v, float &d, float &s) {
@@ -248,7 +235,7 @@ static __device__ __forceinline__ int mvq_round32(float v, float &d, float &s) {
 /* X to int8 blocks: one warp per 32 elements, lane = element; rows m >= M are zeros. */
 template <typename TX, int MT>
 static __global__ void mvq_quant_x_kernel(qmm_kp p, int8_t *xq, float2 *xd) {
-    mvq_pdl_launch();
+    mlxn_pdl_trigger(); /* the mat-vec may start its weight copies */
     const long long wid = (blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5;
     const int lane = threadIdx.x & 31, nbk = p.k / 32;
     if (wid >= (long long)p.batch * MT * nbk) return;
@@ -339,7 +326,7 @@ static __global__ void __launch_bounds__(32 * MVQ_WARPS, MT >= 4 ? 2 : 3)
         if (s < total) issue(s);
         qmm_cp_commit();
     }
-    mvq_pdl_wait();
+    mlxn_pdl_wait(); /* the pre-pass's X */
     for (int ti = 0; ti < mytiles; ti++) {
         int b, n0;
         const int rows = tile_rows(ti, b, n0);
@@ -466,18 +453,8 @@ template <mlxn_type T, int MT> static mlxn_status mvq_go(cuda_stream *s, const q
     const long long cap = (long long)(bps > 0 ? bps : 1) * l.dev->prop.multiProcessorCount;
     const long long per = (ntiles + cap - 1) / cap;
     const dim3 grid((unsigned)((ntiles + per - 1) / per));
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = grid;
-    cfg.blockDim = dim3(32 * MVQ_WARPS);
-    cfg.dynamicSmemBytes = (size_t)smem;
-    cfg.stream = l.s;
-    cudaLaunchAttribute at[1];
-    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    at[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = at;
-    cfg.numAttrs = l.dev->prop.major >= 9 ? 1 : 0;
-    MLXN_CUDA_TRY(cudaLaunchKernelEx(&cfg, k, p, (const int8_t *)xq, (const float2 *)xd, wk, G));
-    return MLXN_OK;
+    return mlxn_cuda_launch(l.s, k, grid, dim3(32 * MVQ_WARPS), (size_t)smem, 1, l.dev->prop.major >= 9, p,
+                            (const int8_t *)xq, (const float2 *)xd, wk, G);
 }
 
 template <mlxn_type T> static mlxn_status mvq_fmt(cuda_stream *s, const qmm_launch &l) {

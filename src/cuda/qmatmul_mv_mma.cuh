@@ -180,7 +180,7 @@ static __device__ __forceinline__ void qmi_bulk(uint32_t dst, const void *src, u
  * and 16+4t..16+4t+3 are bytes 8t..8t+7. */
 template <typename TX, int MT>
 static __global__ void qmi_quant_x_kernel(qmm_kp p, int8_t *xq, float2 *xd) {
-    mvq_pdl_launch();
+    mlxn_pdl_trigger();
     const long long wid = (blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5;
     const int lane = threadIdx.x & 31, nbk = p.k / 32;
     if (wid >= (long long)p.batch * nbk * MT) return;
@@ -248,7 +248,7 @@ static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const
             /* W needs nothing of the pre-pass: its first stages go out before the wait for X */
             const int pre = min(nst, ST);
             for (int i = 0; i < pre; i++) copy_w(i);
-            mvq_pdl_wait();
+            mlxn_pdl_wait();
             for (int i = 0; i < pre; i++) copy_x(i);
             for (int i = pre; i < nst; i++) {
                 mbar_wait(empty(i % ST), (unsigned)((i / ST) - 1) & 1);
@@ -370,17 +370,9 @@ template <mlxn_type T, int MT> static mlxn_status qmi_go(cuda_stream *s, const q
     auto k = qmi_kernel<T, MT>;
     static std::atomic<unsigned long long> raised;
     if ((st = mlxn_cuda_raise_smem(k, C::smem(), l.dev, raised))) return st;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3((unsigned)((p.n + QMI_BN - 1) / QMI_BN), (unsigned)splits, (unsigned)l.batch);
-    cfg.blockDim = dim3(QMI_THREADS);
-    cfg.dynamicSmemBytes = C::smem();
-    cfg.stream = l.s;
-    cudaLaunchAttribute at[1];
-    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    at[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = at;
-    cfg.numAttrs = 1;
-    MLXN_CUDA_TRY(cudaLaunchKernelEx(&cfg, k, p, (const int8_t *)xq, (const float2 *)xd, mw));
+    const dim3 grid((unsigned)((p.n + QMI_BN - 1) / QMI_BN), (unsigned)splits, (unsigned)l.batch);
+    if ((st = mlxn_cuda_launch(l.s, k, grid, dim3(QMI_THREADS), C::smem(), 1, true, p, (const int8_t *)xq, (const float2 *)xd, mw)))
+        return st;
     return splits > 1 ? qmm_reduce(l, p, splits) : MLXN_OK;
 }
 
