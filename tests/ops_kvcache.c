@@ -1,7 +1,7 @@
 /* kv_append cases: F16, BF16 and Q8_0 caches [n_kv_heads][L][D] from f32/f16/bf16 rows, head
- * dims 64/128/256 (and ragged ones for the float caches), decode (M = 1) and prefill appends,
- * ring wrap with more rows than slots (the later row wins), x as [M][H·D] or [M][H][D], graph
- * replay after the positions change, bad positions, and the argument checks.
+ * dims 64/128/256, 96 and 160 (and ragged ones for the float caches), decode (M = 1) and
+ * prefill appends, ring wrap with more rows than slots (the later row wins), x as [M][H·D] or
+ * [M][H][D], graph replay after the positions change, bad positions, and the argument checks.
  *
  * Bound: F16/BF16 caches must hold x rounded to the cache type (bound 0). A Q8_0 cache must
  * hold, byte for byte, mlxn_quantize_row(Q8_0) of the row; against the float64 oracle each
@@ -234,6 +234,11 @@ void t_ops_kvcache(mlxn_device *dev, mlxn_stream *s) {
             }
     for (int ct = 0; ct < 2; ct++) /* ragged head dims for the float caches */
         for (int64_t d = 1; d <= 257; d = d * 4 + 3) kv_run(dev, s, ftypes[ct + 1], ctypes[ct], 3, 9, d, 4, d % 2, false, 2, seed++);
+    /* head dims that are multiples of 32 but not powers of two (the CUDA row kernel divides by D) */
+    for (int ct = 0; ct < 3; ct++) {
+        kv_run(dev, s, MLXN_TYPE_BF16, ctypes[ct], 3, 257, 96, 111, false, true, 3, seed++);
+        kv_run(dev, s, MLXN_TYPE_F32, ctypes[ct], 2, 33, 160, 5, true, false, 40, seed++);
+    }
     /* real: Llama-3-8B (8 KV heads, D 128) decode at 4095 and a 512-token prefill; Gemma-3
      * local layers (D 256, 1024-slot ring) */
     kv_run(dev, s, MLXN_TYPE_BF16, MLXN_TYPE_F16, 8, 4096, 128, 1, false, false, 4095, seed++);
