@@ -1,11 +1,11 @@
 /* CPU quantized matmul, AVX-512 VNNI half: fused row dots for small M with vpdpbusd
  * (unsigned 8-bit × signed 8-bit, four products summed into each 32-bit lane).
- * W levels go in unsigned: Q4_0 and Q4_K nibbles as they are, Q8_0 plus 128, IQ4_NL's table
+ * W levels go in unsigned: Q4_0, Q4_1 and Q4_K nibbles as they are, Q8_0 plus 128, IQ4_NL's table
  * plus 128, Q6_K's 6-bit levels. X (already rounded to 8 bits per 32 by qmm_quantize_x) is laid
  * out once per op in the order the W bytes meet it, with what the offset costs: for the
  * 32-block formats an integer start value per lane (-offset · Σ of the lane's x), so each
- * lane's sum is the exact integer Σ level·x; for Q4_K and Q6_K the mins and offsets in f32 as
- * the AVX2 kernels do. The scales apply per lane in f32.
+ * lane's sum is the exact integer Σ level·x (Q4_1's min in f32 per lane); for Q4_K and Q6_K the
+ * mins and offsets in f32 as the AVX2 kernels do. The scales apply per lane in f32.
  * Compiled with target attributes; chosen at run time by qmm_have_vnni. */
 #include <math.h>
 #include <string.h>
@@ -43,6 +43,7 @@ typedef struct xg_nib {
     int8_t lo[64], hi[64];
     int32_t start[16]; /* -offset · Σ of the 8 x a lane meets */
     float xd[16];      /* the X step of the lane's block */
+    float xs[16];      /* xd · Σ of the 8 x a lane meets (Q4_1's min term) */
 } xg_nib;
 
 /* Q8_0: 4 blocks per step as two zmm of 64 levels in element order. */
@@ -88,6 +89,7 @@ static void prep_nib(const int8_t *xq, const float *xd, const float *xs, int64_t
             for (int t = 0; t < 4; t++) s += o->lo[4 * l + t] + o->hi[4 * l + t];
             o->start[l] = -off * s;
             o->xd[l] = xd[b];
+            o->xs[l] = xd[b] * (float)s;
         }
     }
 }
@@ -96,6 +98,9 @@ static void prep_q4_0(const int8_t *xq, const float *xd, const float *xs, int64_
 }
 static void prep_iq4_nl(const int8_t *xq, const float *xd, const float *xs, int64_t k, void *out) {
     prep_nib(xq, xd, xs, k, 128, out);
+}
+static void prep_q4_1(const int8_t *xq, const float *xd, const float *xs, int64_t k, void *out) {
+    prep_nib(xq, xd, xs, k, 0, out);
 }
 
 static void prep_q8_0(const int8_t *xq, const float *xd, const float *xs, int64_t k, void *out) {
@@ -151,6 +156,18 @@ static const uint8_t idx_nib_d[64] __attribute__((aligned(64))) = {
     36, 37, 36, 37, 36, 37, 36, 37, 54, 55, 54, 55, 54, 55, 54, 55,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+/* Q4_1 (20-byte blocks: d, m, 16 bytes of nibbles): A = bytes 0..63 of 4 blocks, B = 16..79. */
+static const uint8_t idx_q41_qs[64] __attribute__((aligned(64))) = {
+    4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39,
+    44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127};
+/* each block's f16 d four times, then its f16 m four times, from A */
+static const uint8_t idx_q41_dm[64] __attribute__((aligned(64))) = {
+    0, 1, 0, 1, 0, 1, 0, 1, 20, 21, 20, 21, 20, 21, 20, 21,
+    40, 41, 40, 41, 40, 41, 40, 41, 60, 61, 60, 61, 60, 61, 60, 61,
+    2, 3, 2, 3, 2, 3, 2, 3, 22, 23, 22, 23, 22, 23, 22, 23,
+    42, 43, 42, 43, 42, 43, 42, 43, 62, 63, 62, 63, 62, 63, 62, 63};
 /* Q8_0: A = bytes 0..63, B = 64..127, C = 72..135 of 4 blocks. Levels of blocks 0, 1 from
  * (A, B); of blocks 2, 3 from (B, C); the scales eight times each from (A, B). */
 static const uint8_t idx_q8_qs01[64] __attribute__((aligned(64))) = {
@@ -217,6 +234,41 @@ VNNI static inline float nib_dot(const void *w, const void *xp, int64_t k, bool 
 
 VNNI static float dot_q4_0(const void *w, const void *xp, int64_t k) { return nib_dot(w, xp, k, false); }
 VNNI static float dot_iq4_nl(const void *w, const void *xp, int64_t k) { return nib_dot(w, xp, k, true); }
+
+/* ── Q4_1: d·q + m, levels 0..15 as Q4_0's (start 0); the min adds m·xd·Σx per lane ── */
+
+/* One step of 4 blocks from A (bytes 0..63) and B (bytes 16..79). */
+VNNI static inline void q41_step(__m512i A, __m512i B, const xg_nib *g, __m512 *acc, __m512 *accm) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+    const __m512i qs = _mm512_permutex2var_epi8(A, ld(idx_q41_qs), B);
+    const __m512i lo = _mm512_and_si512(qs, m4), hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, ld(g->lo));
+    s = _mm512_dpbusd_epi32(s, hi, ld(g->hi));
+    const __m512i dm = _mm512_permutexvar_epi8(ld(idx_q41_dm), A);
+    const __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(dm)), m = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(dm, 1));
+    *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(d, _mm512_loadu_ps(g->xd)), *acc);
+    *accm = _mm512_fmadd_ps(m, _mm512_loadu_ps(g->xs), *accm);
+}
+
+VNNI static float dot_q4_1(const void *w, const void *xp, int64_t k) {
+    const uint8_t *p = w;
+    const xg_nib *g = xp;
+    const int64_t nb = k / 32, full = nb / 4;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), m0 = _mm512_setzero_ps(), m1 = _mm512_setzero_ps();
+    int64_t s = 0;
+    for (; s + 2 <= full; s += 2, p += 160) {
+        prefetch_ahead(p, 3);
+        q41_step(ld(p), ld(p + 16), g + s, &a0, &m0);
+        q41_step(ld(p + 80), ld(p + 96), g + s + 1, &a1, &m1);
+    }
+    if (s < full) q41_step(ld(p), ld(p + 16), g + s, &a0, &m0), p += 80, s++;
+    if (nb % 4) {
+        const int64_t n = 20 * (nb % 4);
+        q41_step(_mm512_maskz_loadu_epi8(first_bytes(n), p), _mm512_maskz_loadu_epi8(first_bytes(n - 16), p + 16), g + s,
+                 &a1, &m1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(m0, m1)));
+}
 
 /* ── Q8_0 ── */
 
@@ -371,6 +423,7 @@ VNNI void qmm_quantize_x_vnni(const float *x, int64_t k, int8_t *xq, float *xd, 
 
 static const qmm_vnni_fused vnni[MLXN_TYPE_COUNT] = {
     [MLXN_TYPE_Q4_0] = {xb_nib, prep_q4_0, dot_q4_0},     [MLXN_TYPE_IQ4_NL] = {xb_nib, prep_iq4_nl, dot_iq4_nl},
+    [MLXN_TYPE_Q4_1] = {xb_nib, prep_q4_1, dot_q4_1},
     [MLXN_TYPE_Q8_0] = {xb_q8, prep_q8_0, dot_q8_0},      [MLXN_TYPE_Q4_K] = {xb_k4, prep_q4_K, dot_q4_K},
     [MLXN_TYPE_Q6_K] = {xb_k6, prep_q6_K, dot_q6_K},
 };
