@@ -1,10 +1,10 @@
 /* CPU quantized matmul, AVX-512 VNNI half: fused row dots for small M with vpdpbusd
  * (unsigned 8-bit × signed 8-bit, four products summed into each 32-bit lane).
- * W levels go in unsigned: Q4_0, Q4_1 and Q4_K nibbles as they are, Q8_0 plus 128, IQ4_NL's table
- * plus 128, Q6_K's 6-bit levels. X (already rounded to 8 bits per 32 by qmm_quantize_x) is laid
+ * W levels go in unsigned: Q4_0, Q4_1 and Q4_K nibbles as they are (Q5_K with its fifth bit),
+ * Q8_0 plus 128, IQ4_NL's table plus 128, Q6_K's 6-bit levels. X (already rounded to 8 bits per 32 by qmm_quantize_x) is laid
  * out once per op in the order the W bytes meet it, with what the offset costs: for the
  * 32-block formats an integer start value per lane (-offset · Σ of the lane's x), so each
- * lane's sum is the exact integer Σ level·x (Q4_1's min in f32 per lane); for Q4_K and Q6_K the
+ * lane's sum is the exact integer Σ level·x (Q4_1's min in f32 per lane); for the K-quants the
  * mins and offsets in f32 as the AVX2 kernels do. The scales apply per lane in f32.
  * Compiled with target attributes; chosen at run time by qmm_have_vnni. */
 #include <math.h>
@@ -324,28 +324,48 @@ VNNI static inline __m256 bytes8_f32(uint64_t v) {
     return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)v)));
 }
 
-VNNI static float dot_q4_K(const void *w, const void *xp, int64_t k) {
-    const mlxn_block_q4_K *x = w;
+/* Bit 4 of each byte: bit g0 of H's byte in the low 256 bits, bit g1 in the high ones. */
+VNNI static inline __m512i k5_bit(__m512i H, short g0, short g1) {
+    const __m512i sh = _mm512_inserti64x4(_mm512_set1_epi16(g0), _mm256_set1_epi16(g1), 1);
+    return _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(H, sh), _mm512_set1_epi8(1)), 4);
+}
+
+/* Q4_K and Q5_K (bb 144 or 176 bytes: d, dmin, 12 scale bytes, Q5_K's 32 bytes of qh, 128 of
+ * qs). Q5_K: bit g of qh[l] is bit 4 of group g's element l; qh, copied to both halves of a
+ * zmm, is shifted per half to the two groups the half's nibbles belong to. */
+VNNI static inline float k45_dot(const void *w, const void *xp, int64_t k, bool qh) {
+    const uint8_t *x = w;
     const xg_k4 *g = xp;
+    const int64_t bb = qh ? 176 : 144;
     const __m512i m4 = _mm512_set1_epi8(15);
     /* lanes 0..7 and 8..15 take the scales of groups (0, 2), (1, 3), (4, 6), (5, 7) */
     const __m512i sel0 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
     const __m512i one = _mm512_set1_epi32(1), four = _mm512_set1_epi32(4);
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
     __m256 mins = _mm256_setzero_ps();
-    for (int64_t b = 0; b < k / 256; b++, g++) {
-        prefetch_ahead(x + b, 3);
+    for (int64_t b = 0; b < k / 256; b++, g++, x += bb) {
+        prefetch_ahead(x, qh ? 4 : 3);
         uint64_t sc, mn;
-        k4_scales(x[b].scales, &sc, &mn);
-        const __m256 d = _mm256_set1_ps(_cvtsh_ss(x[b].d)), dmin = _mm256_set1_ps(_cvtsh_ss(x[b].dmin));
+        uint16_t dh, mh;
+        memcpy(&dh, x, 2), memcpy(&mh, x + 2, 2);
+        k4_scales(x + 4, &sc, &mn);
+        const __m256 d = _mm256_set1_ps(_cvtsh_ss(dh)), dmin = _mm256_set1_ps(_cvtsh_ss(mh));
         const __m256 s8y = _mm256_mul_ps(_mm256_mul_ps(bytes8_f32(sc), d), _mm256_loadu_ps(g->xd));
         const __m512 s8 = _mm512_castps256_ps512(s8y);
         mins = _mm256_fmadd_ps(_mm256_mul_ps(bytes8_f32(mn), dmin), _mm256_loadu_ps(g->xs), mins);
-        const __m512i q0 = ld(x[b].qs), q1 = ld(x[b].qs + 64), z = _mm512_setzero_si512();
-        const __m512i s0 = _mm512_dpbusd_epi32(z, _mm512_and_si512(q0, m4), ld(g->x));
-        const __m512i s1 = _mm512_dpbusd_epi32(z, _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4), ld(g->x + 64));
-        const __m512i s2 = _mm512_dpbusd_epi32(z, _mm512_and_si512(q1, m4), ld(g->x + 128));
-        const __m512i s3 = _mm512_dpbusd_epi32(z, _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4), ld(g->x + 192));
+        const uint8_t *qs = x + (qh ? 48 : 16);
+        const __m512i q0 = ld(qs), q1 = ld(qs + 64), z = _mm512_setzero_si512();
+        __m512i l0 = _mm512_and_si512(q0, m4), h0 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
+        __m512i l1 = _mm512_and_si512(q1, m4), h1 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
+        if (qh) {
+            const __m512i H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x + 16)));
+            l0 = _mm512_or_si512(l0, k5_bit(H, 0, 2)), h0 = _mm512_or_si512(h0, k5_bit(H, 1, 3));
+            l1 = _mm512_or_si512(l1, k5_bit(H, 4, 6)), h1 = _mm512_or_si512(h1, k5_bit(H, 5, 7));
+        }
+        const __m512i s0 = _mm512_dpbusd_epi32(z, l0, ld(g->x));
+        const __m512i s1 = _mm512_dpbusd_epi32(z, h0, ld(g->x + 64));
+        const __m512i s2 = _mm512_dpbusd_epi32(z, l1, ld(g->x + 128));
+        const __m512i s3 = _mm512_dpbusd_epi32(z, h1, ld(g->x + 192));
         const __m512i sel1 = _mm512_add_epi32(sel0, one), sel2 = _mm512_add_epi32(sel0, four);
         const __m512i sel3 = _mm512_add_epi32(sel1, four);
         a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(sel0, s8), a0);
@@ -357,6 +377,9 @@ VNNI static float dot_q4_K(const void *w, const void *xp, int64_t k) {
     const __m128 m2 = _mm_add_ps(m, _mm_movehl_ps(m, m));
     return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - _mm_cvtss_f32(_mm_add_ss(m2, _mm_movehdup_ps(m2)));
 }
+
+VNNI static float dot_q4_K(const void *w, const void *xp, int64_t k) { return k45_dot(w, xp, k, false); }
+VNNI static float dot_q5_K(const void *w, const void *xp, int64_t k) { return k45_dot(w, xp, k, true); }
 
 /* ── Q6_K ── */
 
@@ -425,7 +448,7 @@ static const qmm_vnni_fused vnni[MLXN_TYPE_COUNT] = {
     [MLXN_TYPE_Q4_0] = {xb_nib, prep_q4_0, dot_q4_0},     [MLXN_TYPE_IQ4_NL] = {xb_nib, prep_iq4_nl, dot_iq4_nl},
     [MLXN_TYPE_Q4_1] = {xb_nib, prep_q4_1, dot_q4_1},
     [MLXN_TYPE_Q8_0] = {xb_q8, prep_q8_0, dot_q8_0},      [MLXN_TYPE_Q4_K] = {xb_k4, prep_q4_K, dot_q4_K},
-    [MLXN_TYPE_Q6_K] = {xb_k6, prep_q6_K, dot_q6_K},
+    [MLXN_TYPE_Q5_K] = {xb_k4, prep_q4_K, dot_q5_K},      [MLXN_TYPE_Q6_K] = {xb_k6, prep_q6_K, dot_q6_K},
 };
 
 const qmm_vnni_fused *qmm_vnni_fused_for(mlxn_type t) {
