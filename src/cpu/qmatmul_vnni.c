@@ -1,7 +1,7 @@
 /* CPU quantized matmul, AVX-512 VNNI half: fused row dots for small M with vpdpbusd
  * (unsigned 8-bit × signed 8-bit, four products summed into each 32-bit lane).
  * W levels go in unsigned: Q4_0, Q4_1 and Q4_K nibbles as they are (Q5_K with its fifth bit),
- * Q8_0 plus 128, IQ4_NL's table plus 128, Q6_K's 6-bit levels. X (already rounded to 8 bits per 32 by qmm_quantize_x) is laid
+ * Q8_0 plus 128, IQ4_NL's (and IQ4_XS's) table plus 128, Q6_K's 6-bit levels. X (already rounded to 8 bits per 32 by qmm_quantize_x) is laid
  * out once per op in the order the W bytes meet it, with what the offset costs: for the
  * 32-block formats an integer start value per lane (-offset · Σ of the lane's x), so each
  * lane's sum is the exact integer Σ level·x (Q4_1's min in f32 per lane); for the K-quants the
@@ -235,6 +235,44 @@ VNNI static inline float nib_dot(const void *w, const void *xp, int64_t k, bool 
 VNNI static float dot_q4_0(const void *w, const void *xp, int64_t k) { return nib_dot(w, xp, k, false); }
 VNNI static float dot_iq4_nl(const void *w, const void *xp, int64_t k) { return nib_dot(w, xp, k, true); }
 
+/* IQ4_XS: a super-block (d, 2 + 4 bytes of 6-bit scales, 128 of nibbles) is 8 blocks of 32 whose
+ * 16 qs bytes sit back to back: two IQ4_NL steps with no gather, block ib's scale
+ * d·(ls_ib - 32) on its four lanes. */
+VNNI static float dot_iq4_xs(const void *w, const void *xp, int64_t k) {
+    const uint8_t *x = w;
+    const xg_nib *g = xp;
+    const __m512i m4 = _mm512_set1_epi8(15);
+    uint8_t t[16];
+    for (int i = 0; i < 16; i++) t[i] = (uint8_t)(mlxn_kvalues_iq4nl[i] + 128);
+    const __m512i tab = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)t));
+    const __m512i sel0 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), four = _mm512_set1_epi32(4);
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    for (int64_t b = 0; b < k / 256; b++, x += 136, g += 2) {
+        prefetch_ahead(x, 3);
+        uint16_t dh, sh;
+        memcpy(&dh, x, 2), memcpy(&sh, x + 2, 2);
+        const float d = _cvtsh_ss(dh);
+        float dl[8];
+        for (int ib = 0; ib < 8; ib++) {
+            const int ls = ((x[4 + ib / 2] >> (4 * (ib % 2))) & 15) | (((sh >> (2 * ib)) & 3) << 4);
+            dl[ib] = d * (float)(ls - 32);
+        }
+        const __m512 d8 = _mm512_castps256_ps512(_mm256_loadu_ps(dl));
+        __m512i sel = sel0;
+        for (int h = 0; h < 2; h++, sel = _mm512_add_epi32(sel, four)) {
+            const __m512i qs = ld(x + 8 + 64 * h);
+            const __m512i lo = _mm512_shuffle_epi8(tab, _mm512_and_si512(qs, m4));
+            const __m512i hi = _mm512_shuffle_epi8(tab, _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4));
+            __m512i s = _mm512_dpbusd_epi32(ld(g[h].start), lo, ld(g[h].lo));
+            s = _mm512_dpbusd_epi32(s, hi, ld(g[h].hi));
+            const __m512 sc = _mm512_mul_ps(_mm512_permutexvar_ps(sel, d8), _mm512_loadu_ps(g[h].xd));
+            if (h) a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, a1);
+            else a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, a0);
+        }
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
 /* ── Q4_1: d·q + m, levels 0..15 as Q4_0's (start 0); the min adds m·xd·Σx per lane ── */
 
 /* One step of 4 blocks from A (bytes 0..63) and B (bytes 16..79). */
@@ -446,7 +484,7 @@ VNNI void qmm_quantize_x_vnni(const float *x, int64_t k, int8_t *xq, float *xd, 
 
 static const qmm_vnni_fused vnni[MLXN_TYPE_COUNT] = {
     [MLXN_TYPE_Q4_0] = {xb_nib, prep_q4_0, dot_q4_0},     [MLXN_TYPE_IQ4_NL] = {xb_nib, prep_iq4_nl, dot_iq4_nl},
-    [MLXN_TYPE_Q4_1] = {xb_nib, prep_q4_1, dot_q4_1},
+    [MLXN_TYPE_Q4_1] = {xb_nib, prep_q4_1, dot_q4_1},     [MLXN_TYPE_IQ4_XS] = {xb_nib, prep_iq4_nl, dot_iq4_xs},
     [MLXN_TYPE_Q8_0] = {xb_q8, prep_q8_0, dot_q8_0},      [MLXN_TYPE_Q4_K] = {xb_k4, prep_q4_K, dot_q4_K},
     [MLXN_TYPE_Q5_K] = {xb_k4, prep_q4_K, dot_q5_K},      [MLXN_TYPE_Q6_K] = {xb_k6, prep_q6_K, dot_q6_K},
 };
