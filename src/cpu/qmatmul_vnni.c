@@ -1,11 +1,12 @@
 /* CPU quantized matmul, AVX-512 VNNI half: fused row dots for small M with vpdpbusd
  * (unsigned 8-bit × signed 8-bit, four products summed into each 32-bit lane).
  * W levels go in unsigned: Q4_0, Q4_1 and Q4_K nibbles as they are (Q5_K with its fifth bit),
- * Q8_0 plus 128, IQ4_NL's (and IQ4_XS's) table plus 128, Q6_K's 6-bit levels. X (already rounded to 8 bits per 32 by qmm_quantize_x) is laid
- * out once per op in the order the W bytes meet it, with what the offset costs: for the
- * 32-block formats an integer start value per lane (-offset · Σ of the lane's x), so each
- * lane's sum is the exact integer Σ level·x (Q4_1's min in f32 per lane); for the K-quants the
- * mins and offsets in f32 as the AVX2 kernels do. The scales apply per lane in f32.
+ * Q8_0 plus 128, IQ4_NL's (IQ4_XS's) and MXFP4's tables plus 128, Q6_K's 6-bit levels. X
+ * (already rounded to 8 bits per 32 by qmm_quantize_x) is laid out once per op in the order
+ * the W bytes meet it, with what the offset costs: for the 32-block formats an integer start
+ * value per lane (-offset · Σ of the lane's x), so each lane's sum is the exact integer
+ * Σ level·x (Q4_1's min in f32 per lane); for the K-quants the mins and offsets in f32 as the
+ * AVX2 kernels do. The scales apply per lane in f32.
  * Compiled with target attributes; chosen at run time by qmm_have_vnni. */
 #include <math.h>
 #include <string.h>
@@ -168,6 +169,18 @@ static const uint8_t idx_q41_dm[64] __attribute__((aligned(64))) = {
     40, 41, 40, 41, 40, 41, 40, 41, 60, 61, 60, 61, 60, 61, 60, 61,
     2, 3, 2, 3, 2, 3, 2, 3, 22, 23, 22, 23, 22, 23, 22, 23,
     42, 43, 42, 43, 42, 43, 42, 43, 62, 63, 62, 63, 62, 63, 62, 63};
+/* MXFP4 (17-byte blocks: E8M0 exponent, 16 bytes of nibbles): A = bytes 0..63 of 4 blocks,
+ * B = 4..67; the exponent byte of each lane's block in the lane's low byte, from A. */
+static const uint8_t idx_mx_qs[64] __attribute__((aligned(64))) = {
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+    18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33,
+    35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 124, 125, 126, 127};
+static const uint8_t idx_mx_e[64] __attribute__((aligned(64))) = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    17, 0, 0, 0, 17, 0, 0, 0, 17, 0, 0, 0, 17, 0, 0, 0,
+    34, 0, 0, 0, 34, 0, 0, 0, 34, 0, 0, 0, 34, 0, 0, 0,
+    51, 0, 0, 0, 51, 0, 0, 0, 51, 0, 0, 0, 51, 0, 0, 0};
 /* Q8_0: A = bytes 0..63, B = 64..127, C = 72..135 of 4 blocks. Levels of blocks 0, 1 from
  * (A, B); of blocks 2, 3 from (B, C); the scales eight times each from (A, B). */
 static const uint8_t idx_q8_qs01[64] __attribute__((aligned(64))) = {
@@ -273,6 +286,48 @@ VNNI static float dot_iq4_xs(const void *w, const void *xp, int64_t k) {
     return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
 }
 
+/* ── MXFP4: the doubled E2M1 values plus 128 by table (IQ4_NL's X layout), times 2^(e - 128)
+ * as the reference builds it (e < 2 subnormal) ── */
+
+VNNI static inline __m512 mx_step(__m512i A, __m512i B, const xg_nib *g, __m512i tab, __m512 acc) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+    const __m512i qs = _mm512_permutex2var_epi8(A, ld(idx_mx_qs), B);
+    const __m512i lo = _mm512_shuffle_epi8(tab, _mm512_and_si512(qs, m4));
+    const __m512i hi = _mm512_shuffle_epi8(tab, _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4));
+    __m512i s = _mm512_dpbusd_epi32(ld(g->start), lo, ld(g->lo));
+    s = _mm512_dpbusd_epi32(s, hi, ld(g->hi));
+    const __m512i e = _mm512_and_si512(_mm512_permutexvar_epi8(ld(idx_mx_e), A), _mm512_set1_epi32(255));
+    const __m512i normal = _mm512_slli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), 23);
+    const __m512i sub = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), e);
+    const __mmask16 tiny = _mm512_cmplt_epu32_mask(e, _mm512_set1_epi32(2));
+    const __m512 d = _mm512_castsi512_ps(_mm512_mask_blend_epi32(tiny, normal, sub));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(d, _mm512_loadu_ps(g->xd)), acc);
+}
+
+VNNI static float dot_mxfp4(const void *w, const void *xp, int64_t k) {
+    const uint8_t *p = w;
+    const xg_nib *g = xp;
+    const int64_t nb = k / 32, full = nb / 4;
+    uint8_t t[16];
+    for (int i = 0; i < 16; i++) t[i] = (uint8_t)(mlxn_kvalues_mxfp4[i] + 128);
+    const __m512i tab = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)t));
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t s = 0;
+    for (; s + 2 <= full; s += 2, p += 136) {
+        prefetch_ahead(p, 3);
+        a0 = mx_step(ld(p), ld(p + 4), g + s, tab, a0);
+        a1 = mx_step(ld(p + 68), ld(p + 72), g + s + 1, tab, a1);
+    }
+    if (s < full) a0 = mx_step(ld(p), ld(p + 4), g + s, tab, a0), p += 68, s++;
+    if (nb % 4) {
+        const int64_t n = 17 * (nb % 4);
+        const __m512i A = _mm512_maskz_loadu_epi8(first_bytes(n), p);
+        const __m512i B = _mm512_maskz_loadu_epi8(first_bytes(n - 4), p + 4);
+        a1 = mx_step(A, B, g + s, tab, a1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
 /* ── Q4_1: d·q + m, levels 0..15 as Q4_0's (start 0); the min adds m·xd·Σx per lane ── */
 
 /* One step of 4 blocks from A (bytes 0..63) and B (bytes 16..79). */
@@ -302,8 +357,9 @@ VNNI static float dot_q4_1(const void *w, const void *xp, int64_t k) {
     if (s < full) q41_step(ld(p), ld(p + 16), g + s, &a0, &m0), p += 80, s++;
     if (nb % 4) {
         const int64_t n = 20 * (nb % 4);
-        q41_step(_mm512_maskz_loadu_epi8(first_bytes(n), p), _mm512_maskz_loadu_epi8(first_bytes(n - 16), p + 16), g + s,
-                 &a1, &m1);
+        const __m512i A = _mm512_maskz_loadu_epi8(first_bytes(n), p);
+        const __m512i B = _mm512_maskz_loadu_epi8(first_bytes(n - 16), p + 16);
+        q41_step(A, B, g + s, &a1, &m1);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(m0, m1)));
 }
@@ -485,6 +541,7 @@ VNNI void qmm_quantize_x_vnni(const float *x, int64_t k, int8_t *xq, float *xd, 
 static const qmm_vnni_fused vnni[MLXN_TYPE_COUNT] = {
     [MLXN_TYPE_Q4_0] = {xb_nib, prep_q4_0, dot_q4_0},     [MLXN_TYPE_IQ4_NL] = {xb_nib, prep_iq4_nl, dot_iq4_nl},
     [MLXN_TYPE_Q4_1] = {xb_nib, prep_q4_1, dot_q4_1},     [MLXN_TYPE_IQ4_XS] = {xb_nib, prep_iq4_nl, dot_iq4_xs},
+    [MLXN_TYPE_MXFP4] = {xb_nib, prep_iq4_nl, dot_mxfp4},
     [MLXN_TYPE_Q8_0] = {xb_q8, prep_q8_0, dot_q8_0},      [MLXN_TYPE_Q4_K] = {xb_k4, prep_q4_K, dot_q4_K},
     [MLXN_TYPE_Q5_K] = {xb_k4, prep_q4_K, dot_q5_K},      [MLXN_TYPE_Q6_K] = {xb_k6, prep_q6_K, dot_q6_K},
 };
