@@ -205,6 +205,13 @@ VNNI static inline __mmask64 first_bytes(int64_t n) {
 
 VNNI static inline __m512i ld(const void *p) { return _mm512_loadu_si512(p); }
 
+/* A 16-entry table of signed levels plus 128, in every 128-bit lane (for vpshufb). */
+VNNI static inline __m512i lut128(const int8_t *levels) {
+    uint8_t t[16];
+    for (int i = 0; i < 16; i++) t[i] = (uint8_t)(levels[i] + 128);
+    return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)t));
+}
+
 /* ── Q4_0 / IQ4_NL ── */
 
 /* One step of 4 blocks from A (bytes 0..63) and B (bytes 8..71). */
@@ -223,12 +230,7 @@ VNNI static inline float nib_dot(const void *w, const void *xp, int64_t k, bool 
     const uint8_t *p = w;
     const xg_nib *g = xp;
     const int64_t nb = k / 32, full = nb / 4;
-    __m512i tab = _mm512_setzero_si512();
-    if (lut) {
-        uint8_t t[16];
-        for (int i = 0; i < 16; i++) t[i] = (uint8_t)(mlxn_kvalues_iq4nl[i] + 128);
-        tab = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)t));
-    }
+    const __m512i tab = lut ? lut128(mlxn_kvalues_iq4nl) : _mm512_setzero_si512();
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
     int64_t s = 0;
     for (; s + 2 <= full; s += 2, p += 144) {
@@ -255,9 +257,7 @@ VNNI static float dot_iq4_xs(const void *w, const void *xp, int64_t k) {
     const uint8_t *x = w;
     const xg_nib *g = xp;
     const __m512i m4 = _mm512_set1_epi8(15);
-    uint8_t t[16];
-    for (int i = 0; i < 16; i++) t[i] = (uint8_t)(mlxn_kvalues_iq4nl[i] + 128);
-    const __m512i tab = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)t));
+    const __m512i tab = lut128(mlxn_kvalues_iq4nl);
     const __m512i sel0 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), four = _mm512_set1_epi32(4);
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
     for (int64_t b = 0; b < k / 256; b++, x += 136, g += 2) {
@@ -308,9 +308,7 @@ VNNI static float dot_mxfp4(const void *w, const void *xp, int64_t k) {
     const uint8_t *p = w;
     const xg_nib *g = xp;
     const int64_t nb = k / 32, full = nb / 4;
-    uint8_t t[16];
-    for (int i = 0; i < 16; i++) t[i] = (uint8_t)(mlxn_kvalues_mxfp4[i] + 128);
-    const __m512i tab = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)t));
+    const __m512i tab = lut128(mlxn_kvalues_mxfp4);
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
     int64_t s = 0;
     for (; s + 2 <= full; s += 2, p += 136) {
