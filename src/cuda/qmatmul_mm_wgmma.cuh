@@ -22,23 +22,23 @@
  * addresses only, so a box starts at its first block rounded down to 16 bytes: WB >= the
  * blocks' bytes + 14 where that rounding can move it, a multiple of 16, chosen so that the
  * 8 rows of a warp's reads fall in distinct banks (WB/4 an odd multiple of 4) ── */
-template <mlxn_type T> struct qmw_fmt { static constexpr bool ok = false; };
-template <> struct qmw_fmt<MLXN_TYPE_Q4_0> { static constexpr bool ok = true; static constexpr int QK = 32, BB = 18, WB = 112; };
-template <> struct qmw_fmt<MLXN_TYPE_Q8_0> { static constexpr bool ok = true; static constexpr int QK = 32, BB = 34, WB = 176; };
-template <> struct qmw_fmt<MLXN_TYPE_Q4_K> { static constexpr bool ok = true; static constexpr int QK = 256, BB = 144, WB = 144; };
-template <> struct qmw_fmt<MLXN_TYPE_Q6_K> { static constexpr bool ok = true; static constexpr int QK = 256, BB = 210, WB = 240; };
-template <> struct qmw_fmt<MLXN_TYPE_Q4_1> { static constexpr bool ok = true; static constexpr int QK = 32, BB = 20, WB = 112; };
-template <> struct qmw_fmt<MLXN_TYPE_Q5_0> { static constexpr bool ok = true; static constexpr int QK = 32, BB = 22, WB = 112; };
-template <> struct qmw_fmt<MLXN_TYPE_Q5_1> { static constexpr bool ok = true; static constexpr int QK = 32, BB = 24, WB = 112; };
-template <> struct qmw_fmt<MLXN_TYPE_IQ4_NL> { static constexpr bool ok = true; static constexpr int QK = 32, BB = 18, WB = 112; };
-template <> struct qmw_fmt<MLXN_TYPE_MXFP4> { static constexpr bool ok = true; static constexpr int QK = 32, BB = 17, WB = 112; };
-template <> struct qmw_fmt<MLXN_TYPE_Q2_K> { static constexpr bool ok = true; static constexpr int QK = 256, BB = 84, WB = 112; };
-template <> struct qmw_fmt<MLXN_TYPE_Q3_K> { static constexpr bool ok = true; static constexpr int QK = 256, BB = 110, WB = 144; };
-template <> struct qmw_fmt<MLXN_TYPE_Q5_K> { static constexpr bool ok = true; static constexpr int QK = 256, BB = 176, WB = 176; };
-template <> struct qmw_fmt<MLXN_TYPE_IQ4_XS> { static constexpr bool ok = true; static constexpr int QK = 256, BB = 136, WB = 176; };
+template <mlxn_type T> struct qmw_fmt;
+template <> struct qmw_fmt<MLXN_TYPE_Q4_0> { static constexpr int QK = 32, BB = 18, WB = 112; };
+template <> struct qmw_fmt<MLXN_TYPE_Q8_0> { static constexpr int QK = 32, BB = 34, WB = 176; };
+template <> struct qmw_fmt<MLXN_TYPE_Q4_K> { static constexpr int QK = 256, BB = 144, WB = 144; };
+template <> struct qmw_fmt<MLXN_TYPE_Q6_K> { static constexpr int QK = 256, BB = 210, WB = 240; };
+template <> struct qmw_fmt<MLXN_TYPE_Q4_1> { static constexpr int QK = 32, BB = 20, WB = 112; };
+template <> struct qmw_fmt<MLXN_TYPE_Q5_0> { static constexpr int QK = 32, BB = 22, WB = 112; };
+template <> struct qmw_fmt<MLXN_TYPE_Q5_1> { static constexpr int QK = 32, BB = 24, WB = 112; };
+template <> struct qmw_fmt<MLXN_TYPE_IQ4_NL> { static constexpr int QK = 32, BB = 18, WB = 112; };
+template <> struct qmw_fmt<MLXN_TYPE_MXFP4> { static constexpr int QK = 32, BB = 17, WB = 112; };
+template <> struct qmw_fmt<MLXN_TYPE_Q2_K> { static constexpr int QK = 256, BB = 84, WB = 112; };
+template <> struct qmw_fmt<MLXN_TYPE_Q3_K> { static constexpr int QK = 256, BB = 110, WB = 144; };
+template <> struct qmw_fmt<MLXN_TYPE_Q5_K> { static constexpr int QK = 256, BB = 176, WB = 176; };
+template <> struct qmw_fmt<MLXN_TYPE_IQ4_XS> { static constexpr int QK = 256, BB = 136, WB = 176; };
 /* F16 weights: 64-element "blocks" of 128 bytes, rounded to bf16 as the mma.sync path does */
-template <> struct qmw_fmt<MLXN_TYPE_F16> { static constexpr bool ok = true; static constexpr int QK = 64, BB = 128, WB = 272; };
-template <> struct qmw_fmt<MLXN_TYPE_BF16> { static constexpr bool ok = true; static constexpr int QK = 1, BB = 2, WB = 0; };
+template <> struct qmw_fmt<MLXN_TYPE_F16> { static constexpr int QK = 64, BB = 128, WB = 272; };
+template <> struct qmw_fmt<MLXN_TYPE_BF16> { static constexpr int QK = 1, BB = 2, WB = 0; };
 
 static __device__ __forceinline__ uint32_t qmw_prmt(uint32_t a, uint32_t b, uint32_t sel) {
     uint32_t r;

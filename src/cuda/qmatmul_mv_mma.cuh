@@ -18,16 +18,16 @@
 
 /* KS elements of K per stage; a stage's W bytes start at a multiple of 16 (KS/QK·BB is) and
  * fit the WB-byte box, whose 4·WB-byte row stride puts a warp's 8 rows on distinct banks. */
-template <mlxn_type T> struct qmi_fmt { static constexpr bool ok = false; };
-template <> struct qmi_fmt<MLXN_TYPE_Q4_0> { static constexpr bool ok = true, MIN = true; static constexpr int QK = 32, BB = 18, KS = 512, WB = 304; };
-template <> struct qmi_fmt<MLXN_TYPE_Q4_1> { static constexpr bool ok = true, MIN = true; static constexpr int QK = 32, BB = 20, KS = 512, WB = 336; };
-template <> struct qmi_fmt<MLXN_TYPE_Q8_0> { static constexpr bool ok = true, MIN = false; static constexpr int QK = 32, BB = 34, KS = 256, WB = 272; };
-template <> struct qmi_fmt<MLXN_TYPE_IQ4_NL> { static constexpr bool ok = true, MIN = false; static constexpr int QK = 32, BB = 18, KS = 512, WB = 304; };
-template <> struct qmi_fmt<MLXN_TYPE_Q4_K> { static constexpr bool ok = true, MIN = true; static constexpr int QK = 256, BB = 144, KS = 512, WB = 304; };
-template <> struct qmi_fmt<MLXN_TYPE_Q5_K> { static constexpr bool ok = true, MIN = true; static constexpr int QK = 256, BB = 176, KS = 512, WB = 368; };
+template <mlxn_type T> struct qmi_fmt;
+template <> struct qmi_fmt<MLXN_TYPE_Q4_0> { static constexpr bool MIN = true; static constexpr int QK = 32, BB = 18, KS = 512, WB = 304; };
+template <> struct qmi_fmt<MLXN_TYPE_Q4_1> { static constexpr bool MIN = true; static constexpr int QK = 32, BB = 20, KS = 512, WB = 336; };
+template <> struct qmi_fmt<MLXN_TYPE_Q8_0> { static constexpr bool MIN = false; static constexpr int QK = 32, BB = 34, KS = 256, WB = 272; };
+template <> struct qmi_fmt<MLXN_TYPE_IQ4_NL> { static constexpr bool MIN = false; static constexpr int QK = 32, BB = 18, KS = 512, WB = 304; };
+template <> struct qmi_fmt<MLXN_TYPE_Q4_K> { static constexpr bool MIN = true; static constexpr int QK = 256, BB = 144, KS = 512, WB = 304; };
+template <> struct qmi_fmt<MLXN_TYPE_Q5_K> { static constexpr bool MIN = true; static constexpr int QK = 256, BB = 176, KS = 512, WB = 368; };
 /* Q6_K: two super-blocks a stage start at 420·i bytes, so the box starts at that rounded down
  * to 16 and the stage's data `delta` (4-aligned) bytes into it */
-template <> struct qmi_fmt<MLXN_TYPE_Q6_K> { static constexpr bool ok = true, MIN = false; static constexpr int QK = 256, BB = 210, KS = 512, WB = 432; };
+template <> struct qmi_fmt<MLXN_TYPE_Q6_K> { static constexpr bool MIN = false; static constexpr int QK = 256, BB = 210, KS = 512, WB = 432; };
 
 static __device__ __forceinline__ uint32_t qmi_u32(const uint8_t *p) { /* p 2-byte aligned */
     const uint16_t *h = reinterpret_cast<const uint16_t *>(p);
@@ -318,13 +318,11 @@ static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const
 }
 
 /* Where the kernel runs: an sm_90a build on an sm_90 device, W rows and batches 16-byte
- * multiples (TMA), and a format it decodes. */
+ * multiples (TMA); the formats are qmi_launch's switch. */
 static bool qmi_ok(const qmm_launch &l) {
 #ifdef MLXN_BUILD_CUDA_ARCHS
     const qmm_kp &p = *l.p;
-    const bool fmt = l.tw == MLXN_TYPE_Q4_0 || l.tw == MLXN_TYPE_Q4_1 || l.tw == MLXN_TYPE_Q8_0 ||
-                     l.tw == MLXN_TYPE_IQ4_NL || l.tw == MLXN_TYPE_Q4_K || l.tw == MLXN_TYPE_Q5_K || l.tw == MLXN_TYPE_Q6_K;
-    return fmt && l.dev->prop.major == 9 && l.dev->prop.minor == 0 && strstr(MLXN_BUILD_CUDA_ARCHS, "90a") &&
+    return l.dev->prop.major == 9 && l.dev->prop.minor == 0 && strstr(MLXN_BUILD_CUDA_ARCHS, "90a") &&
            ((uintptr_t)p.w | (uintptr_t)p.w_row | (uintptr_t)p.w_batch) % 16 == 0 && p.k % 32 == 0 && wg_encoder();
 #else
     (void)l;
