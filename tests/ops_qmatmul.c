@@ -66,8 +66,9 @@ static mlxn_status run_op(mlxn_stream *s, void *ctx) {
 
 static bool float_w(mlxn_type t) { return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16; }
 
-/* CUDA rounds X to int8 per 32 for these formats at M <= 16: the dp4a mat-vec (M <= 4, Q4_0
- * and Q4_1 M <= 2) and above it the int8 tensor-core one (sm_90a, rows 16-byte multiples).
+/* CUDA rounds X to int8 per 32 for these formats at M <= 16: the streamed M = 1 mat-vec, the
+ * dp4a one (M <= 4, Q4_0 and Q4_1 M <= 2) and above it the int8 tensor-core one (sm_90a, rows
+ * 16-byte multiples).
  * Where another kernel takes such a case (other GPUs, other rows) its bf16 X meets the int8
  * bound too. */
 static bool cuda_int8_x(const qspec *q) {
@@ -282,6 +283,24 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     }
 }
 
+/* M = 1 where every row of W is whole 256-element groups (CUDA streams W through shared
+ * memory and reads X rounded by a pre-pass there): rows that leave lanes idle (K = 2560: 10
+ * groups), rows longer than a warp's groups (K = 14336), N not a multiple of the rows a warp
+ * holds, every x type, and the attention layout (heads of 80). */
+static void single_row(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
+    for (size_t f = 0; f < N_WTYPES; f++) {
+        const mlxn_type tw = wtypes[f];
+        for (int i = 0; i < 3; i++) {
+            qspec a = {tw, ftypes[i], ftypes[(i + 1) % 3], 1, 1, 257, 2560, ROWS, 0, false, false, (*seed)++};
+            run_case(dev, s, &a);
+        }
+        qspec b = {tw, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1, 7, 14336, ROWS, 0, false, false, (*seed)++};
+        run_case(dev, s, &b);
+        qspec c = {tw, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1, 100, 2560, HEADS, 32, false, false, (*seed)++};
+        run_case(dev, s, &c);
+    }
+}
+
 static void zero_sizes(mlxn_device *dev, mlxn_stream *s) {
     /* K = 0: y is all zeros; M = 0 or N = 0: nothing to do, no error */
     int64_t wne[2] = {5, 0}, xne[2] = {3, 0}, yne[2] = {3, 5};
@@ -385,6 +404,7 @@ void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s) {
     ragged(dev, s, &seed);
     variants(dev, s, &seed);
     real_shapes(dev, s, &seed);
+    single_row(dev, s, &seed);
     static const char *cats[3] = {"float weights", "block weights", "block weights, int8 x"};
     for (int cat = 0; cat < (is_cuda ? 3 : 2); cat++)
         printf("qmatmul: worst nmse/bound, %s: %.3g: %s\n", cats[cat], worst_ratio[cat], worst_case[cat]);

@@ -44,6 +44,20 @@ static __device__ __forceinline__ void qmm_store(const qmm_kp &p, int split, int
     else static_cast<__half *>(p.y)[i] = __float2half_rn(v);
 }
 
+/* An f16 value from its 16 bits. */
+static __device__ __forceinline__ float h2f(uint32_t h) { return __half2float(__ushort_as_half((unsigned short)h)); }
+
+/* IQ4_NL: nibbles as Q4_0, each looked up in the 16 int8 levels of mlxn_kvalues_iq4nl
+ * (src/quant/blocks.h) for 4 indices, held here as four words for byte permutes. */
+static __device__ __forceinline__ int mvq_iq4nl4(uint32_t idx) { /* idx: 4 bytes of 0..15 */
+    const uint32_t t = idx | (idx >> 4);                           /* bytes 0, 2: two indices each */
+    const uint32_t sel = __byte_perm(t, 0, 0x4420) & 0x7777u;      /* the low 3 bits, a nibble each */
+    const uint32_t lo = __byte_perm(0xBFAD9881u, 0xF6EADDCFu, sel); /* levels 0..7 */
+    const uint32_t hi = __byte_perm(0x26190D01u, 0x71594535u, sel); /* levels 8..15 */
+    const uint32_t m = ((idx >> 3) & 0x01010101u) * 0xffu;
+    return (int)((lo & ~m) | (hi & m));
+}
+
 /* ── one row of W, 8 elements at a time, exactly as the reference dequantizes ── */
 
 template <mlxn_type T> struct qmm_row {
@@ -132,6 +146,10 @@ struct qmm_launch {
 /* Mat-vec on the tensor cores for block formats, M <= 16 (qmatmul_mv.cu). UNSUPPORTED
  * when the layout does not suit it (the caller then takes the generic kernel). */
 mlxn_status qmm_mv_launch(const qmm_launch &l);
+/* Mat-vec for M = 1 with X rounded to int8 per 32 inside the kernel, W streamed into
+ * registers (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, Q5_K; qmatmul_mv1.cu). UNSUPPORTED where the
+ * layout does not suit it: batched W, K not a multiple of 256, W rows not 16-byte aligned. */
+mlxn_status qmm_mv1_launch(cuda_stream *s, const qmm_launch &l);
 /* Mat-vec for small M with X rounded to int8 per 32 (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, Q5_K,
  * Q6_K): on dp4a (thresholds in qmatmul_mv_dp4a.cuh), above that to M = 16 on the int8 tensor
  * cores (sm_90a, qmatmul_mv_mma.cuh); X goes through s's workspace. UNSUPPORTED otherwise. */

@@ -22,7 +22,6 @@ static __device__ __forceinline__ uint32_t ld32a2(const uint8_t *p) { return ld1
 static __device__ __forceinline__ uint32_t ld32a1(const uint8_t *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
-static __device__ __forceinline__ float h2f(uint32_t h) { return __half2float(__ushort_as_half((unsigned short)h)); }
 
 /* The pairs (byte 0, byte 2) and (byte 1, byte 3) of w >> sh under mask. */
 static __device__ __forceinline__ uint32_t p02(uint32_t w, int sh, uint32_t mask) { return (w >> sh) & mask; }
@@ -601,13 +600,19 @@ mlxn_status qmm_mv_launch(const qmm_launch &l) {
 #include "cuda/qmatmul_mv_dp4a.cuh"
 #include "cuda/qmatmul_mv_mma.cuh"
 
-/* The int8 tensor-core kernel where it runs (qmi_ok) for 2 < M <= 16, and Q6_K at every M;
- * the dp4a kernel for the rest up to its MVQ_MAX_M. Measured on an H100 (dev/qmatmul/NOTES.md,
- * 4096×14336 and 4096×4096): at M = 1 dp4a is ahead for all but Q6_K (which the tensor-core
- * kernel reads at 0.6 of the bandwidth, dp4a 0.43); at M = 2 the two are within 10% with the
+/* M = 1: the streamed mat-vec (qmatmul_mv1.cu) where its layout holds. Else the int8
+ * tensor-core kernel where it runs (qmi_ok) for 2 < M <= 16, and Q6_K at every M; the dp4a
+ * kernel for the rest up to its MVQ_MAX_M. Measured on an H100 (dev/qmatmul/NOTES.md,
+ * 4096×14336, 14336×4096 and 4096×4096): at M = 1 the streamed kernel reads 0.75-0.87 of the
+ * bandwidth on the large shapes where dp4a reads 0.61-0.77 (Q6_K, not in it: the tensor-core
+ * kernel 0.6, dp4a 0.43); at M = 2 the tensor-core and dp4a kernels are within 10% with the
  * shape deciding; at M = 4 the tensor-core kernel is ahead for every format, by up to 1.9×
  * (Q6_K). */
 mlxn_status qmm_mvq_launch(cuda_stream *s, const qmm_launch &l) {
+    if (l.p->m == 1) {
+        const mlxn_status st = qmm_mv1_launch(s, l);
+        if (st != MLXN_ERR_UNSUPPORTED) return st;
+    }
     if (l.p->m > 2 || l.tw == MLXN_TYPE_Q6_K) {
         const mlxn_status st = qmi_launch(s, l);
         if (st != MLXN_ERR_UNSUPPORTED) return st;

@@ -104,16 +104,7 @@ template <> struct mvq<MLXN_TYPE_Q8_0> : mvq_b32<mvq<MLXN_TYPE_Q8_0>> {
     }
 };
 
-/* IQ4_NL: nibbles as Q4_0, each looked up in the 16 int8 levels of mlxn_kvalues_iq4nl
- * (src/quant/blocks.h), held here as four words for byte permutes. */
-static __device__ __forceinline__ int mvq_iq4nl4(uint32_t idx) { /* idx: 4 bytes of 0..15 */
-    const uint32_t t = idx | (idx >> 4);                           /* bytes 0, 2: two indices each */
-    const uint32_t sel = __byte_perm(t, 0, 0x4420) & 0x7777u;      /* the low 3 bits, a nibble each */
-    const uint32_t lo = __byte_perm(0xBFAD9881u, 0xF6EADDCFu, sel); /* levels 0..7 */
-    const uint32_t hi = __byte_perm(0x26190D01u, 0x71594535u, sel); /* levels 8..15 */
-    const uint32_t m = ((idx >> 3) & 0x01010101u) * 0xffu;
-    return (int)((lo & ~m) | (hi & m));
-}
+/* IQ4_NL: nibbles as Q4_0, each looked up in the levels (mvq_iq4nl4, qmatmul.cuh). */
 template <> struct mvq<MLXN_TYPE_IQ4_NL> : mvq_b32<mvq<MLXN_TYPE_IQ4_NL>> {
     static constexpr int BB = 18, SUPER = 1, STAGES = 2, CHB = 32;
     static constexpr bool MIN = false, S16 = false;
@@ -453,7 +444,7 @@ template <mlxn_type T, int MT> static mlxn_status mvq_go(cuda_stream *s, const q
     const long long cap = (long long)(bps > 0 ? bps : 1) * l.dev->prop.multiProcessorCount;
     const long long per = (ntiles + cap - 1) / cap;
     const dim3 grid((unsigned)((ntiles + per - 1) / per));
-    return mlxn_cuda_launch(l.s, k, grid, dim3(32 * MVQ_WARPS), (size_t)smem, 1, l.dev->prop.major >= 9, p,
+    return mlxn_cuda_launch(l.s, k, grid, dim3(32 * MVQ_WARPS), (size_t)smem, 1, mlxn_cuda_sm90(l.dev), p,
                             (const int8_t *)xq, (const float2 *)xd, wk, G);
 }
 

@@ -1,0 +1,377 @@
+/* CUDA mat-vec for M = 1 on integer dot products.
+ *
+ * A group is 256 elements of K of one W row (eight blocks of 32, or one K-quant super-block):
+ * NB bytes, a multiple of 16. A lane owns one group at a time; the LPR lanes of a row set take
+ * the row's groups g, g + LPR, ... (LPR: the power of two that covers a row's groups, at most
+ * 32), and a warp holds 32 / LPR row sets. W streams through a per-warp ring in shared memory
+ * by cp.async (mv1_kernel says how); X comes from a pre-pass that rounds it to int8 per 32
+ * elements (q = nearest(x · 127 / amax), d = amax / 127, s = d · Σq, as the other int8 paths)
+ * in the layout the lanes read, and each block copies it to its shared memory. The mat-vec
+ * starts while the pre-pass runs (programmatic dependent launch on sm_90) and issues its first
+ * W copies before it waits for X. Levels meet X's in __dp4a; the block's scales apply in f32:
+ * y += d_w · d_x · Σ w_q x_q + c_w · s_x. Lanes add up by a fixed shuffle tree: results are
+ * reproducible.
+ *
+ * Taken for M = 1, batch 1, K a multiple of 256 (at most 32768), W rows and X's 8-element
+ * pieces 16-byte aligned (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, Q5_K); other layouts go to the
+ * chunked dp4a kernel (qmatmul_mv_dp4a.cuh). */
+#include "cuda/qmatmul.cuh"
+
+#define MV1_WARPS 8
+
+/* Σ a_i · b_i + c over the 4 bytes: a unsigned, b signed. */
+static __device__ __forceinline__ int mv1_dp4a_us(uint32_t a, int b, int c) {
+    int d;
+    asm("dp4a.u32.s32 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+
+/* 4 bytes at byte offset o of the words u (o even, a compile-time constant after unrolling),
+ * and the u16 at o. */
+template <int N> static __device__ __forceinline__ uint32_t mv1_w32(const uint32_t (&u)[N], int o) {
+    return o % 4 == 0 ? u[o / 4] : __funnelshift_r(u[o / 4], u[o / 4 + 1], 16);
+}
+template <int N> static __device__ __forceinline__ float mv1_h16(const uint32_t (&u)[N], int o) {
+    return h2f(o % 4 == 0 ? u[o / 4] & 0xffffu : u[o / 4] >> 16);
+}
+
+/* X block b of a group: elements 0..15 in a, 16..31 in c, and its (d, s). */
+struct mv1_x {
+    int4 a, c;
+    float d, s;
+};
+
+/* Σ over a block of the 16 low nibbles (elements 0..15, words at byte O + 4j) and the 16 high
+ * ones (elements 16..31): the high ones are masked in place (16 × their level) and shifted
+ * down once. */
+template <int O, int N> static __device__ __forceinline__ int mv1_nib_dot(const uint32_t (&u)[N], const mv1_x &x) {
+    const int xa[4] = {x.a.x, x.a.y, x.a.z, x.a.w}, xc[4] = {x.c.x, x.c.y, x.c.z, x.c.w};
+    int hi = 0;
+#pragma unroll
+    for (int j = 0; j < 4; j++) hi = mv1_dp4a_us(mv1_w32(u, O + 4 * j) & 0xf0f0f0f0u, xc[j], hi);
+    int s = hi >> 4;
+#pragma unroll
+    for (int j = 0; j < 4; j++) s = __dp4a((int)(mv1_w32(u, O + 4 * j) & 0x0f0f0f0fu), xa[j], s);
+    return s;
+}
+
+template <mlxn_type T> struct mv1;
+
+/* Q4_0: 18-byte blocks (d, 16 bytes of nibbles); levels 0..15, the -8 in the offset. */
+template <> struct mv1<MLXN_TYPE_Q4_0> {
+    static constexpr int NB = 144;
+    struct pre {};
+    static __device__ __forceinline__ void prep(const uint32_t (&)[NB / 4], pre &) {}
+    template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &, const mv1_x &x, float &acc) {
+        constexpr int O = 18 * B;
+        const int dot = mv1_nib_dot<O + 2>(u, x);
+        acc = fmaf(mv1_h16(u, O), fmaf(-8.0f, x.s, x.d * (float)dot), acc);
+    }
+};
+
+/* Q4_1: 20-byte blocks (d, m, nibbles): d · q + m. */
+template <> struct mv1<MLXN_TYPE_Q4_1> {
+    static constexpr int NB = 160;
+    struct pre {};
+    static __device__ __forceinline__ void prep(const uint32_t (&)[NB / 4], pre &) {}
+    template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &, const mv1_x &x, float &acc) {
+        constexpr int O = 20 * B;
+        const int dot = mv1_nib_dot<O + 4>(u, x);
+        acc = fmaf(mv1_h16(u, O), x.d * (float)dot, fmaf(mv1_h16(u, O + 2), x.s, acc));
+    }
+};
+
+/* IQ4_NL: Q4_0's layout, nibbles looked up in the 16 int8 levels. */
+template <> struct mv1<MLXN_TYPE_IQ4_NL> {
+    static constexpr int NB = 144;
+    struct pre {};
+    static __device__ __forceinline__ void prep(const uint32_t (&)[NB / 4], pre &) {}
+    template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &, const mv1_x &x, float &acc) {
+        constexpr int O = 18 * B;
+        const int xa[4] = {x.a.x, x.a.y, x.a.z, x.a.w}, xc[4] = {x.c.x, x.c.y, x.c.z, x.c.w};
+        int s = 0;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const uint32_t w = mv1_w32(u, O + 2 + 4 * j);
+            s = __dp4a(mvq_iq4nl4(w & 0x0f0f0f0fu), xa[j], s);
+            s = __dp4a(mvq_iq4nl4((w >> 4) & 0x0f0f0f0fu), xc[j], s);
+        }
+        acc = fmaf(mv1_h16(u, O), x.d * (float)s, acc);
+    }
+};
+
+/* Q8_0: 34-byte blocks (d, 32 signed bytes). */
+template <> struct mv1<MLXN_TYPE_Q8_0> {
+    static constexpr int NB = 272;
+    struct pre {};
+    static __device__ __forceinline__ void prep(const uint32_t (&)[NB / 4], pre &) {}
+    template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &, const mv1_x &x, float &acc) {
+        constexpr int O = 34 * B;
+        const int xv[8] = {x.a.x, x.a.y, x.a.z, x.a.w, x.c.x, x.c.y, x.c.z, x.c.w};
+        int s = 0;
+#pragma unroll
+        for (int j = 0; j < 8; j++) s = __dp4a((int)mv1_w32(u, O + 2 + 4 * j), xv[j], s);
+        acc = fmaf(mv1_h16(u, O), x.d * (float)s, acc);
+    }
+};
+
+/* Q4_K and Q5_K: a super-block of 8 sub-blocks of 32, 6-bit scales and mins (12 bytes after d
+ * and dmin); sub-block b is nibble b & 1 of qs[32 (b / 2) + l] (Q5_K: bit b of qh[l] is bit
+ * 4). pre: the scale and min bytes of sub-blocks 0..3 (lo) and 4..7 (hi), and d, dmin. */
+template <bool QH> struct mv1_k45 {
+    static constexpr int NB = QH ? 176 : 144, QS = QH ? 48 : 16;
+    struct pre {
+        uint32_t sc[2], mn[2];
+        float d, dmin;
+    };
+    static __device__ __forceinline__ void prep(const uint32_t (&u)[NB / 4], pre &p) {
+        const uint32_t s0 = u[1], s1 = u[2], s2 = u[3];
+        p.sc[0] = s0 & 0x3f3f3f3fu;
+        p.mn[0] = s1 & 0x3f3f3f3fu;
+        p.sc[1] = (s2 & 0x0f0f0f0fu) | ((s0 >> 2) & 0x30303030u);
+        p.mn[1] = ((s2 >> 4) & 0x0f0f0f0fu) | ((s1 >> 2) & 0x30303030u);
+        p.d = h2f(u[0] & 0xffffu);
+        p.dmin = h2f(u[0] >> 16);
+    }
+    template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &p, const mv1_x &x, float &acc) {
+        constexpr int Q = QS / 4 + 8 * (B / 2);
+        const int xv[8] = {x.a.x, x.a.y, x.a.z, x.a.w, x.c.x, x.c.y, x.c.z, x.c.w};
+        int s = 0;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            uint32_t v = B & 1 ? (u[Q + j] >> 4) & 0x0f0f0f0fu : u[Q + j] & 0x0f0f0f0fu;
+            if (QH) v |= (B < 4 ? u[4 + j] << (4 - B) : u[4 + j] >> (B - 4)) & 0x10101010u;
+            s = __dp4a((int)v, xv[j], s);
+        }
+        const float sc = (float)((p.sc[B / 4] >> (8 * (B % 4))) & 0xffu);
+        const float mn = (float)((p.mn[B / 4] >> (8 * (B % 4))) & 0xffu);
+        acc = fmaf(p.d * sc, x.d * (float)s, fmaf(-p.dmin * mn, x.s, acc));
+    }
+};
+template <> struct mv1<MLXN_TYPE_Q4_K> : mv1_k45<false> {};
+template <> struct mv1<MLXN_TYPE_Q5_K> : mv1_k45<true> {};
+
+/* X, row 0, rounded to int8 per 32 into the workspace, laid out for the mat-vec's lanes: the
+ * levels of group g (256 elements) at xq + 256 g, its 16-byte piece c at 16 (c ^ (g & 7)) so
+ * that lanes reading consecutive groups hit distinct banks; the (d, s) of its block b at
+ * xd + 8 g + 2 ((b / 2) ^ ((g / 2) & 3)) + b % 2. xd follows xq (K bytes): the mat-vec copies
+ * both to shared memory as one run of K + K / 4 bytes. A warp per group, a lane per 8
+ * elements (one 16- or 32-byte load), four lanes a block. */
+template <typename TX> static __global__ void __launch_bounds__(32 * MV1_WARPS) mv1_quant_x_kernel(qmm_kp p, uint8_t *xq) {
+    mlxn_pdl_wait();    /* X, and the workspace the grid before may still read */
+    mlxn_pdl_trigger(); /* the mat-vec may start its weight loads */
+    const int k = 8 * (int)(blockIdx.x * blockDim.x + threadIdx.x);
+    if ((k & ~255) >= p.k) return; /* whole warps: K is a multiple of 256 */
+    float2 *xd = reinterpret_cast<float2 *>(xq + p.k);
+    float v[8];
+    const TX *src = static_cast<const TX *>(p.x) + qmm_x_off(p, 0, 0, k);
+    if (sizeof(TX) == 4) {
+        const float4 a = __ldg(reinterpret_cast<const float4 *>(src)), b = __ldg(reinterpret_cast<const float4 *>(src) + 1);
+        v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+    } else {
+        const uint4 a = __ldg(reinterpret_cast<const uint4 *>(src));
+        const TX *h = reinterpret_cast<const TX *>(&a);
+#pragma unroll
+        for (int j = 0; j < 8; j++) v[j] = mlxn_to_f32(h[j]);
+    }
+    float a = 0.0f;
+    bool nan = false;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        a = fmaxf(a, fabsf(v[j]));
+        nan |= v[j] != v[j];
+    }
+#pragma unroll
+    for (int o = 1; o < 4; o <<= 1) {
+        a = fmaxf(a, __shfl_xor_sync(0xffffffffu, a, o));
+        nan |= __shfl_xor_sync(0xffffffffu, (int)nan, o) != 0;
+    }
+    const float d = nan ? __int_as_float(0x7fc00000) : a / 127.0f;
+    const float id = d > 0.0f ? 127.0f / a : 0.0f;
+    uint32_t w[2] = {0, 0};
+    int sum = 0;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        int q = isfinite(v[j]) ? __float2int_rn(v[j] * id) : 0;
+        q = q > 127 ? 127 : q < -127 ? -127 : q;
+        sum += q;
+        w[j / 4] |= (uint32_t)(q & 0xff) << (8 * (j % 4));
+    }
+#pragma unroll
+    for (int o = 1; o < 4; o <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    const int g = k >> 8, c = (k >> 4) & 15, b = (k >> 5) & 7;
+    *reinterpret_cast<uint2 *>(xq + 256 * g + 16 * (c ^ (g & 7)) + 8 * ((k >> 3) & 1)) = make_uint2(w[0], w[1]);
+    if ((k & 31) == 0) xd[8 * g + 2 * ((b >> 1) ^ ((g >> 1) & 3)) + (b & 1)] = make_float2(d, d * (float)sum);
+}
+
+/* The dot of one row's group g (levels u) with X, into acc. */
+template <mlxn_type T>
+static __device__ __forceinline__ void mv1_group(const uint32_t (&u)[mv1<T>::NB / 4], const uint8_t *xq, const float2 *xd, int g,
+                                                 float &acc) {
+    typedef mv1<T> F;
+    typename F::pre pr;
+    F::prep(u, pr);
+    const uint8_t *xg = xq + 256 * g;
+    const float2 *dg = xd + 8 * g;
+    const int sw = g & 7, sw2 = (g >> 1) & 3;
+#pragma unroll
+    for (int b = 0; b < 8; b++) {
+        mv1_x x;
+        x.a = *reinterpret_cast<const int4 *>(xg + 16 * ((2 * b) ^ sw));
+        x.c = *reinterpret_cast<const int4 *>(xg + 16 * ((2 * b + 1) ^ sw));
+        const float2 ds = dg[2 * ((b >> 1) ^ sw2) + (b & 1)];
+        x.d = ds.x, x.s = ds.y;
+        switch (b) { /* the block index as a template argument: constant offsets */
+        case 0: F::template blk<0>(u, pr, x, acc); break;
+        case 1: F::template blk<1>(u, pr, x, acc); break;
+        case 2: F::template blk<2>(u, pr, x, acc); break;
+        case 3: F::template blk<3>(u, pr, x, acc); break;
+        case 4: F::template blk<4>(u, pr, x, acc); break;
+        case 5: F::template blk<5>(u, pr, x, acc); break;
+        case 6: F::template blk<6>(u, pr, x, acc); break;
+        default: F::template blk<7>(u, pr, x, acc); break;
+        }
+    }
+}
+
+/* The workspace's X (K + K / 4 bytes) into shared memory, after the pre-pass. */
+static __device__ __forceinline__ void mv1_copy_x(const qmm_kp &p, const uint8_t *xg, uint8_t *xs) {
+    mlxn_pdl_wait();
+    const int n16 = (p.k + p.k / 4) / 16;
+    for (int i = threadIdx.x; i < n16; i += 32 * MV1_WARPS)
+        reinterpret_cast<uint4 *>(xs)[i] = __ldcg(reinterpret_cast<const uint4 *>(xg) + i);
+    __syncthreads();
+}
+
+/* W through a per-warp ring of MV1_ST stages in shared memory by cp.async. A stage holds a
+ * pass: the LPR groups g0 .. g0 + LPR - 1 of each row set's row (32 · NB bytes a warp); each
+ * cp.async instruction of a row set's lanes reads contiguous bytes (whole sectors), and a lane
+ * then reads its group's NB bytes back (conflict-free where NB / 16 is odd: every format but
+ * Q4_1, whose 10 pieces pair lanes up two-way). The grid is what fits on the GPU at once; a
+ * warp takes tiles (32 / LPR rows) blockIdx.x + grid · (warp + 8 i), so that every block gets
+ * the same count to within one, and its ring runs on across tiles. LPR is a template argument:
+ * copy offsets are constants. */
+#define MV1_ST 2
+template <mlxn_type T, int LL>
+static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p, const uint8_t *xw) {
+    typedef mv1<T> F;
+    constexpr int NW = F::NB / 4, NP = F::NB / 16; /* 16-byte pieces a lane copies a stage */
+    constexpr int LPR = 1 << LL, RS = 32 >> LL, SB = 32 * F::NB; /* lanes a row, row sets, stage bytes */
+    extern __shared__ __align__(16) uint8_t smem[];
+    mlxn_pdl_trigger(); /* the next grid may launch: it waits for this one before it reads or writes */
+    const uint8_t *xq = smem;
+    const float2 *xd = reinterpret_cast<const float2 *>(smem + p.k);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, sub = lane & (LPR - 1), rsi = lane >> LL;
+    const int G = p.k >> 8, rowb = G * F::NB, passes = (G + LPR - 1) >> LL;
+    uint8_t *ring = smem + p.k + p.k / 4 + warp * (MV1_ST * SB) + rsi * (LPR * F::NB);
+    const long long ntiles = (p.n + RS - 1) / RS, step = (long long)gridDim.x * MV1_WARPS;
+    /* the copy cursor runs MV1_ST - 1 jobs (tile, pass) ahead of the compute cursor */
+    long long itile = blockIdx.x + (long long)gridDim.x * warp;
+    int ipass = 0, istage = 0;
+    auto issue = [&]() {
+        if (itile < ntiles) {
+            const long long n = itile * RS + rsi;
+            const int o = ipass * (LPR * F::NB) + 16 * sub;
+            const uint8_t *src = p.w + (n < p.n ? n : p.n - 1) * p.w_row + o;
+            uint8_t *dst = ring + istage * SB + 16 * sub;
+#pragma unroll
+            for (int c = 0; c < NP; c++)
+                if (o + 16 * LPR * c < rowb) qmm_cp_async<16>(dst + 16 * LPR * c, src + 16 * LPR * c);
+            if (++ipass == passes) ipass = 0, itile += step;
+        }
+        qmm_cp_commit();
+        istage = istage + 1 == MV1_ST ? 0 : istage + 1;
+    };
+    long long tile = itile;
+#pragma unroll
+    for (int j = 0; j < MV1_ST - 1; j++) issue();
+    mv1_copy_x(p, xw, smem);
+    float acc = 0.0f;
+    int pass = 0, stage = 0;
+    while (tile < ntiles) {
+        issue();
+        qmm_cp_wait<MV1_ST - 1>();
+        __syncwarp();
+        const int g = (pass << LL) + sub;
+        if (g < G) {
+            uint32_t u[NW];
+            const uint8_t *src = ring + stage * SB + sub * F::NB;
+#pragma unroll
+            for (int c = 0; c < NP; c++) {
+                const uint4 v = *reinterpret_cast<const uint4 *>(src + 16 * c);
+                u[4 * c] = v.x, u[4 * c + 1] = v.y, u[4 * c + 2] = v.z, u[4 * c + 3] = v.w;
+            }
+            mv1_group<T>(u, xq, xd, g, acc);
+        }
+        __syncwarp(); /* the stage is read before a later issue overwrites it */
+        stage = stage + 1 == MV1_ST ? 0 : stage + 1;
+        if (++pass == passes) { /* the tile's last pass: its row sets' sums */
+            float v = acc;
+#pragma unroll
+            for (int o = LPR >> 1; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+            const long long n = tile * RS + rsi;
+            if (sub == 0 && n < p.n) qmm_store(p, 0, 0, 0, (int)n, v);
+            acc = 0.0f, pass = 0, tile += step;
+        }
+    }
+    qmm_cp_wait<0>();
+}
+
+template <mlxn_type T, int LL> static mlxn_status mv1_go(const qmm_launch &l, const uint8_t *xw) {
+    const qmm_kp &p = *l.p;
+    const long long tiles = (p.n + (32 >> LL) - 1) / (32 >> LL);
+    const int smem = p.k + p.k / 4 + MV1_WARPS * MV1_ST * 32 * mv1<T>::NB;
+    auto k = mv1_kernel<T, LL>;
+    MLXN_CUDA_TRY(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    int bps = 0;
+    MLXN_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&bps, k, 32 * MV1_WARPS, smem));
+    if (bps < 1) return MLXN_ERR_UNSUPPORTED;
+    const long long cap = (long long)bps * l.dev->prop.multiProcessorCount, need = (tiles + MV1_WARPS - 1) / MV1_WARPS;
+    return mlxn_cuda_launch(l.s, k, dim3((unsigned)(need < cap ? need : cap)), dim3(32 * MV1_WARPS), (size_t)smem, 1,
+                            mlxn_cuda_sm90(l.dev), p, xw);
+}
+
+/* LPR = 2^lpr_log lanes a row. */
+template <mlxn_type T> static mlxn_status mv1_fmt(const qmm_launch &l, const uint8_t *xw, int lpr_log) {
+    switch (lpr_log) {
+    case 0: return mv1_go<T, 0>(l, xw);
+    case 1: return mv1_go<T, 1>(l, xw);
+    case 2: return mv1_go<T, 2>(l, xw);
+    case 3: return mv1_go<T, 3>(l, xw);
+    case 4: return mv1_go<T, 4>(l, xw);
+    default: return mv1_go<T, 5>(l, xw);
+    }
+}
+
+mlxn_status qmm_mv1_launch(cuda_stream *s, const qmm_launch &l) {
+    const qmm_kp &p = *l.p;
+    if (p.m != 1 || l.batch != 1 || p.batch != 1 || p.k % 256 || p.k <= 0 || p.k > 32768 ||
+        ((uintptr_t)p.w | (uintptr_t)p.w_row) % 16)
+        return MLXN_ERR_UNSUPPORTED;
+    switch (l.tw) {
+    case MLXN_TYPE_Q4_0: case MLXN_TYPE_Q4_1: case MLXN_TYPE_Q8_0: case MLXN_TYPE_IQ4_NL: case MLXN_TYPE_Q4_K: case MLXN_TYPE_Q5_K: break;
+    default: return MLXN_ERR_UNSUPPORTED;
+    }
+    int lpr_log = 0;
+    while (lpr_log < 5 && (1 << lpr_log) < p.k / 256) lpr_log++;
+    void *ws = nullptr;
+    mlxn_status st = mlxn_dispatch_float(l.tx, [&](auto tx) -> mlxn_status {
+        typedef decltype(tx) TX;
+        /* X in 16-byte pieces of 8 elements, each inside one head */
+        if ((uintptr_t)p.x % 16 || (p.x_hs && (p.x_hd % 8 || (p.x_hs * (long long)sizeof(TX)) % 16))) return MLXN_ERR_UNSUPPORTED;
+        mlxn_status e = mlxn_cuda_workspace(s, (size_t)p.k + p.k / 4, &ws);
+        if (e) return e;
+        return mlxn_cuda_launch(l.s, mv1_quant_x_kernel<TX>, dim3((unsigned)(p.k / 256 + MV1_WARPS - 1) / MV1_WARPS),
+                                dim3(32 * MV1_WARPS), 0, 1, mlxn_cuda_sm90(l.dev), p, static_cast<uint8_t *>(ws));
+    });
+    if (st) return st;
+    const uint8_t *xw = static_cast<const uint8_t *>(ws);
+    switch (l.tw) {
+    case MLXN_TYPE_Q4_0: return mv1_fmt<MLXN_TYPE_Q4_0>(l, xw, lpr_log);
+    case MLXN_TYPE_Q4_1: return mv1_fmt<MLXN_TYPE_Q4_1>(l, xw, lpr_log);
+    case MLXN_TYPE_Q8_0: return mv1_fmt<MLXN_TYPE_Q8_0>(l, xw, lpr_log);
+    case MLXN_TYPE_IQ4_NL: return mv1_fmt<MLXN_TYPE_IQ4_NL>(l, xw, lpr_log);
+    case MLXN_TYPE_Q4_K: return mv1_fmt<MLXN_TYPE_Q4_K>(l, xw, lpr_log);
+    default: return mv1_fmt<MLXN_TYPE_Q5_K>(l, xw, lpr_log);
+    }
+}
