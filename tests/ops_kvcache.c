@@ -245,6 +245,8 @@ void t_ops_kvcache(mlxn_device *dev, mlxn_stream *s) {
     kv_run(dev, s, MLXN_TYPE_F32, MLXN_TYPE_Q8_0, 8, 4096, 128, 512, false, true, 1024, seed++);
     kv_run(dev, s, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 4, 1024, 256, 333, true, false, 5000, seed++);
     kv_run(dev, s, MLXN_TYPE_F16, MLXN_TYPE_Q8_0, 4, 1024, 256, 1, true, false, 70000, seed++);
+    /* Q8_0 rows of 2048 elements (a warp quantizes a row in several rounds of 128 chunks) */
+    kv_run(dev, s, MLXN_TYPE_BF16, MLXN_TYPE_Q8_0, 16, 257, 128, 111, false, true, 3, seed++);
     for (int ct = 0; ct < 3; ct++) kv_replay_and_bad(dev, s, ctypes[ct]);
     kv_bad_args(dev, s);
 }

@@ -1,14 +1,15 @@
-/* CUDA kv_append: one thread block per new row. A row is skipped when a later row of the call
- * takes the same slot (the later one wins): for a few rows each block scans the later ones,
- * for many a slot table in the stream workspace records each slot's last row first (two small
- * kernels; on sm_90 the next kernel of the three is a programmatic dependent launch, so it
- * starts, and loads its rows, while the one before finishes). The block's threads then store
- * the row's H·D values in chunks of 8: F16/BF16 through 16-byte stores, Q8_0 by four threads per
- * block of 32 that share the block's absmax and quantize as the reference does (bit-exact:
- * d = absmax / 127 and 1 / d correctly rounded, q = roundf(x · (1 / d)), each product rounded
- * once) into shared memory, from where the row's blocks go to the cache in 8-, 4- or 2-byte
- * words. */
+/* CUDA kv_append: one thread block per new row (Q8_0 with many rows: one warp per row). A row
+ * is skipped when a later row of the call takes the same slot (the later one wins): for a few
+ * rows each block scans the later ones, for many a slot table in the stream workspace records
+ * each slot's last row first (two small kernels; on sm_90 the next kernel of the three is a
+ * programmatic dependent launch, so it starts, and loads its rows, while the one before
+ * finishes). The threads then store the row's H·D values in chunks of 8: F16/BF16 through
+ * 16-byte stores, Q8_0 by four threads per block of 32 that share the block's absmax and
+ * quantize as the reference does (bit-exact: d = absmax / 127 and 1 / d correctly rounded,
+ * q = roundf(x · (1 / d)), each product rounded once) into shared memory, from where the row's
+ * blocks go to the cache in 8-, 4- or 2-byte words. */
 #include "cuda/dequant.cuh"
+#include "cuda/rowops.cuh"
 
 #include <cstring>
 
@@ -22,6 +23,7 @@ struct kv_params {
     int stage;    /* Q8_0: 0, or the width in bytes (8, 4, 2) of the stores that copy a row's
                    * blocks, quantized into shared memory first, out to the cache */
     int dshift;   /* log2(d) when d is a power of two, else -1 */
+    int wstage;   /* Q8_0 warp kernel: bytes of shared memory per warp (a row's blocks, 16-aligned) */
 };
 
 /* Q8_0 staging: one row's H·D/32 blocks (the launch's dynamic shared memory). */
@@ -62,12 +64,14 @@ static __global__ void kv_last_mark(const int32_t *__restrict__ pos, kv_params p
 
 /* The slot row i goes to, or -1 when skipped (a bad position, or a later row in the same
  * slot). Called by every thread of the block. */
-static __device__ long long kv_slot(const int32_t *__restrict__ pos, long long i, const kv_params &p) {
+static __device__ __forceinline__ long long kv_slot_last(const int32_t *__restrict__ pos, long long i, const kv_params &p) {
     const long long slot = kv_pos_slot(pos[i], p);
-    if (p.last) {
-        mlxn_pdl_wait(); /* the slot table's marks */
-        return slot >= 0 && p.last[slot] == i ? slot : -1;
-    }
+    mlxn_pdl_wait(); /* the slot table's marks */
+    return slot >= 0 && p.last[slot] == i ? slot : -1;
+}
+static __device__ long long kv_slot(const int32_t *__restrict__ pos, long long i, const kv_params &p) {
+    if (p.last) return kv_slot_last(pos, i, p);
+    const long long slot = kv_pos_slot(pos[i], p);
     int later = 0;
     for (long long j = i + 1 + threadIdx.x; slot >= 0 && j < p.m; j += blockDim.x) later |= kv_pos_slot(pos[j], p) == slot;
     return __syncthreads_or(later) || slot < 0 ? -1 : slot;
@@ -102,16 +106,18 @@ static __device__ __forceinline__ float kv_div127(float a) {
     return a <= 0x1.fffffep127f ? q1 : a;
 }
 
-/* (int8_t)mlxn_trunc_int(roundf(y)) as an int (its low byte is the value): |y| rounded to the
- * nearest integer, ties to even, by adding 2^23 (the integer lands in the low mantissa bits),
- * a tie that went down then moved up (roundf's ties go away from zero), the sign put back.
- * Only adds, compares and integer ops (no conversion unit). Checked equal to roundf for every
- * f32 in [0, 2^22). |y| >= 2^22 and NaN give 0, as the reference's out-of-range conversion does
- * (|y| <= 127 · (1 + 3 u) whenever 1 / d is finite). */
+/* (int8_t)mlxn_trunc_int(roundf(y)) as an int (its low byte is the value): with f = |y|,
+ * roundf(f) = floor(rn(f + (1/2 − 2^-25))) for every f32 f in [0, 2^22] (checked on the host
+ * for all of them: the constant below 1/2 keeps 1/2 − 2^-25 from rounding up to 1, and a tie
+ * n + 1/2 still rounds up to n + 1), and the floor comes from adding 2^23 rounding down (the
+ * integer lands in the low mantissa bits; 0x4B000000's low byte is 0). Three FP adds, no
+ * conversion unit (F2I/FRND run at 16/clk/SM). |y| is clamped to 2^22 first, so inf and NaN
+ * give 0 as the reference's out-of-range conversion does (|y| <= 127 · (1 + 3 u) whenever
+ * 1 / d is finite). */
 static __device__ __forceinline__ int kv_q8_round(float y) {
-    const float f = fabsf(y), u = __fadd_rn(f, 0x1p23f);
-    const int r = (int)(__float_as_uint(u) - 0x4B000000u) + (__fsub_rn(f, __fsub_rn(u, 0x1p23f)) == 0.5f);
-    return f < 0x1p22f ? (y < 0.0f ? -r : r) : 0;
+    const float f = fminf(fabsf(y), 0x1p22f); /* fminf(NaN, c) = c */
+    const int b = (int)__float_as_uint(__fadd_rd(__fadd_rn(f, 0x1.fffffep-2f), 0x1p23f));
+    return y < 0.0f ? -b : b;
 }
 
 /* Where chunk c's block of 32 goes: the stage (head-major, as in the cache) or the cache. */
@@ -210,6 +216,87 @@ static __global__ void kv_append_rows(const TX *__restrict__ x, const int32_t *_
     }
 }
 
+#define KV_WARP_THREADS 128 /* Q8_0 warp kernel: four rows per block, one per warp */
+
+/* Copies a warp's staged row to its slot in words of W bytes (see kv_copy_out). */
+template <int W>
+static __device__ __forceinline__ void kv_warp_copy_out(uint8_t *__restrict__ cache, const uint8_t *stage, long long slot,
+                                                        const kv_params &p, unsigned lane) {
+    using word = typename std::conditional<W == 8, uint2, typename std::conditional<W == 4, unsigned, unsigned short>::type>::type;
+    const unsigned seg = (unsigned)(p.d / 32) * (unsigned)sizeof(mlxn_block_q8_0), nw = seg / W, total = (unsigned)p.h * nw;
+    unsigned hh = lane / nw, o = lane - hh * nw; /* word w = hh · nw + o, stepped without divisions */
+    for (unsigned w = lane; w < total; w += 32) {
+        *reinterpret_cast<word *>(cache + ((long long)hh * p.l + slot) * seg + (long long)o * W) =
+            *reinterpret_cast<const word *>(stage + w * W);
+        for (o += 32; o >= nw; o -= nw) hh++;
+    }
+}
+
+/* Q8_0 with the slot table (more than KV_SCAN_ROWS rows) and 16-byte aligned rows: one warp
+ * per row, so no block barriers; the warp's share of the shared memory holds its row's
+ * blocks. Lane l takes chunks g + l + 32c (c < 4) of each group of 128 (the row's first
+ * group is loaded before the slot lookup); the four lanes of a quad hold the four chunks of
+ * each of their four blocks of 32 (c's block: (g + l + 32c) / 4), reduce each absmax by two
+ * shuffles, and lane c of the quad computes block c's d and 1 / d (one division pair a
+ * thread), which four width-4 shuffles hand around. A bf16 row of 8 × 128 is 2 KB in flight
+ * per warp. */
+template <typename TX>
+static __global__ void __launch_bounds__(KV_WARP_THREADS) kv_append_q8_warp(const TX *__restrict__ x, const int32_t *__restrict__ pos,
+                                                                           uint8_t *__restrict__ cache, kv_params p) {
+    constexpr int RPB = KV_WARP_THREADS / 32;
+    const unsigned lane = threadIdx.x & 31, sub = lane & 3, quad = lane & 28;
+    uint8_t *stage = kv_stage + (threadIdx.x >> 5) * (unsigned)p.wstage;
+    const unsigned n = (unsigned)(p.h * p.d) / 8; /* chunks of the row; a multiple of 4 */
+    for (long long i = (long long)blockIdx.x * RPB + (threadIdx.x >> 5); i < p.m; i += (long long)gridDim.x * RPB) {
+        const TX *xr = x + i * p.h * p.d;
+        row_raw<TX> raw[4];
+        long long slot = -1;
+        for (unsigned g = 0; g < n; g += 128) {
+#pragma unroll
+            for (int c = 0; c < 4; c++)
+                if (g + lane + 32 * c < n) row_ld_raw(xr + 8 * (g + lane + 32 * c), raw[c]);
+            if (g == 0) {
+                slot = kv_slot_last(pos, i, p);
+                if (slot < 0) break; /* the whole warp: one row */
+            }
+            float amax[4];
+#pragma unroll
+            for (int c = 0; c < 4; c++) {
+                float v[8];
+                row_unpack(raw[c], v);
+                amax[c] = 0.0f;
+#pragma unroll
+                for (int k = 0; k < 8; k++) amax[c] = fmaxf(amax[c], fabsf(v[k]));
+            }
+#pragma unroll
+            for (int c = 0; c < 4; c++) amax[c] = fmaxf(amax[c], __shfl_xor_sync(0xffffffffu, amax[c], 1));
+#pragma unroll
+            for (int c = 0; c < 4; c++) amax[c] = fmaxf(amax[c], __shfl_xor_sync(0xffffffffu, amax[c], 2));
+            const float a = sub == 0 ? amax[0] : sub == 1 ? amax[1] : sub == 2 ? amax[2] : amax[3];
+            const float d = kv_div127(a), id = d != 0.0f ? __frcp_rn(d) : 0.0f;
+            if (g + lane + 32 * sub < n) /* lane c of the quad: block c's scale */
+                *reinterpret_cast<uint16_t *>(stage + ((g + lane + 32 * sub) >> 2) * sizeof(mlxn_block_q8_0)) =
+                    __half_as_ushort(__float2half_rn(d));
+#pragma unroll
+            for (int c = 0; c < 4; c++) {
+                const float idc = __shfl_sync(0xffffffffu, id, quad | c);
+                const unsigned j = g + lane + 32 * c;
+                if (j < n) {
+                    float v[8];
+                    row_unpack(raw[c], v);
+                    kv_q8_put(stage + (j >> 2) * sizeof(mlxn_block_q8_0), (int)sub, v, idc);
+                }
+            }
+        }
+        if (slot < 0) continue;
+        __syncwarp();
+        if (p.stage == 8) kv_warp_copy_out<8>(cache, stage, slot, p, lane);
+        else if (p.stage == 4) kv_warp_copy_out<4>(cache, stage, slot, p, lane);
+        else kv_warp_copy_out<2>(cache, stage, slot, p, lane);
+        __syncwarp(); /* the next row's quantization reuses the stage */
+    }
+}
+
 /* Head dims that are not a multiple of 8 (F16/BF16 only): one element per thread step. */
 template <typename TX, typename TC>
 static __global__ void kv_append_any(const TX *__restrict__ x, const int32_t *__restrict__ pos, TC *__restrict__ cache,
@@ -231,7 +318,7 @@ extern "C" mlxn_status mlxn_cuda_kv_append(void *stream, const mlxn_kv_append_ar
     if ((unsigned long long)a->h * (unsigned long long)a->d >= (1ull << 32))
         return mlxn_err(MLXN_ERR_UNSUPPORTED, "cuda kv_append: rows of %lld x %lld elements", (long long)a->h, (long long)a->d);
     const size_t xsz = a->tx == MLXN_TYPE_F32 ? 4 : 2;
-    kv_params p = {a->m, a->h, a->l, a->d, a->ring, 0, nullptr, 0, -1};
+    kv_params p = {a->m, a->h, a->l, a->d, a->ring, 0, nullptr, 0, -1, 0};
     for (int k = 0; k < 32; k++)
         if (a->d == (1ll << k)) p.dshift = k;
     size_t stage_bytes = 0;
@@ -243,6 +330,10 @@ extern "C" mlxn_status mlxn_cuda_kv_append(void *stream, const mlxn_kv_append_ar
     }
     p.vec = aligned16(a->x) && (size_t)a->d * xsz % 16 == 0 &&
             (a->tc == MLXN_TYPE_Q8_0 || (aligned16(a->cache) && a->d % 8 == 0));
+    /* Q8_0 through the warp kernel: the slot table, 16-byte loads, four rows' blocks in 48 KiB */
+    const size_t wstage = (stage_bytes + 15) / 16 * 16;
+    const bool q8_warp = p.stage && a->m > KV_SCAN_ROWS && p.vec && wstage * (KV_WARP_THREADS / 32) <= (48u << 10);
+    if (q8_warp) p.wstage = (int)wstage;
     const unsigned threads = KV_THREADS, grid = (unsigned)(a->m < 65535 ? a->m : 65535);
     bool pdl = false; /* the row kernel: a dependent launch after the slot table's marks */
     if (a->m > KV_SCAN_ROWS) {
@@ -259,6 +350,12 @@ extern "C" mlxn_status mlxn_cuda_kv_append(void *stream, const mlxn_kv_append_ar
     return mlxn_dispatch_float(a->tx, [&](auto tx) -> mlxn_status {
         using TX = decltype(tx);
         const TX *x = static_cast<const TX *>(a->x);
+        if (q8_warp) {
+            const long long blocks = (a->m + KV_WARP_THREADS / 32 - 1) / (KV_WARP_THREADS / 32);
+            return mlxn_cuda_launch(s->s, kv_append_q8_warp<TX>, dim3((unsigned)(blocks < 65535 ? blocks : 65535)),
+                                    dim3(KV_WARP_THREADS), wstage * (KV_WARP_THREADS / 32), 1, pdl, x, a->pos,
+                                    static_cast<uint8_t *>(a->cache), p);
+        }
         if (a->tc == MLXN_TYPE_Q8_0)
             return mlxn_cuda_launch(s->s, kv_append_rows<TX, uint8_t, true>, dim3(grid), dim3(threads), stage_bytes, 1, pdl, x, a->pos,
                                     static_cast<uint8_t *>(a->cache), p);
