@@ -169,71 +169,103 @@ static __global__ void __launch_bounds__(ATT_WARPS * 32) attn_split_kernel(att_p
                 ll += sl[w][g] * f;
                 aa += sacc[w][g][d] * f;
             }
-        const long long hq = hq0 + g;
-        if (p.n_split == 1) {
-            finish(a, hq, i, d, mm, ll, aa);
-        } else { /* ws: [split][Hq][M][D + 2] */
-            float *part = ws + (((long long)split * a.n_q_heads + hq) * a.M + i) * (D + 2);
-            part[2 + d] = aa;
-            if (d == 0) part[0] = mm, part[1] = ll;
-        }
+        emit(p, ws, split, hq0 + g, i, d, mm, ll, aa);
     }
 }
 
-/* o from the n_split partials at ws [split][Hq][M][D + 2]; grid (M, Hq). Warp w merges slices
- * w, w + 4, ... four at a time (every load of a round in flight at once), lane l elements
- * l, l + 32, ...; then the 4 warps merge through smem. The order is fixed: replays are
- * bit-identical. */
-#define CMB_WARPS 4
-#define CMB_E 16 /* elements per lane: D <= 512 */
-static __global__ void __launch_bounds__(CMB_WARPS * 32) attn_combine_kernel(att_params p, const float *ws) {
+/* o from the n_split partials at ws [split][Hq][M][att_part_stride(D)]; grid (Hq·M, column
+ * chunks). A block's 128 threads are SL slice lanes × 128/SL float4 columns of acc (lane bits
+ * 0-2 the column, bits 3-4 the slice lane; with SL 16 the warp picks 4 more slice lanes, with
+ * SL 4 more columns). A thread merges slices sl, sl + SL, ... KR at a time, each round's loads
+ * all in flight before any use (one L2 round trip up to KR·SL slices); the slice lanes then
+ * merge by xor shuffles within the warp and, for SL 16, through smem in warp order. Every
+ * thread's slices and every merge step are fixed: replays are bit-identical. The kernel lets
+ * its dependents launch at once (they wait for its completion before reading anything). */
+#define CMB_KR 4
+template <int SL>
+static __global__ void __launch_bounds__(128) attn_combine_kernel(att_params p, const float *ws) {
+    static_assert(SL == 4 || SL == 16, "slice lanes");
+    constexpr int COLS = 128 / SL; /* float4 columns per block */
     const mlxn_attention_args &a = p.a;
-    const long long i = blockIdx.x, hq = blockIdx.y;
-    const int D = (int)a.D, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const size_t stride = (size_t)a.n_q_heads * a.M * (a.D + 2);
-    const float *b = ws + (hq * a.M + i) * (a.D + 2);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int sl = SL > 4 ? warp * 4 + (lane >> 3) : lane >> 3;
+    const int col = (int)blockIdx.y * COLS + (SL > 4 ? 0 : warp * 8) + (lane & 7);
+    const long long r = blockIdx.x, hq = r / a.M, i = r % a.M, rs = att_part_stride(a.D);
+    const bool on = 4 * col < a.D;
+    const size_t stride = (size_t)a.n_q_heads * a.M * rs; /* between slices */
+    const float *b = ws + r * rs;
+    mlxn_pdl_trigger();
     mlxn_pdl_wait(); /* the slice kernel's partials */
-    float mm = -INFINITY, ll = 0.0f, aa[CMB_E];
+    float mm = -INFINITY, ll = 0.0f;
+    float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    for (int s0 = sl; s0 < p.n_split; s0 += CMB_KR * SL) {
+        float2 ml[CMB_KR];
+        float4 x[CMB_KR];
 #pragma unroll
-    for (int e = 0; e < CMB_E; e++) aa[e] = 0.0f;
-    for (int s0 = warp; s0 < p.n_split; s0 += 4 * CMB_WARPS) {
-        float pm[4], pl[4], px[4][CMB_E];
-#pragma unroll
-        for (int k = 0; k < 4; k++) {
-            const int s = s0 + k * CMB_WARPS;
-            const float *pt = b + (size_t)(s < p.n_split ? s : 0) * stride;
-            pm[k] = s < p.n_split ? __ldcg(pt) : -INFINITY, pl[k] = __ldcg(pt + 1);
-#pragma unroll
-            for (int e = 0; e < CMB_E; e++) px[k][e] = lane + 32 * e < D ? __ldcg(pt + 2 + lane + 32 * e) : 0.0f;
+        for (int k = 0; k < CMB_KR; k++) {
+            const int s = s0 + k * SL;
+            const float *pt = b + (size_t)s * stride;
+            ml[k] = s < p.n_split ? __ldcg(reinterpret_cast<const float2 *>(pt)) : make_float2(-INFINITY, 0.0f);
+            x[k] = s < p.n_split && on ? __ldcg(reinterpret_cast<const float4 *>(pt + 4) + col)
+                                       : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
         }
+        float mn = mm;
 #pragma unroll
-        for (int k = 0; k < 4; k++) {
-            if (pm[k] == -INFINITY) continue;
-            const float mn = fmaxf(mm, pm[k]), f0 = __expf(mm - mn), f1 = __expf(pm[k] - mn);
-            ll = ll * f0 + pl[k] * f1;
+        for (int k = 0; k < CMB_KR; k++) mn = fmaxf(mn, ml[k].x);
+        if (mn == -INFINITY) continue;
+        const float f = __expf(mm - mn);
+        ll *= f, acc.x *= f, acc.y *= f, acc.z *= f, acc.w *= f;
 #pragma unroll
-            for (int e = 0; e < CMB_E; e++) aa[e] = aa[e] * f0 + px[k][e] * f1;
-            mm = mn;
+        for (int k = 0; k < CMB_KR; k++) {
+            const float fk = __expf(ml[k].x - mn);
+            ll += ml[k].y * fk;
+            acc.x += x[k].x * fk, acc.y += x[k].y * fk, acc.z += x[k].z * fk, acc.w += x[k].w * fk;
         }
+        mm = mn;
     }
-    __shared__ float sm[CMB_WARPS], sl[CMB_WARPS], sa[CMB_WARPS][32 * CMB_E];
-    if (lane == 0) sm[warp] = mm, sl[warp] = ll;
+    /* (m, l, acc) of (mm, ll, acc) and another lane's, the same on both lanes of a pair */
+    auto merge = [&](float m2, float l2, float4 a2) {
+        const float mn = fmaxf(mm, m2);
+        if (mn == -INFINITY) return;
+        const float f1 = __expf(mm - mn), f2 = __expf(m2 - mn);
+        ll = ll * f1 + l2 * f2;
+        acc.x = acc.x * f1 + a2.x * f2, acc.y = acc.y * f1 + a2.y * f2;
+        acc.z = acc.z * f1 + a2.z * f2, acc.w = acc.w * f1 + a2.w * f2;
+        mm = mn;
+    };
 #pragma unroll
-    for (int e = 0; e < CMB_E; e++)
-        if (lane + 32 * e < D) sa[warp][lane + 32 * e] = aa[e];
-    __syncthreads();
-    float m2 = -INFINITY;
+    for (int off = 8; off <= 16; off <<= 1) {
+        const float m2 = __shfl_xor_sync(0xffffffffu, mm, off), l2 = __shfl_xor_sync(0xffffffffu, ll, off);
+        float4 a2;
+        a2.x = __shfl_xor_sync(0xffffffffu, acc.x, off), a2.y = __shfl_xor_sync(0xffffffffu, acc.y, off);
+        a2.z = __shfl_xor_sync(0xffffffffu, acc.z, off), a2.w = __shfl_xor_sync(0xffffffffu, acc.w, off);
+        merge(m2, l2, a2);
+    }
+    /* lane's element of its column: e = lane >> 3 */
+    const int e = lane >> 3;
+    if constexpr (SL == 4) {
+        const float v = e == 0 ? acc.x : e == 1 ? acc.y : e == 2 ? acc.z : acc.w;
+        if (on) finish(a, hq, i, 4 * col + e, mm, ll, v);
+    } else {
+        __shared__ float sm[4][8], sls[4][8];
+        __shared__ float4 sa[4][8];
+        if (e == 0) sm[warp][lane] = mm, sls[warp][lane] = ll, sa[warp][lane] = acc;
+        __syncthreads();
+        if (warp != 0) return;
+        const int c = lane & 7;
+        float m2 = -INFINITY;
 #pragma unroll
-    for (int w = 0; w < CMB_WARPS; w++) m2 = fmaxf(m2, sm[w]);
-    for (int d = threadIdx.x; d < D; d += CMB_WARPS * 32) {
+        for (int w = 0; w < 4; w++) m2 = fmaxf(m2, sm[w][c]);
         float l2 = 0.0f, a2 = 0.0f;
         if (m2 != -INFINITY)
 #pragma unroll
-            for (int w = 0; w < CMB_WARPS; w++) {
-                const float f = __expf(sm[w] - m2);
-                l2 += sl[w] * f, a2 += sa[w][d] * f;
+            for (int w = 0; w < 4; w++) {
+                const float f = __expf(sm[w][c] - m2);
+                const float4 x = sa[w][c];
+                l2 += sls[w][c] * f;
+                a2 += (e == 0 ? x.x : e == 1 ? x.y : e == 2 ? x.z : x.w) * f;
             }
-        finish(a, hq, i, d, m2, l2, a2);
+        if (on) finish(a, hq, i, 4 * col + e, m2, l2, a2);
     }
 }
 
@@ -259,7 +291,7 @@ static mlxn_status split_workspace(cuda_stream *s, const att_params &p, float **
     if (p.n_split == 1) return MLXN_OK;
     void *w;
     mlxn_status st = mlxn_cuda_workspace(
-        s, sizeof(float) * (size_t)p.n_split * (size_t)(p.a.n_q_heads * p.a.M * (p.a.D + 2)), &w);
+        s, sizeof(float) * (size_t)p.n_split * (size_t)(p.a.n_q_heads * p.a.M * att_part_stride(p.a.D)), &w);
     *ws = static_cast<float *>(w);
     return st;
 }
@@ -269,8 +301,16 @@ static mlxn_status split_workspace(cuda_stream *s, const att_params &p, float **
  * blocks wait in mlxn_pdl_wait for the partials). */
 static mlxn_status combine(cuda_stream *s, const att_params &p, const float *ws) {
     if (p.n_split == 1) return MLXN_OK;
-    return mlxn_cuda_launch(s->s, attn_combine_kernel, dim3((unsigned)p.a.M, (unsigned)p.a.n_q_heads), dim3(CMB_WARPS * 32), 0,
-                            1, mlxn_cuda_sm90(s->dev), p, ws);
+    if (p.a.M * p.a.n_q_heads > 0x7fffffffLL) /* grid.x */
+        return mlxn_err(MLXN_ERR_UNSUPPORTED, "attention: M * n_q_heads = %lld > 2^31 - 1 on CUDA",
+                        (long long)(p.a.M * p.a.n_q_heads));
+    const unsigned rows = (unsigned)(p.a.M * p.a.n_q_heads);
+    const bool pdl = mlxn_cuda_sm90(s->dev);
+    if (p.n_split <= 2 * 4) /* 4 slice lanes: each thread at most 2 slices */
+        return mlxn_cuda_launch(s->s, attn_combine_kernel<4>, dim3(rows, (unsigned)((p.a.D + 127) / 128)), dim3(128), 0, 1,
+                                pdl, p, ws);
+    return mlxn_cuda_launch(s->s, attn_combine_kernel<16>, dim3(rows, (unsigned)((p.a.D + 31) / 32)), dim3(128), 0, 1, pdl,
+                            p, ws);
 }
 
 template <int D>
@@ -323,7 +363,10 @@ static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, at
     const long long G = a->n_q_heads / a->n_kv_heads, row_tiles = (a->M * G + C::BR - 1) / C::BR;
     att_params p;
     p.a = *a;
-    pick_split(s, &p, row_tiles * a->n_kv_heads, per_sm, 2 * C::BC, C::BC);
+    /* decode slices down to one tile: more blocks put more SMs on the stream and work on their
+     * tiles side by side (a block issues its first ST - 1 tiles at once, so two-tile slices
+     * gain no overlap of loads over one-tile slices) */
+    pick_split(s, &p, row_tiles * a->n_kv_heads, per_sm, C::WK > 1 ? C::BC : 2 * C::BC, C::BC);
     const dim3 grid((unsigned)row_tiles, (unsigned)a->n_kv_heads, (unsigned)p.n_split);
     const bool sm90 = mlxn_cuda_sm90(s->dev), pdl = o.pdl && sm90;
     if constexpr (C::WK > 1) {

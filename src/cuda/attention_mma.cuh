@@ -66,8 +66,12 @@ static __device__ __forceinline__ void finish(const mlxn_attention_args &a, long
     store_out(a.to, a.o, idx, v);
 }
 
+/* A partial row in the workspace: m, l, two unused floats, then acc[D]; D % 4 == 0, so with
+ * the workspace's aligned base every row and its acc start 16-byte aligned (float4 loads). */
+static __host__ __device__ __forceinline__ long long att_part_stride(long long D) { return D + 4; }
+
 /* One slice's result for (hq, i, d): o when there is one slice, else the partial
- * (m, l, acc) at ws [split][Hq][M][D + 2] for the combine kernel. */
+ * (m, l, acc) at ws [split][Hq][M][att_part_stride(D)] for the combine kernel. */
 static __device__ __forceinline__ void emit(const att_params &p, float *ws, int split, long long hq, long long i, int d,
                                             float m, float l, float acc) {
     const mlxn_attention_args &a = p.a;
@@ -75,8 +79,8 @@ static __device__ __forceinline__ void emit(const att_params &p, float *ws, int 
         finish(a, hq, i, d, m, l, acc);
         return;
     }
-    float *part = ws + (((long long)split * a.n_q_heads + hq) * a.M + i) * (a.D + 2);
-    part[2 + d] = acc;
+    float *part = ws + (((long long)split * a.n_q_heads + hq) * a.M + i) * att_part_stride(a.D);
+    part[4 + d] = acc;
     if (d == 0) part[0] = m, part[1] = l;
 }
 
@@ -267,6 +271,18 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
     const long long G = a.n_q_heads / a.n_kv_heads, rows = a.M * G, h = blockIdx.y;
     const long long R0 = ((long long)gridDim.x - 1 - blockIdx.x) * C::BR; /* the causally longest rows first */
     const int split = blockIdx.z;
+    /* the queries of the block's first and last rows and of this thread's fragment rows: the
+     * 64-bit divisions run before the wait, off the kv_len -> first tile path */
+    const long long Rl = (R0 + C::BR < rows ? R0 + C::BR : rows) - 1; /* last valid row of the block */
+    const long long i_first = R0 / G, i_last = Rl / G;
+    long long iq[MT][2];
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int hf = 0; hf < 2; hf++) {
+            const long long R = R0 + wr * 16 * MT + mt * 16 + (lane >> 2) + hf * 8;
+            iq[mt][hf] = (R < rows ? R : Rl) / G;
+        }
     mlxn_pdl_wait(); /* q, the cache and kv_len may come from the grid before */
     const int L = (int)kv_count(a);
 
@@ -289,15 +305,14 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
     }
     auto lo_of = [&](long long i) { return att_key_lo(a, L, js, i); };
     auto hi_of = [&](long long i) { return att_key_hi(a, L, je, i); };
-    const long long Rl = (R0 + C::BR < rows ? R0 + C::BR : rows) - 1; /* last valid row of the block */
-    const int kb = lo_of(R0 / G), ke = hi_of(Rl / G);                 /* union over the block's rows */
-    const int lo_max = lo_of(Rl / G), hi_min = hi_of(R0 / G);         /* intersection */
+    const int kb = lo_of(i_first), ke = hi_of(i_last);         /* union over the block's rows */
+    const int lo_max = lo_of(i_last), hi_min = hi_of(i_first); /* intersection */
     int rlo[MT][2], rhi[MT][2], ri[MT][2];
 #pragma unroll
     for (int mt = 0; mt < MT; mt++)
 #pragma unroll
         for (int hf = 0; hf < 2; hf++) {
-            const long long R = R0 + wr * 16 * MT + mt * 16 + (lane >> 2) + hf * 8, i = (R < rows ? R : Rl) / G;
+            const long long i = iq[mt][hf];
             rlo[mt][hf] = lo_of(i), rhi[mt][hf] = hi_of(i), ri[mt][hf] = (int)i;
         }
 
