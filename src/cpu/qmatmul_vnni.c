@@ -1,7 +1,8 @@
 /* CPU quantized matmul, AVX-512 VNNI half: fused row dots for small M with vpdpbusd
  * (unsigned 8-bit × signed 8-bit, four products summed into each 32-bit lane).
- * W levels go in unsigned: Q4_0, Q4_1 and Q4_K nibbles as they are (Q5_K with its fifth bit),
- * Q8_0 plus 128, IQ4_NL's (IQ4_XS's) and MXFP4's tables plus 128, Q6_K's 6-bit levels. X
+ * W levels go in unsigned: Q4_0, Q4_1 and Q4_K nibbles as they are (Q5_0, Q5_1 and Q5_K with
+ * their fifth bit), Q8_0 plus 128, IQ4_NL's (IQ4_XS's) and MXFP4's tables plus 128, Q6_K's
+ * 6-bit levels. X
  * (already rounded to 8 bits per 32 by qmm_quantize_x) is laid out once per op in the order
  * the W bytes meet it, with what the offset costs: for the 32-block formats an integer start
  * value per lane (-offset · Σ of the lane's x), so each lane's sum is the exact integer
@@ -103,6 +104,9 @@ static void prep_iq4_nl(const int8_t *xq, const float *xd, const float *xs, int6
 static void prep_q4_1(const int8_t *xq, const float *xd, const float *xs, int64_t k, void *out) {
     prep_nib(xq, xd, xs, k, 0, out);
 }
+static void prep_q5_0(const int8_t *xq, const float *xd, const float *xs, int64_t k, void *out) {
+    prep_nib(xq, xd, xs, k, 16, out);
+}
 
 static void prep_q8_0(const int8_t *xq, const float *xd, const float *xs, int64_t k, void *out) {
     xg_q8 *g = out;
@@ -169,6 +173,30 @@ static const uint8_t idx_q41_dm[64] __attribute__((aligned(64))) = {
     40, 41, 40, 41, 40, 41, 40, 41, 60, 61, 60, 61, 60, 61, 60, 61,
     2, 3, 2, 3, 2, 3, 2, 3, 22, 23, 22, 23, 22, 23, 22, 23,
     42, 43, 42, 43, 42, 43, 42, 43, 62, 63, 62, 63, 62, 63, 62, 63};
+/* Q5_0 (22-byte blocks: d, 4 bytes of qh, 16 of nibbles): A = bytes 0..63 of 4 blocks,
+ * B = 24..87; blocks 2 and 3 from B. */
+static const uint8_t idx_q50_qs[64] __attribute__((aligned(64))) = {
+    6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+    28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
+    90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101, 102, 103, 104, 105,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127};
+static const uint8_t idx_q50_d[64] __attribute__((aligned(64))) = {
+    0, 1, 0, 1, 0, 1, 0, 1, 22, 23, 22, 23, 22, 23, 22, 23,
+    44, 45, 44, 45, 44, 45, 44, 45, 106, 107, 106, 107, 106, 107, 106, 107,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+/* Q5_1 (24-byte blocks: d, m, 4 bytes of qh, 16 of nibbles): A = bytes 0..63, B = 32..95;
+ * blocks 2 and 3 from B; each block's d four times, then its m four times. */
+static const uint8_t idx_q51_qs[64] __attribute__((aligned(64))) = {
+    8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+    32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
+    88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101, 102, 103,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127};
+static const uint8_t idx_q51_dm[64] __attribute__((aligned(64))) = {
+    0, 1, 0, 1, 0, 1, 0, 1, 24, 25, 24, 25, 24, 25, 24, 25,
+    48, 49, 48, 49, 48, 49, 48, 49, 104, 105, 104, 105, 104, 105, 104, 105,
+    2, 3, 2, 3, 2, 3, 2, 3, 26, 27, 26, 27, 26, 27, 26, 27,
+    50, 51, 50, 51, 50, 51, 50, 51, 106, 107, 106, 107, 106, 107, 106, 107};
 /* MXFP4 (17-byte blocks: E8M0 exponent, 16 bytes of nibbles): A = bytes 0..63 of 4 blocks,
  * B = 4..67; the exponent byte of each lane's block in the lane's low byte, from A. */
 static const uint8_t idx_mx_qs[64] __attribute__((aligned(64))) = {
@@ -212,6 +240,24 @@ VNNI static inline __m512i lut128(const int8_t *levels) {
     return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)t));
 }
 
+/* The 4 blocks' dots of a step, lanes starting at g->start, times the blocks' f16 scales d16
+ * (one per lane) and X's steps, into acc. */
+VNNI static inline __m512 start_accum(__m512i lo, __m512i hi, __m256i d16, const xg_nib *g, __m512 acc) {
+    __m512i s = _mm512_dpbusd_epi32(ld(g->start), lo, ld(g->lo));
+    s = _mm512_dpbusd_epi32(s, hi, ld(g->hi));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(_mm512_cvtph_ps(d16), _mm512_loadu_ps(g->xd)), acc);
+}
+
+/* As start_accum from 0, with each block's f16 d in dm's low half and m in its high half:
+ * the min adds m·xd·Σx per lane into accm. */
+VNNI static inline void min_accum(__m512i lo, __m512i hi, __m512i dm, const xg_nib *g, __m512 *acc, __m512 *accm) {
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, ld(g->lo));
+    s = _mm512_dpbusd_epi32(s, hi, ld(g->hi));
+    const __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(dm)), m = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(dm, 1));
+    *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(d, _mm512_loadu_ps(g->xd)), *acc);
+    *accm = _mm512_fmadd_ps(m, _mm512_loadu_ps(g->xs), *accm);
+}
+
 /* ── Q4_0 / IQ4_NL ── */
 
 /* One step of 4 blocks from A (bytes 0..63) and B (bytes 8..71). */
@@ -220,10 +266,7 @@ VNNI static inline __m512 nib_step(__m512i A, __m512i B, const xg_nib *g, bool l
     const __m512i qs = _mm512_permutex2var_epi8(A, ld(idx_nib_qs), B);
     __m512i lo = _mm512_and_si512(qs, m4), hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
     if (lut) lo = _mm512_shuffle_epi8(tab, lo), hi = _mm512_shuffle_epi8(tab, hi);
-    __m512i s = _mm512_dpbusd_epi32(ld(g->start), lo, ld(g->lo));
-    s = _mm512_dpbusd_epi32(s, hi, ld(g->hi));
-    const __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi8(ld(idx_nib_d), A)));
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(d, _mm512_loadu_ps(g->xd)), acc);
+    return start_accum(lo, hi, _mm512_castsi512_si256(_mm512_permutexvar_epi8(ld(idx_nib_d), A)), g, acc);
 }
 
 VNNI static inline float nib_dot(const void *w, const void *xp, int64_t k, bool lut) {
@@ -333,12 +376,7 @@ VNNI static inline void q41_step(__m512i A, __m512i B, const xg_nib *g, __m512 *
     const __m512i m4 = _mm512_set1_epi8(15);
     const __m512i qs = _mm512_permutex2var_epi8(A, ld(idx_q41_qs), B);
     const __m512i lo = _mm512_and_si512(qs, m4), hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
-    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, ld(g->lo));
-    s = _mm512_dpbusd_epi32(s, hi, ld(g->hi));
-    const __m512i dm = _mm512_permutexvar_epi8(ld(idx_q41_dm), A);
-    const __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(dm)), m = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(dm, 1));
-    *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(d, _mm512_loadu_ps(g->xd)), *acc);
-    *accm = _mm512_fmadd_ps(m, _mm512_loadu_ps(g->xs), *accm);
+    min_accum(lo, hi, _mm512_permutexvar_epi8(ld(idx_q41_dm), A), g, acc, accm);
 }
 
 VNNI static float dot_q4_1(const void *w, const void *xp, int64_t k) {
@@ -358,6 +396,99 @@ VNNI static float dot_q4_1(const void *w, const void *xp, int64_t k) {
         const __m512i A = _mm512_maskz_loadu_epi8(first_bytes(n), p);
         const __m512i B = _mm512_maskz_loadu_epi8(first_bytes(n - 16), p + 16);
         q41_step(A, B, g + s, &a1, &m1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(m0, m1)));
+}
+
+/* ── Q5_0 and Q5_1: Q4_0's and Q4_1's steps with the fifth bit: bit t of a block's qh is bit 4
+ * of element t, so the 16 low bits of the 4 blocks' qh make a byte mask over the low-nibble
+ * vector and the 16 high bits one over the high-nibble vector; 16 is added where set ── */
+
+/* The masks of n (<= 4) blocks of bb bytes whose qh sits at byte off. */
+static inline void q5_masks(const uint8_t *p, int bb, int off, int64_t n, __mmask64 *ml, __mmask64 *mh) {
+    uint64_t l = 0, h = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t q;
+        memcpy(&q, p + bb * i + off, 4);
+        l |= (uint64_t)(q & 0xffffu) << (16 * i);
+        h |= (uint64_t)(q >> 16) << (16 * i);
+    }
+    *ml = l, *mh = h;
+}
+
+VNNI static inline void q5_levels(__m512i qs, __mmask64 ml, __mmask64 mh, __m512i *lo, __m512i *hi) {
+    const __m512i m4 = _mm512_set1_epi8(15), b4 = _mm512_set1_epi8(16);
+    const __m512i l = _mm512_and_si512(qs, m4), h = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
+    *lo = _mm512_mask_add_epi8(l, ml, l, b4);
+    *hi = _mm512_mask_add_epi8(h, mh, h, b4);
+}
+
+/* Q5_0: levels 0..31, the -16 in the lanes' start values (as Q4_0's -8). A = bytes 0..63, B = 24..87. */
+VNNI static inline __m512 q50_step(__m512i A, __m512i B, __mmask64 ml, __mmask64 mh, const xg_nib *g, __m512 acc) {
+    __m512i lo, hi;
+    q5_levels(_mm512_permutex2var_epi8(A, ld(idx_q50_qs), B), ml, mh, &lo, &hi);
+    return start_accum(lo, hi, _mm512_castsi512_si256(_mm512_permutex2var_epi8(A, ld(idx_q50_d), B)), g, acc);
+}
+
+VNNI static float dot_q5_0(const void *w, const void *xp, int64_t k) {
+    const uint8_t *p = w;
+    const xg_nib *g = xp;
+    const int64_t nb = k / 32, full = nb / 4;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    __mmask64 ml, mh;
+    int64_t s = 0;
+    for (; s + 2 <= full; s += 2, p += 176) {
+        prefetch_ahead(p, 3);
+        q5_masks(p, 22, 2, 4, &ml, &mh);
+        a0 = q50_step(ld(p), ld(p + 24), ml, mh, g + s, a0);
+        q5_masks(p + 88, 22, 2, 4, &ml, &mh);
+        a1 = q50_step(ld(p + 88), ld(p + 112), ml, mh, g + s + 1, a1);
+    }
+    if (s < full) {
+        q5_masks(p, 22, 2, 4, &ml, &mh);
+        a0 = q50_step(ld(p), ld(p + 24), ml, mh, g + s, a0), p += 88, s++;
+    }
+    if (nb % 4) {
+        const int64_t n = 22 * (nb % 4);
+        q5_masks(p, 22, 2, nb % 4, &ml, &mh);
+        a1 = q50_step(_mm512_maskz_loadu_epi8(first_bytes(n), p), _mm512_maskz_loadu_epi8(first_bytes(n - 24), p + 24),
+                      ml, mh, g + s, a1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+/* Q5_1: d·q + m, levels 0..31 (start 0); the min adds m·xd·Σx per lane. A = bytes 0..63,
+ * B = 32..95. */
+VNNI static inline void q51_step(__m512i A, __m512i B, __mmask64 ml, __mmask64 mh, const xg_nib *g, __m512 *acc,
+                                 __m512 *accm) {
+    __m512i lo, hi;
+    q5_levels(_mm512_permutex2var_epi8(A, ld(idx_q51_qs), B), ml, mh, &lo, &hi);
+    min_accum(lo, hi, _mm512_permutex2var_epi8(A, ld(idx_q51_dm), B), g, acc, accm);
+}
+
+VNNI static float dot_q5_1(const void *w, const void *xp, int64_t k) {
+    const uint8_t *p = w;
+    const xg_nib *g = xp;
+    const int64_t nb = k / 32, full = nb / 4;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), m0 = _mm512_setzero_ps(), m1 = _mm512_setzero_ps();
+    __mmask64 ml, mh;
+    int64_t s = 0;
+    for (; s + 2 <= full; s += 2, p += 192) {
+        prefetch_ahead(p, 3);
+        q5_masks(p, 24, 4, 4, &ml, &mh);
+        q51_step(ld(p), ld(p + 32), ml, mh, g + s, &a0, &m0);
+        q5_masks(p + 96, 24, 4, 4, &ml, &mh);
+        q51_step(ld(p + 96), ld(p + 128), ml, mh, g + s + 1, &a1, &m1);
+    }
+    if (s < full) {
+        q5_masks(p, 24, 4, 4, &ml, &mh);
+        q51_step(ld(p), ld(p + 32), ml, mh, g + s, &a0, &m0), p += 96, s++;
+    }
+    if (nb % 4) {
+        const int64_t n = 24 * (nb % 4);
+        q5_masks(p, 24, 4, nb % 4, &ml, &mh);
+        q51_step(_mm512_maskz_loadu_epi8(first_bytes(n), p), _mm512_maskz_loadu_epi8(first_bytes(n - 32), p + 32), ml, mh,
+                 g + s, &a1, &m1);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(m0, m1)));
 }
@@ -539,6 +670,7 @@ VNNI void qmm_quantize_x_vnni(const float *x, int64_t k, int8_t *xq, float *xd, 
 static const qmm_vnni_fused vnni[MLXN_TYPE_COUNT] = {
     [MLXN_TYPE_Q4_0] = {xb_nib, prep_q4_0, dot_q4_0},     [MLXN_TYPE_IQ4_NL] = {xb_nib, prep_iq4_nl, dot_iq4_nl},
     [MLXN_TYPE_Q4_1] = {xb_nib, prep_q4_1, dot_q4_1},     [MLXN_TYPE_IQ4_XS] = {xb_nib, prep_iq4_nl, dot_iq4_xs},
+    [MLXN_TYPE_Q5_0] = {xb_nib, prep_q5_0, dot_q5_0},     [MLXN_TYPE_Q5_1] = {xb_nib, prep_q4_1, dot_q5_1},
     [MLXN_TYPE_MXFP4] = {xb_nib, prep_iq4_nl, dot_mxfp4},
     [MLXN_TYPE_Q8_0] = {xb_q8, prep_q8_0, dot_q8_0},      [MLXN_TYPE_Q4_K] = {xb_k4, prep_q4_K, dot_q4_K},
     [MLXN_TYPE_Q5_K] = {xb_k4, prep_q4_K, dot_q5_K},      [MLXN_TYPE_Q6_K] = {xb_k6, prep_q6_K, dot_q6_K},
