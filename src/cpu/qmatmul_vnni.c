@@ -1,10 +1,10 @@
 /* CPU quantized matmul, AVX-512 VNNI half: fused row dots for small M with vpdpbusd
  * (unsigned 8-bit × signed 8-bit, four products summed into each 32-bit lane).
  * W levels go in unsigned: Q4_0, Q4_1 and Q4_K nibbles as they are (Q5_0, Q5_1 and Q5_K with
- * their fifth bit), Q8_0 plus 128, IQ4_NL's (IQ4_XS's) and MXFP4's tables plus 128, Q6_K's
- * 6-bit levels. X
- * (already rounded to 8 bits per 32 by qmm_quantize_x) is laid out once per op in the order
- * the W bytes meet it, with what the offset costs: for the 32-block formats an integer start
+ * their fifth bit), Q8_0 plus 128, IQ4_NL's (IQ4_XS's) and MXFP4's tables plus 128, Q2_K's
+ * 2-bit and Q3_K's 3-bit levels, Q6_K's 6-bit levels. X (already rounded to 8 bits per 32 by
+ * qmm_quantize_x) is laid out once per op in the order the W bytes meet it, with what the
+ * offset costs: for the 32-block formats an integer start
  * value per lane (-offset · Σ of the lane's x), so each lane's sum is the exact integer
  * Σ level·x (Q4_1's min in f32 per lane); for the K-quants the mins and offsets in f32 as the
  * AVX2 kernels do. The scales apply per lane in f32.
@@ -547,10 +547,10 @@ VNNI static inline __m256 bytes8_f32(uint64_t v) {
     return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)v)));
 }
 
-/* Bit 4 of each byte: bit g0 of H's byte in the low 256 bits, bit g1 in the high ones. */
-VNNI static inline __m512i k5_bit(__m512i H, short g0, short g1) {
+/* Bit `to` of each byte: bit g0 of H's byte in the low 256 bits, bit g1 in the high ones. */
+VNNI static inline __m512i bit_at(__m512i H, short g0, short g1, int to) {
     const __m512i sh = _mm512_inserti64x4(_mm512_set1_epi16(g0), _mm256_set1_epi16(g1), 1);
-    return _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(H, sh), _mm512_set1_epi8(1)), 4);
+    return _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(H, sh), _mm512_set1_epi8(1)), to);
 }
 
 /* Q4_K and Q5_K (bb 144 or 176 bytes: d, dmin, 12 scale bytes, Q5_K's 32 bytes of qh, 128 of
@@ -582,8 +582,8 @@ VNNI static inline float k45_dot(const void *w, const void *xp, int64_t k, bool 
         __m512i l1 = _mm512_and_si512(q1, m4), h1 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
         if (qh) {
             const __m512i H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x + 16)));
-            l0 = _mm512_or_si512(l0, k5_bit(H, 0, 2)), h0 = _mm512_or_si512(h0, k5_bit(H, 1, 3));
-            l1 = _mm512_or_si512(l1, k5_bit(H, 4, 6)), h1 = _mm512_or_si512(h1, k5_bit(H, 5, 7));
+            l0 = _mm512_or_si512(l0, bit_at(H, 0, 2, 4)), h0 = _mm512_or_si512(h0, bit_at(H, 1, 3, 4));
+            l1 = _mm512_or_si512(l1, bit_at(H, 4, 6, 4)), h1 = _mm512_or_si512(h1, bit_at(H, 5, 7, 4));
         }
         const __m512i s0 = _mm512_dpbusd_epi32(z, l0, ld(g->x));
         const __m512i s1 = _mm512_dpbusd_epi32(z, h0, ld(g->x + 64));
@@ -643,6 +643,81 @@ VNNI static float dot_q6_K(const void *w, const void *xp, int64_t k) {
     return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - 32.0f * _mm512_reduce_add_ps(off);
 }
 
+/* ── Q2_K and Q3_K: 2-bit fields of qs (Q3_K: bit 2 from hmask), 16 groups of 16 with their
+ * own scales; X as Q6_K's. Per 128 elements a 32-byte run of qs, copied to both halves of a
+ * zmm, gives fields s0 (low half) and s1 (high half) for 64 elements in order. ── */
+
+VNNI static inline __m512i two_bits(__m512i V, short s0, short s1) {
+    const __m512i sh = _mm512_inserti64x4(_mm512_set1_epi16(s0), _mm256_set1_epi16(s1), 1);
+    return _mm512_and_si512(_mm512_srlv_epi16(V, sh), _mm512_set1_epi8(3));
+}
+
+VNNI static inline __m512i run32(const uint8_t *p) { return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p)); }
+
+/* Σ over a super-block of the four zmm of levels u[r] (elements 64r..64r+63) with X, each
+ * lane times the scale of its group (sx: per group of 16), into a0 and a1. */
+VNNI static inline void k23_acc(const __m512i *u, const xg_k6 *g, __m512 sx, __m512 *a0, __m512 *a1) {
+    __m512i sel = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const __m512i four = _mm512_set1_epi32(4);
+    for (int r = 0; r < 4; r++, sel = _mm512_add_epi32(sel, four)) {
+        const __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[r], ld(g->x + 64 * r));
+        __m512 *a = r % 2 ? a1 : a0;
+        *a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_permutexvar_ps(sel, sx), *a);
+    }
+}
+
+/* Q2_K: d · (sc & 15) · q - dmin · (sc >> 4), q in 0..3. */
+VNNI static float dot_q2_K(const void *w, const void *xp, int64_t k) {
+    const mlxn_block_q2_K *x = w;
+    const xg_k6 *g = xp;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), mins = _mm512_setzero_ps();
+    for (int64_t b = 0; b < k / 256; b++, g++) {
+        prefetch_ahead(x + b, 2);
+        const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)x[b].scales));
+        const __m512 s16 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(sc, _mm512_set1_epi32(15))),
+                                         _mm512_set1_ps(_cvtsh_ss(x[b].d)));
+        mins = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(sc, 4)), _mm512_set1_ps(_cvtsh_ss(x[b].dmin))),
+                               _mm512_loadu_ps(g->xs), mins);
+        const __m512i v0 = run32(x[b].qs), v1 = run32(x[b].qs + 32);
+        const __m512i u[4] = {two_bits(v0, 0, 2), two_bits(v0, 4, 6), two_bits(v1, 0, 2), two_bits(v1, 4, 6)};
+        k23_acc(u, g, _mm512_mul_ps(s16, _mm512_loadu_ps(g->xd)), &a0, &a1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - _mm512_reduce_add_ps(mins);
+}
+
+/* Q3_K's 16 6-bit scales minus 32, times d: scale j has its low 4 bits in the low nibble of
+ * byte j (j < 8) or the high one of byte j - 8, its high 2 bits at bits 2 (j / 4) of byte
+ * 8 + j % 4. */
+VNNI static inline __m512 q3_scales(const uint8_t *sb, float d) {
+    uint64_t a;
+    uint32_t c;
+    memcpy(&a, sb, 8), memcpy(&c, sb + 8, 4);
+    const __m128i m15 = _mm_set1_epi8(15);
+    const __m128i lo = _mm_and_si128(_mm_srlv_epi64(_mm_set1_epi64x((long long)a), _mm_setr_epi32(0, 0, 4, 0)), m15);
+    const __m128i hi = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32((int)c), _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
+    const __m128i sc = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc)), _mm512_set1_ps(d));
+}
+
+/* Q3_K: d · (s - 32) · (q - 4), q = the 2 bits of qs plus 4 where hmask's bit is set; the -4
+ * comes off as 4 · Σ scale · xs. */
+VNNI static float dot_q3_K(const void *w, const void *xp, int64_t k) {
+    const mlxn_block_q3_K *x = w;
+    const xg_k6 *g = xp;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), off = _mm512_setzero_ps();
+    for (int64_t b = 0; b < k / 256; b++, g++) {
+        prefetch_ahead(x + b, 2);
+        const __m512 s16 = q3_scales(x[b].scales, _cvtsh_ss(x[b].d));
+        off = _mm512_fmadd_ps(s16, _mm512_loadu_ps(g->xs), off);
+        const __m512i H = run32(x[b].hmask), v0 = run32(x[b].qs), v1 = run32(x[b].qs + 32);
+        const __m512i u[4] = {
+            _mm512_or_si512(two_bits(v0, 0, 2), bit_at(H, 0, 1, 2)), _mm512_or_si512(two_bits(v0, 4, 6), bit_at(H, 2, 3, 2)),
+            _mm512_or_si512(two_bits(v1, 0, 2), bit_at(H, 4, 5, 2)), _mm512_or_si512(two_bits(v1, 4, 6), bit_at(H, 6, 7, 2))};
+        k23_acc(u, g, _mm512_mul_ps(s16, _mm512_loadu_ps(g->xd)), &a0, &a1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - 4.0f * _mm512_reduce_add_ps(off);
+}
+
 /* qmm_quantize_x, 32 at a time: the same bits (cvtps rounds to nearest even as
  * mlxn_nearest_int does; |x · id| <= 127 before the clamp). */
 VNNI void qmm_quantize_x_vnni(const float *x, int64_t k, int8_t *xq, float *xd, float *xs) {
@@ -674,6 +749,7 @@ static const qmm_vnni_fused vnni[MLXN_TYPE_COUNT] = {
     [MLXN_TYPE_MXFP4] = {xb_nib, prep_iq4_nl, dot_mxfp4},
     [MLXN_TYPE_Q8_0] = {xb_q8, prep_q8_0, dot_q8_0},      [MLXN_TYPE_Q4_K] = {xb_k4, prep_q4_K, dot_q4_K},
     [MLXN_TYPE_Q5_K] = {xb_k4, prep_q4_K, dot_q5_K},      [MLXN_TYPE_Q6_K] = {xb_k6, prep_q6_K, dot_q6_K},
+    [MLXN_TYPE_Q2_K] = {xb_k6, prep_q6_K, dot_q2_K},      [MLXN_TYPE_Q3_K] = {xb_k6, prep_q6_K, dot_q3_K},
 };
 
 const qmm_vnni_fused *qmm_vnni_fused_for(mlxn_type t) {
