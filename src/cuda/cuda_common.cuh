@@ -87,7 +87,8 @@ template <> __device__ __forceinline__ __nv_bfloat16 mlxn_from_f32<__nv_bfloat16
  * A kernel launched with pdl may start while the grid before it in the stream still runs: it
  * calls mlxn_pdl_wait() before it reads what that grid (or an earlier one) wrote, and
  * mlxn_pdl_trigger() to let the next such grid start launching. Both are no-ops in a launch
- * without PDL. */
+ * without PDL. A kernel that triggers before its last store must not write block-format
+ * (quantized) buffers: the mat-vec kernels read their weights before they wait. */
 static __device__ __forceinline__ void mlxn_pdl_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;\n" ::: "memory");

@@ -6,9 +6,12 @@
  * 32), and a warp holds 32 / LPR row sets. W streams through a per-warp ring in shared memory
  * by cp.async (mv1_kernel says how); X comes from a pre-pass that rounds it to int8 per 32
  * elements (q = nearest(x · 127 / amax), d = amax / 127, s = d · Σq, as the other int8 paths)
- * in the layout the lanes read, and each block copies it to its shared memory. The mat-vec
- * starts while the pre-pass runs (programmatic dependent launch on sm_90) and issues its first
- * W copies before it waits for X. Levels meet X's in __dp4a; the block's scales apply in f32:
+ * in the layout the lanes read, and each block copies it to its shared memory. On sm_90 the
+ * pre-pass and the mat-vec are programmatic dependent launches that let their dependents
+ * launch at once: a mat-vec's blocks take the SMs as the grid before it leaves them and issue
+ * their first W copies before they wait for X (a call's fixed cost 3.5 -> 2.7 µs, H100). W
+ * is read before any wait: no kernel that lets dependents launch early writes block-format
+ * weights (cuda_common.cuh). Levels meet X's in __dp4a; the block's scales apply in f32:
  * y += d_w · d_x · Σ w_q x_q + c_w · s_x. Lanes add up by a fixed shuffle tree: results are
  * reproducible.
  *
@@ -158,8 +161,8 @@ template <> struct mv1<MLXN_TYPE_Q5_K> : mv1_k45<true> {};
  * both to shared memory as one run of K + K / 4 bytes. A warp per group, a lane per 8
  * elements (one 16- or 32-byte load), four lanes a block. */
 template <typename TX> static __global__ void __launch_bounds__(32 * MV1_WARPS) mv1_quant_x_kernel(qmm_kp p, uint8_t *xq) {
+    mlxn_pdl_trigger(); /* the mat-vec may launch and start its weight loads */
     mlxn_pdl_wait();    /* X, and the workspace the grid before may still read */
-    mlxn_pdl_trigger(); /* the mat-vec may start its weight loads */
     const int k = 8 * (int)(blockIdx.x * blockDim.x + threadIdx.x);
     if ((k & ~255) >= p.k) return; /* whole warps: K is a multiple of 256 */
     float2 *xd = reinterpret_cast<float2 *>(xq + p.k);
