@@ -13,6 +13,7 @@
 #define MLXN_QUANT_TABLE static const __device__
 #include "quant/blocks.h"
 #include "quant/iq_tables.h"
+#include "quant/iq1_tables.h"
 
 #include "cuda/cuda_common.cuh"
 

@@ -1,7 +1,8 @@
 /* The GGML block formats, byte for byte as GGUF stores them: one struct per format, defined
  * once for C11 and for CUDA (C++). fp16 fields are uint16_t bit patterns (half.h converts);
  * every multi-byte field is little-endian. Sizes are asserted against ggml's. Also the small
- * value tables of the non-linear formats; the IQ grids are in iq_tables.h. */
+ * value tables of the non-linear formats; the IQ grids are in iq_tables.h and iq1_tables.h.
+ */
 #ifndef MLXN_QUANT_BLOCKS_H
 #define MLXN_QUANT_BLOCKS_H
 
@@ -150,7 +151,7 @@ typedef struct {
 } mlxn_block_q8_K;
 MLXN_STATIC_ASSERT(sizeof(mlxn_block_q8_K) == 292, "q8_K block size");
 
-/* ── 256-element IQ super-blocks (grids in iq_tables.h) ── */
+/* ── 256-element IQ super-blocks (grids in iq_tables.h, iq1_tables.h) ── */
 
 /* Per 32: two u32 = 4 grid indices (8 bits) + 4 × 7 sign bits + a 4-bit scale. */
 typedef struct {

@@ -8,6 +8,7 @@
 #include "quant/blocks.h"
 #include "quant/half.h"
 #include "quant/iq_tables.h"
+#include "quant/iq1_tables.h"
 #include "quant/quant.h"
 
 #define F16(x) mlxn_f32_to_f16(x)
