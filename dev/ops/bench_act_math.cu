@@ -15,21 +15,11 @@
 enum { GELU_TANH, GELU_ERF, SOFTCAP };
 static const char *const opn[] = {"gelu tanh", "gelu erf", "softcap"};
 
-static __device__ __forceinline__ float ex2a(float x) {
-    float y;
-    asm("ex2.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
-static __device__ __forceinline__ float rcpa(float x) {
-    float y;
-    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
 
 /* erfc(a), a >= 0: e^−a²·p(t)/(1 + 2a), t = (a − 4)/(a + 4); p a degree-10 Chebyshev fit. */
 template <int EXP>
 static __device__ __forceinline__ float erfc_pos(float a, float a2) {
-    const float num = a - 4.0f, den = a + 4.0f, r = rcpa(den);
+    const float num = a - 4.0f, den = a + 4.0f, r = row_rcp_approx(den);
     float t = num * r;
     t = fmaf(r, fmaf(-t, den, num), t); /* one correction: t to about 1 ulp */
     float p = 8.564457530e-04f;
@@ -43,8 +33,8 @@ static __device__ __forceinline__ float erfc_pos(float a, float a2) {
     p = fmaf(p, t, 1.537752431e-02f);
     p = fmaf(p, t, -1.396210641e-01f);
     p = fmaf(p, t, 1.232995152e+00f);
-    const float e = EXP ? ex2a(a2 * -1.44269504f) : expf(-a2);
-    const float v = p * rcpa(fmaf(2.0f, a, 1.0f)) * e;
+    const float e = EXP ? row_exp2_approx(a2 * -1.44269504f) : expf(-a2);
+    const float v = p * row_rcp_approx(fmaf(2.0f, a, 1.0f)) * e;
     return a > 10.1f ? 0.0f : v;
 }
 
@@ -56,8 +46,8 @@ static __device__ __forceinline__ float act_f(float x, float cap, float rcap) {
             const float e = expf(-fabsf(z));
             return x * ((z >= 0.0f ? 1.0f : e) / (1.0f + e));
         } else {
-            const float e = M == 1 ? expf(-fabsf(z)) : ex2a(fabsf(z) * -1.44269504f);
-            return x * ((z >= 0.0f ? 1.0f : e) * rcpa(1.0f + e));
+            const float e = M == 1 ? expf(-fabsf(z)) : row_exp2_approx(fabsf(z) * -1.44269504f);
+            return x * ((z >= 0.0f ? 1.0f : e) * row_rcp_approx(1.0f + e));
         }
     } else if constexpr (OP == GELU_ERF) {
         if constexpr (M == 0) return 0.5f * x * erfcf(-x * 0.70710678118654752f);
