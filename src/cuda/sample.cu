@@ -16,8 +16,11 @@ namespace cg = cooperative_groups;
 #define SMP_VEC 4                      /* elements a lane loads from the logits at once */
 #define SMP_SPAN (32 * SMP_VEC)        /* elements a warp takes per step */
 #define SMP_SEG 128                    /* list entries per warp */
-#define SMP_RESIDENT_BYTES (160 << 10) /* the largest slice kept in shared memory */
+#define SMP_RESIDENT_BYTES (144 << 10) /* the largest slice kept in shared memory (with smp_priv's 48 KB) */
 #define SMP_MAX_CLUSTER 16
+#define SMP_COPIES 16                  /* private histogram copies, one per lane % 16 */
+#define SMP_CSTRIDE 257                /* words per copy: copy q, digit d in bank (q + d) % 32 */
+#define SMP_PRIV_MAX_PER 32768         /* mass halves below 2^20 over per/16 <= 2^11 elements: exact in 32 bits */
 
 struct smp_params {
     long long v, w, per; /* row length, recent ids per row, slice per block (a multiple of SMP_WARPS·SMP_SPAN) */
@@ -33,6 +36,7 @@ struct smp_smem {
     unsigned long long wsum[8], csum[8]; /* digit scans: per warp of the 256 digit threads */
     unsigned long long pub[2];         /* what this block shows the cluster: [0] its max, [1] its kept mass */
     unsigned long long need;
+    unsigned long long bound;          /* the draw's top_k without min_p: a bound below the k-th largest z's key */
     unsigned long long bc[4];          /* block broadcasts */
     unsigned int gather_n;             /* top_k: survivors gathered into rank 0 */
     int use_list;                      /* the warps' lists hold every candidate left (else: whole slices) */
@@ -41,6 +45,23 @@ struct smp_smem {
     unsigned short list[SMP_WARPS][SMP_SEG]; /* slice indices, ascending per warp */
     unsigned long long gather[MLXN_SAMPLE_MAX_K];
 };
+
+/* Whole-slice histogram passes: every lane adds its own element into copy lane % 16 with
+ * native 32-bit shared atomics (the mass in two 20-bit halves), and the 256 digit threads fold
+ * the copies afterwards. Warp aggregation instead (match.any, __reduce_add_sync over each
+ * digit's lanes, one 64-bit atomicAdd per digit) serializes per distinct digit (6.7 per warp
+ * step on the bench's top_p row, H100 profile) and the 64-bit shared atomicAdd is a
+ * compare-and-swap loop (ATOMS.CAST.SPIN.64, 10.6 rounds per warp step): 52% of the samples of
+ * that 51 us kernel. */
+template <int W> struct __align__(16) smp_priv { /* W: 0 unused (argmax), 1 counts (top_k), 2 counts and mass (the draw) */
+    unsigned cnt[W >= 1 ? SMP_COPIES * SMP_CSTRIDE : 1];
+    unsigned lo[W >= 2 ? SMP_COPIES * SMP_CSTRIDE : 1], hi[W >= 2 ? SMP_COPIES * SMP_CSTRIDE : 1];
+};
+
+/* Low bits of the f32 value that are zero in every logit of this type: bf16's 16, f16's 13. */
+template <typename TL> struct smp_zero_bits { static constexpr int v = 0; };
+template <> struct smp_zero_bits<__half> { static constexpr int v = 13; };
+template <> struct smp_zero_bits<__nv_bfloat16> { static constexpr int v = 16; };
 
 /* The cluster, or a single block standing in for one. */
 template <bool CL> struct smp_cl {
@@ -113,6 +134,64 @@ template <bool CL> static __device__ unsigned long long smp_cluster_max(smp_smem
         unsigned long long y = threadIdx.x < cl.size() ? cl.map(&sm.pub[0], threadIdx.x)[0] : 0;
         y = smp_warp_max(y);
         if (threadIdx.x == 0) sm.bc[2] = y;
+    }
+    __syncthreads();
+    return sm.bc[2];
+}
+
+/* A lower bound on the k-th largest of the block's values, one per thread (0: none): the top
+ * 32 bits of the k-th largest, 8 bits a pass (fewer where a digit holds exactly the rest), so
+ * at least k values are >= it. 0 when fewer than k are nonzero. */
+static __device__ unsigned long long smp_block_kth(smp_smem &sm, unsigned long long v, unsigned k) {
+    const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    unsigned long long pm = 0, pp = 0;
+    unsigned need = k;
+    for (int shift = 56; shift >= 32; shift -= 8) {
+        if (threadIdx.x < 256) sm.hcnt[0][threadIdx.x] = 0;
+        __syncthreads();
+        if (v && (v & pm) == pp) atomicAdd(&sm.hcnt[0][(unsigned)(v >> shift) & 255u], 1u);
+        __syncthreads();
+        unsigned cnt = 0, suf = 0;
+        if (threadIdx.x < 256) {
+            cnt = suf = sm.hcnt[0][threadIdx.x];
+#pragma unroll
+            for (int o = 1; o < 32; o <<= 1) {
+                const unsigned y = __shfl_down_sync(0xffffffffu, suf, o);
+                if (lane + o < 32) suf += y;
+            }
+            if (lane == 0) sm.csum[warp] = suf;
+        }
+        __syncthreads();
+        if (threadIdx.x < 256) {
+            unsigned above = suf - cnt;
+            for (unsigned q = warp + 1; q < 8; q++) above += (unsigned)sm.csum[q];
+            if (shift == 56 && threadIdx.x == 0 && above + cnt < k) sm.bc[0] = 256; /* fewer than k */
+            if (above < need && need <= above + cnt) sm.bc[0] = threadIdx.x, sm.bc[1] = above, sm.bc[2] = cnt;
+        }
+        __syncthreads();
+        const unsigned d = (unsigned)sm.bc[0], d_above = (unsigned)sm.bc[1], d_cnt = (unsigned)sm.bc[2];
+        __syncthreads(); /* bc is free again */
+        if (d == 256) return 0;
+        need -= d_above;
+        pm |= 255ull << shift;
+        pp |= (unsigned long long)d << shift;
+        if (d_cnt == need) break;
+    }
+    return pp;
+}
+
+/* The cluster's max of a and of b, one of each per block (published in pub[0] and pub[1]);
+ * every thread gets a's, b's goes to sm.bound. */
+template <bool CL>
+static __device__ unsigned long long smp_cluster_max2(smp_smem &sm, const smp_cl<CL> &cl, unsigned long long a,
+                                                      unsigned long long b) {
+    if (threadIdx.x == 0) sm.pub[0] = a, sm.pub[1] = b;
+    cl.sync();
+    if (threadIdx.x < 32) {
+        const bool in = threadIdx.x < cl.size();
+        const unsigned long long x = smp_warp_max(in ? cl.map(&sm.pub[0], threadIdx.x)[0] : 0);
+        const unsigned long long y = smp_warp_max(in ? cl.map(&sm.pub[1], threadIdx.x)[0] : 0);
+        if (threadIdx.x == 0) sm.bc[2] = x, sm.bound = y;
     }
     __syncthreads();
     return sm.bc[2];
@@ -191,37 +270,85 @@ static __device__ __forceinline__ bool smp_cand(float val, bool valid, long long
  * significant first; the kept set is {(ck & mask) >= prefix}. By count: the `need` largest
  * (all, when there are no more). By mass: the fewest largest whose mass reaches
  * need(top_p, total). Same decisions as the CPU backend's select_top. Once at most
- * SMP_WARPS·SMP_SEG elements are at or above the prefix, they go into the warps' lists. */
-template <bool CL, bool E_KEYS, bool BY_MASS>
-static __device__ void smp_select(smp_smem &sm, const smp_cl<CL> &cl, const float *zs, long long nb, long long b0,
-                                  long long ch, unsigned long long need, float top_p, unsigned long long kmask,
-                                  unsigned long long kprefix, bool can_list, int &pass, unsigned long long &mask_out,
+ * SMP_WARPS·SMP_SEG elements are at or above the prefix, they go into the warps' lists.
+ * zero_bits (z itself the logit): its value key's low zero_bits are known from the sign, 0 or
+ * all ones, so passes over them only are skipped (bf16 ties at the threshold: 2 of 6 passes). */
+template <bool CL, bool E_KEYS, bool BY_MASS, int W>
+static __device__ void smp_select(smp_smem &sm, smp_priv<W> &pv, const smp_cl<CL> &cl, const float *zs, long long nb,
+                                  long long b0, long long ch, unsigned long long need, float top_p,
+                                  unsigned long long kmask, unsigned long long kprefix, bool can_list, bool priv_ok,
+                                  int zero_bits, int &pass, unsigned long long &mask_out,
                                   unsigned long long &prefix_out) {
     const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     unsigned long long pm = 0, pp = 0;
     for (int shift = 56; shift >= 0; shift -= 8) {
+        if (!E_KEYS && shift >= 32 && shift - 32 + 8 <= zero_bits) { /* the sign is known: the first pass ran */
+            pm |= 255ull << shift;
+            if (!(pp >> 63)) pp |= 255ull << shift; /* a negative value's key is its bits inverted */
+            continue;
+        }
         const int buf = pass++ & 1; /* another block may still read the previous pass's buffer */
-        for (int t = threadIdx.x; t < 256; t += SMP_THREADS) {
-            sm.hcnt[buf][t] = 0;
-            sm.hmass[buf][t] = 0;
+        /* private copies only in clusters: the single block's draw (a row of at most 8191, or
+         * a GPU without clusters) is at its 64 registers already */
+        const bool use_list = sm.use_list, priv = CL && !use_list && priv_ok;
+        if (priv) { /* cnt, and lo and hi after it for the mass */
+            constexpr int z4 = BY_MASS ? (int)(sizeof(pv) / 16) : SMP_COPIES * SMP_CSTRIDE / 4;
+            uint4 *z = reinterpret_cast<uint4 *>(&pv);
+#pragma unroll
+            for (int u = 0; u < (z4 + SMP_THREADS - 1) / SMP_THREADS; u++)
+                if (threadIdx.x + u * SMP_THREADS < z4) z[threadIdx.x + u * SMP_THREADS] = make_uint4(0, 0, 0, 0);
+        } else {
+            for (int t = threadIdx.x; t < 256; t += SMP_THREADS) {
+                sm.hcnt[buf][t] = 0;
+                sm.hmass[buf][t] = 0;
+            }
         }
         __syncthreads();
-        smp_each(sm, sm.use_list, ch, nb, [&](long long j, bool valid) {
-            unsigned long long ck, mass;
-            const bool cand = smp_cand<E_KEYS, BY_MASS>(zs[j], valid, b0 + j, kmask, kprefix, ck, mass) && (ck & pm) == pp;
-            const unsigned digit = (unsigned)(ck >> shift) & 255u;
-            const unsigned act = __ballot_sync(0xffffffffu, cand);
-            if (cand) { /* one atomic per digit per warp */
-                const unsigned peers = __match_any_sync(act, digit);
-                const bool leader = (unsigned)(__ffs(peers) - 1) == lane;
-                if (BY_MASS) { /* mass <= 2^40: two 20-bit halves sum exactly in 32 bits over 32 lanes */
-                    const unsigned lo = __reduce_add_sync(peers, (unsigned)(mass & 0xfffffu));
-                    const unsigned hi = __reduce_add_sync(peers, (unsigned)(mass >> 20));
-                    if (leader) atomicAdd(&sm.hmass[buf][digit], ((unsigned long long)hi << 20) + lo);
+        if (priv) {
+            const unsigned cp = (lane & (SMP_COPIES - 1)) * SMP_CSTRIDE;
+            const int je = (int)((warp + 1) * ch), n = (int)nb; /* per <= SMP_PRIV_MAX_PER */
+#pragma unroll(E_KEYS ? 1 : 4) /* the draw (E_KEYS) is at 64 registers: unrolled, it spills */
+            for (int j = (int)(warp * ch) + (int)lane; j < je; j += 32) {
+                unsigned long long ck, mass;
+                if (smp_cand<E_KEYS, BY_MASS>(zs[j], j < n, b0 + j, kmask, kprefix, ck, mass) && (ck & pm) == pp) {
+                    const unsigned at = cp + ((unsigned)(ck >> shift) & 255u);
+                    atomicAdd(&pv.cnt[at], 1u);
+                    if (BY_MASS) {
+                        atomicAdd(&pv.lo[at], (unsigned)(mass & 0xfffffu));
+                        atomicAdd(&pv.hi[at], (unsigned)(mass >> 20));
+                    }
                 }
-                if (leader) atomicAdd(&sm.hcnt[buf][digit], (unsigned)__popc(peers));
             }
-        });
+            __syncthreads();
+            if (threadIdx.x < 256) { /* fold the copies */
+                unsigned c = 0;
+                unsigned long long lo = 0, hi = 0;
+#pragma unroll 1
+                for (int q = 0; q < SMP_COPIES; q++) {
+                    c += pv.cnt[q * SMP_CSTRIDE + threadIdx.x];
+                    if (BY_MASS) lo += pv.lo[q * SMP_CSTRIDE + threadIdx.x], hi += pv.hi[q * SMP_CSTRIDE + threadIdx.x];
+                }
+                sm.hcnt[buf][threadIdx.x] = c;
+                sm.hmass[buf][threadIdx.x] = (hi << 20) + lo;
+            }
+        } else { /* lists, or per too long for the mass halves: one atomic per digit per warp */
+            smp_each(sm, use_list, ch, nb, [&](long long j, bool valid) {
+                unsigned long long ck, mass;
+                const bool cand = smp_cand<E_KEYS, BY_MASS>(zs[j], valid, b0 + j, kmask, kprefix, ck, mass) && (ck & pm) == pp;
+                const unsigned digit = (unsigned)(ck >> shift) & 255u;
+                const unsigned act = __ballot_sync(0xffffffffu, cand);
+                if (cand) {
+                    const unsigned peers = __match_any_sync(act, digit);
+                    const bool leader = (unsigned)(__ffs(peers) - 1) == lane;
+                    if (BY_MASS) { /* mass <= 2^40: two 20-bit halves sum exactly in 32 bits over 32 lanes */
+                        const unsigned lo = __reduce_add_sync(peers, (unsigned)(mass & 0xfffffu));
+                        const unsigned hi = __reduce_add_sync(peers, (unsigned)(mass >> 20));
+                        if (leader) atomicAdd(&sm.hmass[buf][digit], ((unsigned long long)hi << 20) + lo);
+                    }
+                    if (leader) atomicAdd(&sm.hcnt[buf][digit], (unsigned)__popc(peers));
+                }
+            });
+        }
         cl.sync();
         /* every block merges the cluster's histograms and picks the same digit */
         unsigned long long wgt = 0, cnt = 0;
@@ -293,13 +420,14 @@ static __global__ void __launch_bounds__(SMP_THREADS) smp_kernel(const TL *__res
                                                                  smp_params p) {
     extern __shared__ float4 smp_dyn[];
     __shared__ smp_smem sm;
+    __shared__ smp_priv<MODE == MLXN_SAMPLE_DRAW ? 2 : MODE == MLXN_SAMPLE_TOP_K ? 1 : 0> pv;
     const smp_cl<CL> cl;
     const unsigned C = cl.size(), rank = cl.rank(), lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const long long row = blockIdx.x / C, b0 = (long long)rank * p.per, ch = p.per / SMP_WARPS;
     const long long nb = p.v - b0 < 0 ? 0 : p.v - b0 < p.per ? p.v - b0 : p.per;
     float *zs = gscratch ? gscratch + ((long long)blockIdx.x) * p.per : reinterpret_cast<float *>(smp_dyn);
     const TL *lrow = logits + row * p.v;
-    if (threadIdx.x == 0) sm.gather_n = 0, sm.use_list = 0;
+    if (threadIdx.x == 0) sm.gather_n = 0, sm.use_list = 0, sm.bound = 0;
 
     /* load: z = l, times 1/temperature for a draw, four steps of loads in flight; the largest
      * rank key unless penalties change values afterwards */
@@ -351,16 +479,33 @@ static __global__ void __launch_bounds__(SMP_THREADS) smp_kernel(const TL *__res
             if (valid) best = ck > best ? ck : best;
         });
     }
-    best = smp_cluster_max(sm, cl, smp_block_reduce<true>(sm, best));
+    const bool can_list = p.per <= 65536; /* list entries are 16-bit slice indices */
+    const bool priv_ok = p.per <= SMP_PRIV_MAX_PER;
+    /* top_k: instead of the row's max, a bound below the k-th largest (the largest of the
+     * blocks' bounds on their k-th largest thread maximum, each of those a thread's largest),
+     * and the elements at or above it listed: the selection runs on the lists from its first
+     * pass. A block where a warp has more than its list holds stays on whole slices; the
+     * selection's set still holds the k largest, so it keeps the same ones. */
+    if (MODE == MLXN_SAMPLE_TOP_K) {
+        best = can_list ? smp_cluster_max(sm, cl, smp_block_kth(sm, best, (unsigned)p.k)) : 0;
+    } else if (MODE == MLXN_SAMPLE_DRAW && p.k > 0 && !p.greedy && !(p.log_min_p > -INFINITY) && can_list) {
+        const unsigned long long kb = smp_block_kth(sm, best, (unsigned)p.k); /* the same bound, on z */
+        best = smp_cluster_max2(sm, cl, smp_block_reduce<true>(sm, best), kb);
+    } else {
+        best = smp_cluster_max(sm, cl, smp_block_reduce<true>(sm, best));
+    }
     const float m = mlxn_smp_unkey((unsigned)(best >> 32));
     int pass = 0;
-    const bool can_list = p.per <= 65536; /* list entries are 16-bit slice indices */
 
     if (MODE == MLXN_SAMPLE_TOP_K) {
         __syncthreads();
+        if (best) {
+            const unsigned long long bound = best;
+            smp_build_list(sm, ch, nb, [&](long long j) { return mlxn_smp_ck(mlxn_smp_key(zs[j]), b0 + j) >= bound; });
+        }
         unsigned long long mask, prefix;
-        smp_select<CL, false, false>(sm, cl, zs, nb, b0, ch, (unsigned long long)p.k, 1.0f, 0, 0, can_list, pass, mask,
-                                     prefix);
+        smp_select<CL, false, false>(sm, pv, cl, zs, nb, b0, ch, (unsigned long long)p.k, 1.0f, 0, 0, can_list, priv_ok,
+                                     smp_zero_bits<TL>::v, pass, mask, prefix);
         /* gather the k survivors' keys into rank 0, sort them there */
         smp_each(sm, sm.use_list, ch, nb, [&](long long j, bool valid) {
             const unsigned long long ck = mlxn_smp_ck(mlxn_smp_key(zs[j]), b0 + j);
@@ -403,22 +548,29 @@ static __global__ void __launch_bounds__(SMP_THREADS) smp_kernel(const TL *__res
     } else if (MODE == MLXN_SAMPLE_ARGMAX || p.greedy || !(__fsub_rn(m, m) == 0.0f)) {
         if (rank == 0 && threadIdx.x == 0) out[row] = (int32_t)mlxn_smp_ck_index(best); /* an infinite max: argmax */
     } else {
-        /* step 3 into the slice: e = exp(z - m) for min-p survivors, -1 for the dropped */
+        /* step 3 into the slice: e = exp(z - m) for min-p survivors, -1 for the dropped. Listed
+         * in order (as smp_build_list): the min-p survivors, or with top_k alone those with e at
+         * or above the bound's e less 2^-16 of it, a set that holds the k largest e as the
+         * bound's z held k (mlxn_smp_exp is monotone to within 1 ulp: every float in [-28, 0]). */
         __syncthreads();
-        const bool min_p = p.log_min_p > -INFINITY && can_list;
+        const unsigned long long bound = sm.bound;
+        const bool min_p = p.log_min_p > -INFINITY && can_list, listing = min_p || bound != 0;
+        const float e_keep =
+            min_p || !bound ? 0.0f
+                            : __fmul_rn(mlxn_smp_exp(__fsub_rn(mlxn_smp_unkey((unsigned)(bound >> 32)), m)), 0x1.fffep-1f);
         unsigned n_kept = 0;
         smp_each(sm, false, ch, nb, [&](long long j, bool valid) {
             const float x = __fsub_rn(zs[j], m);
             const float e = valid && x >= p.log_min_p ? mlxn_smp_exp(x) : -1.0f;
             zs[j] = e;
-            if (min_p) { /* the survivors, listed in order (as smp_build_list) */
-                const unsigned msk = __ballot_sync(0xffffffffu, e >= 0.0f);
+            if (listing) {
+                const unsigned msk = __ballot_sync(0xffffffffu, e >= e_keep);
                 const unsigned at = n_kept + __popc(msk & ((1u << lane) - 1));
-                if (e >= 0.0f && at < SMP_SEG) sm.list[warp][at] = (unsigned short)j;
+                if (e >= e_keep && at < SMP_SEG) sm.list[warp][at] = (unsigned short)j;
                 n_kept += __popc(msk);
             }
         });
-        if (min_p) {
+        if (listing) {
             if (threadIdx.x == 0) sm.overflow = 0;
             __syncthreads();
             if (lane == 0) sm.list_n[warp] = (unsigned short)(n_kept < SMP_SEG ? n_kept : SMP_SEG);
@@ -429,10 +581,11 @@ static __global__ void __launch_bounds__(SMP_THREADS) smp_kernel(const TL *__res
         __syncthreads();
         unsigned long long kmask = 0, kprefix = 0, pmask = 0, pprefix = 0;
         if (p.k > 0)
-            smp_select<CL, true, false>(sm, cl, zs, nb, b0, ch, (unsigned long long)p.k, 1.0f, 0, 0, can_list, pass, kmask,
-                                        kprefix);
+            smp_select<CL, true, false>(sm, pv, cl, zs, nb, b0, ch, (unsigned long long)p.k, 1.0f, 0, 0, can_list,
+                                        priv_ok, 0, pass, kmask, kprefix);
         if (p.top_p < 1.0f)
-            smp_select<CL, true, true>(sm, cl, zs, nb, b0, ch, 0, p.top_p, kmask, kprefix, can_list, pass, pmask, pprefix);
+            smp_select<CL, true, true>(sm, pv, cl, zs, nb, b0, ch, 0, p.top_p, kmask, kprefix, can_list, priv_ok, 0, pass,
+                                       pmask, pprefix);
         /* the draw: each warp's kept mass, scanned across warps and the cluster */
         const bool use_list = sm.use_list;
         auto kept_mass = [&](long long j, bool valid) -> unsigned long long {
