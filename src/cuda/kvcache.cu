@@ -1,4 +1,4 @@
-/* CUDA kv_append: one thread block per new row (Q8_0 with many rows: one warp per row). A row
+/* CUDA kv_append: one thread block per new row (Q8_0 with many rows: a warp per row at a time). A row
  * is skipped when a later row of the call takes the same slot (the later one wins): for a few
  * rows each block scans the later ones, for many a slot table in the stream workspace records
  * each slot's last row first (two small kernels; on sm_90 the next kernel of the three is a
@@ -24,6 +24,10 @@ struct kv_params {
                    * blocks, quantized into shared memory first, out to the cache */
     int dshift;   /* log2(d) when d is a power of two, else -1 */
     int wstage;   /* Q8_0 warp kernel: bytes of shared memory per warp (a row's blocks, 16-aligned) */
+    unsigned nw, nw_r, nw_inv; /* Q8_0 warp kernel: copy words per head (nw), 32 mod nw, ceil(2^32 / nw)
+                                * (lane / nw = umulhi(lane, nw_inv) for lane < 32) */
+    long long cw_step, cw_wrap; /* Q8_0 warp kernel: cache bytes from a copy word to the one 32 later,
+                                 * and the further step when its word in the head wraps */
 };
 
 /* Q8_0 staging: one row's H·D/32 blocks (the launch's dynamic shared memory). */
@@ -130,11 +134,18 @@ static __device__ __forceinline__ uint8_t *kv_q8_block(uint8_t *__restrict__ cac
                    : cache + ((hh * p.l + slot) * nb + b) * (long long)sizeof(mlxn_block_q8_0);
 }
 
-/* The 8 quantized values of a chunk at its place in the block (2-byte aligned). */
-static __device__ __forceinline__ void kv_q8_put(uint8_t *blk, int sub, const float (&v)[8], float id) {
+/* kv_q8_round for |y| <= 2^22 (no clamp): callers know x and 1 / d are finite, so |y| <= 127 · (1 + 3 u). */
+static __device__ __forceinline__ int kv_q8_round_fin(float y) {
+    const int b = (int)__float_as_uint(__fadd_rd(__fadd_rn(fabsf(y), 0x1.fffffep-2f), 0x1p23f));
+    return y < 0.0f ? -b : b;
+}
+
+/* The 8 quantized values of a chunk at its place in the block (2-byte aligned); FIN: the
+ * caller knows |y| <= 2^22 (kv_q8_round_fin). */
+template <bool FIN = false> static __device__ __forceinline__ void kv_q8_put(uint8_t *blk, int sub, const float (&v)[8], float id) {
     int q[8];
 #pragma unroll
-    for (int j = 0; j < 8; j++) q[j] = kv_q8_round(__fmul_rn(v[j], id));
+    for (int j = 0; j < 8; j++) q[j] = FIN ? kv_q8_round_fin(__fmul_rn(v[j], id)) : kv_q8_round(__fmul_rn(v[j], id));
     uint16_t *qs = reinterpret_cast<uint16_t *>(blk + 2 + 8 * sub);
 #pragma unroll
     for (int j = 0; j < 8; j += 2) qs[j / 2] = (uint16_t)__byte_perm((unsigned)q[j], (unsigned)q[j + 1], 0x0040);
@@ -218,83 +229,196 @@ static __global__ void kv_append_rows(const TX *__restrict__ x, const int32_t *_
 
 #define KV_WARP_THREADS 128 /* Q8_0 warp kernel: four rows per block, one per warp */
 
-/* Copies a warp's staged row to its slot in words of W bytes (see kv_copy_out). */
-template <int W>
-static __device__ __forceinline__ void kv_warp_copy_out(uint8_t *__restrict__ cache, const uint8_t *stage, long long slot,
-                                                        const kv_params &p, unsigned lane) {
-    using word = typename std::conditional<W == 8, uint2, typename std::conditional<W == 4, unsigned, unsigned short>::type>::type;
-    const unsigned seg = (unsigned)(p.d / 32) * (unsigned)sizeof(mlxn_block_q8_0), nw = seg / W, total = (unsigned)p.h * nw;
-    unsigned hh = lane / nw, o = lane - hh * nw; /* word w = hh · nw + o, stepped without divisions */
-    for (unsigned w = lane; w < total; w += 32) {
-        *reinterpret_cast<word *>(cache + ((long long)hh * p.l + slot) * seg + (long long)o * W) =
-            *reinterpret_cast<const word *>(stage + w * W);
-        for (o += 32; o >= nw; o -= nw) hh++;
+/* The magnitudes' bits of a 16-bit pair, sign bits cleared: as unsigned integers they order as
+ * the magnitudes do, NaN above infinity. */
+static __device__ __forceinline__ unsigned kv_mag2(unsigned w) { return w & 0x7fff7fffu; }
+static __device__ __forceinline__ unsigned kv_max2(unsigned a, unsigned b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    unsigned r; /* one VIMNMX.U16x2 (__vmaxu2 is several instructions) */
+    asm("max.u16x2 %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return __vmaxu2(a, b);
+#endif
+}
+template <typename TX> static __device__ __forceinline__ float kv_mag_f32(unsigned bits) {
+    if constexpr (std::is_same<TX, __half>::value) return __half2float(__ushort_as_half((unsigned short)bits));
+    else return __uint_as_float(bits << 16);
+}
+
+/* row_unpack with one instruction per bf16 value (a shift or a mask of its word). */
+template <typename TX> static __device__ __forceinline__ void kv_unpack(const row_raw<TX> &r, float (&v)[8]) {
+    if constexpr (std::is_same<TX, __nv_bfloat16>::value) {
+        const unsigned w[4] = {r.w[0].x, r.w[0].y, r.w[0].z, r.w[0].w};
+#pragma unroll
+        for (int k = 0; k < 4; k++) v[2 * k] = __uint_as_float(w[k] << 16), v[2 * k + 1] = __uint_as_float(w[k] & 0xffff0000u);
+    } else row_unpack(r, v);
+}
+
+/* Loads the chunks g + lane + 32c (c < 4) of row xr; chunks past the row's n are zeros. */
+template <typename TX>
+static __device__ __forceinline__ void kv_unit_load(const TX *__restrict__ xr, unsigned g, unsigned lane, unsigned n,
+                                                    row_raw<TX> (&raw)[4]) {
+    const TX *xc = xr + 8 * (g + lane);
+    if (g + 128 <= n) {
+#pragma unroll
+        for (int c = 0; c < 4; c++) row_ld_raw(xc + 256 * c, raw[c]);
+        return;
+    }
+#pragma unroll
+    for (int c = 0; c < 4; c++) {
+        if (g + lane + 32 * c < n) row_ld_raw(xc + 256 * c, raw[c]);
+        else
+#pragma unroll
+            for (int k = 0; k < (int)(sizeof(TX) / 2); k++) raw[c].w[k] = make_uint4(0, 0, 0, 0);
     }
 }
 
-/* Q8_0 with the slot table (more than KV_SCAN_ROWS rows) and 16-byte aligned rows: one warp
- * per row, so no block barriers; the warp's share of the shared memory holds its row's
- * blocks. Lane l takes chunks g + l + 32c (c < 4) of each group of 128 (the row's first
- * group is loaded before the slot lookup); the four lanes of a quad hold the four chunks of
- * each of their four blocks of 32 (c's block: (g + l + 32c) / 4), reduce each absmax by two
- * shuffles, and lane c of the quad computes block c's d and 1 / d (one division pair a
- * thread), which four width-4 shuffles hand around. A bf16 row of 8 × 128 is 2 KB in flight
- * per warp. */
+/* Quantizes a unit into the warp's stage. The four lanes of a quad hold the four chunks of each
+ * of their four blocks of 32 (chunk g + lane + 32c is in block (g + lane + 32c) / 4); each
+ * block's absmax comes from two xor-shuffles, lane c of the quad computes block c's d and 1 / d
+ * (one division pair a thread), which four width-4 shuffles hand around. 16-bit x: the absmax
+ * is an integer max over the magnitudes' bits, two values an instruction, unpacked once; when
+ * any value of the unit is NaN (it would win that max; the reference's fmaxf skips it) the
+ * absmax is taken again in f32. The quantization skips kv_q8_round's clamp when every block of
+ * the unit has finite x and a finite 1 / d. */
 template <typename TX>
-static __global__ void __launch_bounds__(KV_WARP_THREADS) kv_append_q8_warp(const TX *__restrict__ x, const int32_t *__restrict__ pos,
-                                                                           uint8_t *__restrict__ cache, kv_params p) {
-    constexpr int RPB = KV_WARP_THREADS / 32;
-    const unsigned lane = threadIdx.x & 31, sub = lane & 3, quad = lane & 28;
-    uint8_t *stage = kv_stage + (threadIdx.x >> 5) * (unsigned)p.wstage;
-    const unsigned n = (unsigned)(p.h * p.d) / 8; /* chunks of the row; a multiple of 4 */
-    for (long long i = (long long)blockIdx.x * RPB + (threadIdx.x >> 5); i < p.m; i += (long long)gridDim.x * RPB) {
-        const TX *xr = x + i * p.h * p.d;
-        row_raw<TX> raw[4];
-        long long slot = -1;
-        for (unsigned g = 0; g < n; g += 128) {
+static __device__ __forceinline__ void kv_unit_quant(const row_raw<TX> (&raw)[4], uint8_t *stage, unsigned g, unsigned lane,
+                                                     unsigned n) {
+    const unsigned sub = lane & 3, quad = lane & 28;
+    float a;
+    bool fin = false;
+    if constexpr (sizeof(TX) == 2) {
+        unsigned m[4];
 #pragma unroll
-            for (int c = 0; c < 4; c++)
-                if (g + lane + 32 * c < n) row_ld_raw(xr + 8 * (g + lane + 32 * c), raw[c]);
-            if (g == 0) {
-                slot = kv_slot_last(pos, i, p);
-                if (slot < 0) break; /* the whole warp: one row */
-            }
-            float amax[4];
+        for (int c = 0; c < 4; c++)
+            m[c] = kv_max2(kv_max2(kv_mag2(raw[c].w[0].x), kv_mag2(raw[c].w[0].y)),
+                           kv_max2(kv_mag2(raw[c].w[0].z), kv_mag2(raw[c].w[0].w)));
+#pragma unroll
+        for (int c = 0; c < 4; c++) m[c] = kv_max2(m[c], __shfl_xor_sync(0xffffffffu, m[c], 1));
+#pragma unroll
+        for (int c = 0; c < 4; c++) m[c] = kv_max2(m[c], __shfl_xor_sync(0xffffffffu, m[c], 2));
+        const unsigned ms = sub == 0 ? m[0] : sub == 1 ? m[1] : sub == 2 ? m[2] : m[3];
+        const unsigned mb = max(ms >> 16, ms & 0xffffu);
+        constexpr unsigned inf = std::is_same<TX, __half>::value ? 0x7c00u : 0x7f80u;
+        fin = __all_sync(0xffffffffu, mb < inf); /* no NaN or infinity in the unit */
+        a = kv_mag_f32<TX>(mb);
+        if (!__all_sync(0xffffffffu, mb <= inf)) { /* a NaN: the f32 absmax, as kv_append_rows takes it */
+            float am[4];
 #pragma unroll
             for (int c = 0; c < 4; c++) {
                 float v[8];
-                row_unpack(raw[c], v);
-                amax[c] = 0.0f;
+                kv_unpack(raw[c], v);
+                am[c] = 0.0f;
 #pragma unroll
-                for (int k = 0; k < 8; k++) amax[c] = fmaxf(amax[c], fabsf(v[k]));
+                for (int k = 0; k < 8; k++) am[c] = fmaxf(am[c], fabsf(v[k]));
             }
 #pragma unroll
-            for (int c = 0; c < 4; c++) amax[c] = fmaxf(amax[c], __shfl_xor_sync(0xffffffffu, amax[c], 1));
+            for (int c = 0; c < 4; c++) am[c] = fmaxf(am[c], __shfl_xor_sync(0xffffffffu, am[c], 1));
 #pragma unroll
-            for (int c = 0; c < 4; c++) amax[c] = fmaxf(amax[c], __shfl_xor_sync(0xffffffffu, amax[c], 2));
-            const float a = sub == 0 ? amax[0] : sub == 1 ? amax[1] : sub == 2 ? amax[2] : amax[3];
-            const float d = kv_div127(a), id = d != 0.0f ? __frcp_rn(d) : 0.0f;
-            if (g + lane + 32 * sub < n) /* lane c of the quad: block c's scale */
-                *reinterpret_cast<uint16_t *>(stage + ((g + lane + 32 * sub) >> 2) * sizeof(mlxn_block_q8_0)) =
-                    __half_as_ushort(__float2half_rn(d));
-#pragma unroll
-            for (int c = 0; c < 4; c++) {
-                const float idc = __shfl_sync(0xffffffffu, id, quad | c);
-                const unsigned j = g + lane + 32 * c;
-                if (j < n) {
-                    float v[8];
-                    row_unpack(raw[c], v);
-                    kv_q8_put(stage + (j >> 2) * sizeof(mlxn_block_q8_0), (int)sub, v, idc);
-                }
-            }
+            for (int c = 0; c < 4; c++) am[c] = fmaxf(am[c], __shfl_xor_sync(0xffffffffu, am[c], 2));
+            a = sub == 0 ? am[0] : sub == 1 ? am[1] : sub == 2 ? am[2] : am[3];
         }
-        if (slot < 0) continue;
-        __syncwarp();
-        if (p.stage == 8) kv_warp_copy_out<8>(cache, stage, slot, p, lane);
-        else if (p.stage == 4) kv_warp_copy_out<4>(cache, stage, slot, p, lane);
-        else kv_warp_copy_out<2>(cache, stage, slot, p, lane);
-        __syncwarp(); /* the next row's quantization reuses the stage */
+    } else {
+        float am[4];
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+            float v[8];
+            kv_unpack(raw[c], v);
+            am[c] = 0.0f;
+#pragma unroll
+            for (int k = 0; k < 8; k++) am[c] = fmaxf(am[c], fabsf(v[k]));
+        }
+#pragma unroll
+        for (int c = 0; c < 4; c++) am[c] = fmaxf(am[c], __shfl_xor_sync(0xffffffffu, am[c], 1));
+#pragma unroll
+        for (int c = 0; c < 4; c++) am[c] = fmaxf(am[c], __shfl_xor_sync(0xffffffffu, am[c], 2));
+        a = sub == 0 ? am[0] : sub == 1 ? am[1] : sub == 2 ? am[2] : am[3];
     }
+    const float d = kv_div127(a), id = d != 0.0f ? __frcp_rn(d) : 0.0f;
+    fin = __all_sync(0xffffffffu, fin && id <= 0x1.fffffep127f);
+    if (g + lane + 32 * sub < n) /* lane c of the quad: block c's scale */
+        *reinterpret_cast<uint16_t *>(stage + ((g + lane + 32 * sub) >> 2) * sizeof(mlxn_block_q8_0)) =
+            __half_as_ushort(__float2half_rn(d));
+    uint8_t *blk = stage + ((g + lane) >> 2) * sizeof(mlxn_block_q8_0); /* chunk c's block: + 8c blocks */
+    const bool full = g + 128 <= n;
+#pragma unroll
+    for (int c = 0; c < 4; c++) {
+        const float idc = __shfl_sync(0xffffffffu, id, quad | c);
+        if (full || g + lane + 32 * c < n) {
+            float v[8];
+            kv_unpack(raw[c], v);
+            if (fin) kv_q8_put<true>(blk + 8 * c * sizeof(mlxn_block_q8_0), (int)sub, v, idc);
+            else kv_q8_put<false>(blk + 8 * c * sizeof(mlxn_block_q8_0), (int)sub, v, idc);
+        }
+    }
+}
+
+/* Copies a warp's staged row to its slot in words of W bytes (see kv_copy_out). Lane l's words
+ * are l + 32k: word w is word o = w mod nw of head w / nw; from one of the lane's words to the
+ * next the cache address moves by p.cw_step, and by p.cw_wrap more when o passes nw (the
+ * lane's first head and word come in as hh, o). */
+template <int W>
+static __device__ __forceinline__ void kv_warp_copy_out(uint8_t *__restrict__ cache, const uint8_t *stage, long long slot,
+                                                        const kv_params &p, unsigned lane, unsigned hh, unsigned o) {
+    using word = typename std::conditional<W == 8, uint2, typename std::conditional<W == 4, unsigned, unsigned short>::type>::type;
+    const unsigned seg = (unsigned)(p.d / 32) * (unsigned)sizeof(mlxn_block_q8_0), total = (unsigned)p.h * p.nw;
+    uint8_t *dst = cache + (slot + (long long)hh * p.l) * (long long)seg + o * W;
+    for (unsigned w = lane; w < total; w += 32) {
+        *reinterpret_cast<word *>(dst) = *reinterpret_cast<const word *>(stage + w * W);
+        o += p.nw_r, dst += p.cw_step;
+        if (o >= p.nw) o -= p.nw, dst += p.cw_wrap;
+    }
+}
+
+/* One unit (128 chunks of a row) of the warp kernel: unit g of row i (in raw) is quantized, its
+ * row copied out when it is the row's last unit, and the next unit (of row i + step after the
+ * last one) loaded into raw. False when no unit is left. A persistent grid with the next unit
+ * loaded before the quantization (two buffers, one resident wave) measured slower, 77% of copy
+ * against 83% (H100, bf16 8 × 128 rows): its 64 registers left 32 warps an SM instead of 40. */
+template <typename TX>
+static __device__ __forceinline__ bool kv_q8_unit(const TX *__restrict__ x, const int32_t *__restrict__ pos, uint8_t *__restrict__ cache,
+                                                  const kv_params &p, uint8_t *stage, unsigned lane, unsigned hh0, unsigned o0,
+                                                  long long &i, unsigned &g, long long &slot, row_raw<TX> (&raw)[4]) {
+    const unsigned n = (unsigned)(p.h * p.d) / 8; /* chunks of the row; a multiple of 4 */
+    long long ni = i;
+    unsigned ng = g + 128;
+    if (ng >= n) ng = 0, ni = i + (long long)gridDim.x * (KV_WARP_THREADS / 32);
+    const bool more = ni < p.m;
+    if (slot >= 0) kv_unit_quant(raw, stage, g, lane, n);
+    if (more) kv_unit_load(x + ni * p.h * p.d, ng, lane, n, raw);
+    if (ng == 0) { /* row i is quantized */
+        if (slot >= 0) {
+            __syncwarp();
+            if (p.stage == 8) kv_warp_copy_out<8>(cache, stage, slot, p, lane, hh0, o0);
+            else if (p.stage == 4) kv_warp_copy_out<4>(cache, stage, slot, p, lane, hh0, o0);
+            else kv_warp_copy_out<2>(cache, stage, slot, p, lane, hh0, o0);
+            __syncwarp(); /* the next row's quantization reuses the stage */
+        }
+        if (!more) return false;
+        const long long s = kv_pos_slot(pos[ni], p);
+        slot = s >= 0 && p.last[s] == ni ? s : -1;
+    }
+    i = ni, g = ng;
+    return true;
+}
+
+/* Q8_0 with the slot table (more than KV_SCAN_ROWS rows) and 16-byte aligned rows: one warp
+ * per row at a time (rows i, i + gridDim.x · 4, ...), so no block barriers; the warp's share
+ * of the shared memory holds its row's blocks. */
+template <typename TX>
+static __global__ void __launch_bounds__(KV_WARP_THREADS, sizeof(TX) == 4 ? 8 : 10) kv_append_q8_warp(const TX *__restrict__ x, const int32_t *__restrict__ pos,
+                                                                     uint8_t *__restrict__ cache, kv_params p) {
+    const unsigned lane = threadIdx.x & 31;
+    uint8_t *stage = kv_stage + (threadIdx.x >> 5) * (unsigned)p.wstage;
+    const unsigned hh0 = __umulhi(lane, p.nw_inv), o0 = lane - hh0 * p.nw; /* lane's first copy word */
+    long long i = (long long)blockIdx.x * (KV_WARP_THREADS / 32) + (threadIdx.x >> 5);
+    if (i >= p.m) return;
+    row_raw<TX> raw[4];
+    kv_unit_load(x + i * p.h * p.d, 0, lane, (unsigned)(p.h * p.d) / 8, raw);
+    long long slot = kv_slot_last(pos, i, p); /* waits for the slot table */
+    unsigned g = 0;
+    while (kv_q8_unit<TX>(x, pos, cache, p, stage, lane, hh0, o0, i, g, slot, raw)) {}
 }
 
 /* Head dims that are not a multiple of 8 (F16/BF16 only): one element per thread step. */
@@ -333,7 +457,14 @@ extern "C" mlxn_status mlxn_cuda_kv_append(void *stream, const mlxn_kv_append_ar
     /* Q8_0 through the warp kernel: the slot table, 16-byte loads, four rows' blocks in 48 KiB */
     const size_t wstage = (stage_bytes + 15) / 16 * 16;
     const bool q8_warp = p.stage && a->m > KV_SCAN_ROWS && p.vec && wstage * (KV_WARP_THREADS / 32) <= (48u << 10);
-    if (q8_warp) p.wstage = (int)wstage;
+    if (q8_warp) {
+        p.wstage = (int)wstage;
+        p.nw = (unsigned)((size_t)(a->d / 32) * sizeof(mlxn_block_q8_0) / (size_t)p.stage); /* >= 34 / 8 */
+        p.nw_r = 32 % p.nw, p.nw_inv = (unsigned)(((1ull << 32) + p.nw - 1) / p.nw);
+        const long long hstride = a->l * (long long)p.nw * p.stage; /* cache bytes from a head to the next */
+        p.cw_step = (long long)(32 / p.nw) * hstride + (long long)p.nw_r * p.stage;
+        p.cw_wrap = hstride - (long long)p.nw * p.stage;
+    }
     const unsigned threads = KV_THREADS, grid = (unsigned)(a->m < 65535 ? a->m : 65535);
     bool pdl = false; /* the row kernel: a dependent launch after the slot table's marks */
     if (a->m > KV_SCAN_ROWS) {
