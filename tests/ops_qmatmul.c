@@ -298,6 +298,12 @@ static void single_row(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         run_case(dev, s, &b);
         qspec c = {tw, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1, 100, 2560, HEADS, 32, false, false, (*seed)++};
         run_case(dev, s, &c);
+        /* K = 2048 and 6144: Q6_K's rows are 16-byte multiples (CUDA: the streamed mat-vec with
+         * 8 and 32 lanes a row, four row sets a warp and a pass of 24 groups) */
+        qspec d = {tw, MLXN_TYPE_F16, MLXN_TYPE_F32, 1, 1, 257, 2048, ROWS, 0, false, false, (*seed)++};
+        run_case(dev, s, &d);
+        qspec e = {tw, MLXN_TYPE_F32, MLXN_TYPE_BF16, 1, 1, 33, 6144, ROWS, 0, false, false, (*seed)++};
+        run_case(dev, s, &e);
     }
 }
 

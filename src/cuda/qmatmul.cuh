@@ -58,6 +58,58 @@ static __device__ __forceinline__ int mvq_iq4nl4(uint32_t idx) { /* idx: 4 bytes
     return (int)((lo & ~m) | (hi & m));
 }
 
+/* X rounded to int8 per block of 32 held by L lanes, V values a lane (V·L = 32): q =
+ * nearest(v · 127 / amax) clamped to ±127 (0 for inf and NaN), d = amax / 127 (NaN when the
+ * block holds one), s = d·Σq; returns d, the same on every lane of the block. */
+template <int V, int L> static __device__ __forceinline__ float mvq_round(const float (&v)[V], int (&q)[V], float &s) {
+    static_assert(V * L == 32 && (L & (L - 1)) == 0, "a block of 32 over a power of two of lanes");
+    float a = 0.0f;
+    bool nan = false;
+#pragma unroll
+    for (int j = 0; j < V; j++) {
+        a = fmaxf(a, fabsf(v[j]));
+        nan |= v[j] != v[j];
+    }
+    if (L == 32) {
+        nan = __any_sync(0xffffffffu, nan);
+    } else {
+#pragma unroll
+        for (int o = 1; o < L; o <<= 1) nan |= __shfl_xor_sync(0xffffffffu, (int)nan, o) != 0;
+    }
+#pragma unroll
+    for (int o = 1; o < L; o <<= 1) a = fmaxf(a, __shfl_xor_sync(0xffffffffu, a, o));
+    const float d = nan ? __int_as_float(0x7fc00000) : a / 127.0f;
+    const float id = d > 0.0f ? 127.0f / a : 0.0f;
+    int sum = 0;
+#pragma unroll
+    for (int j = 0; j < V; j++) {
+        const int r = isfinite(v[j]) ? __float2int_rn(v[j] * id) : 0;
+        q[j] = r > 127 ? 127 : r < -127 ? -127 : r;
+        sum += q[j];
+    }
+    if (L == 32) {
+        sum = __reduce_add_sync(0xffffffffu, sum);
+    } else {
+#pragma unroll
+        for (int o = 1; o < L; o <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    }
+    s = d * (float)sum;
+    return d;
+}
+
+/* 8 consecutive elements (16- or 32-byte aligned) as f32. */
+template <typename T> static __device__ __forceinline__ void qmm_ld8f(const T *p, float (&v)[8]) {
+    if (sizeof(T) == 4) {
+        const float4 a = __ldg(reinterpret_cast<const float4 *>(p)), c = __ldg(reinterpret_cast<const float4 *>(p) + 1);
+        v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = c.x, v[5] = c.y, v[6] = c.z, v[7] = c.w;
+    } else {
+        const uint4 a = __ldg(reinterpret_cast<const uint4 *>(p));
+        const T *h = reinterpret_cast<const T *>(&a);
+#pragma unroll
+        for (int j = 0; j < 8; j++) v[j] = mlxn_to_f32(h[j]);
+    }
+}
+
 /* ── one row of W, 8 elements at a time, exactly as the reference dequantizes ── */
 
 template <mlxn_type T> struct qmm_row {

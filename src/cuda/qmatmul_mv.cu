@@ -603,11 +603,11 @@ mlxn_status qmm_mv_launch(const qmm_launch &l) {
 /* M = 1: the streamed mat-vec (qmatmul_mv1.cu) where its layout holds. Else the int8
  * tensor-core kernel where it runs (qmi_ok) for 2 < M <= 16, and Q6_K at every M; the dp4a
  * kernel for the rest up to its MVQ_MAX_M. Measured on an H100 (dev/qmatmul/NOTES.md,
- * 4096×14336, 14336×4096 and 4096×4096): at M = 1 the streamed kernel reads 0.75-0.87 of the
- * bandwidth on the large shapes where dp4a reads 0.61-0.77 (Q6_K, not in it: the tensor-core
- * kernel 0.6, dp4a 0.43); at M = 2 the tensor-core and dp4a kernels are within 10% with the
- * shape deciding; at M = 4 the tensor-core kernel is ahead for every format, by up to 1.9×
- * (Q6_K). */
+ * 4096×14336, 14336×4096 and 4096×4096): at M = 1 the streamed kernel reads 0.75-0.90 of the
+ * bandwidth on the large shapes where dp4a reads 0.61-0.77 (Q6_K 0.74-0.81, where the
+ * tensor-core kernel reads 0.61-0.63 and dp4a 0.43); at M = 2 the tensor-core and dp4a
+ * kernels are within 10% with the shape deciding; at M = 4 the tensor-core kernel is ahead
+ * for every format, by up to 1.9× (Q6_K). */
 mlxn_status qmm_mvq_launch(cuda_stream *s, const qmm_launch &l) {
     if (l.p->m == 1) {
         const mlxn_status st = qmm_mv1_launch(s, l);
@@ -635,18 +635,6 @@ mlxn_status qmm_mvq_launch(cuda_stream *s, const qmm_launch &l) {
 /* ── float weights: f32 FMAs. A warp per 4 rows of W, lanes over 8-element pieces of K,
  * every row of X (M <= 16) against each piece; warp sums by a fixed shuffle tree. ── */
 
-template <typename TW> static __device__ __forceinline__ void ld8f(const TW *p, float (&v)[8]) {
-    if (sizeof(TW) == 4) {
-        const float4 a = __ldg(reinterpret_cast<const float4 *>(p)), c = __ldg(reinterpret_cast<const float4 *>(p) + 1);
-        v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = c.x, v[5] = c.y, v[6] = c.z, v[7] = c.w;
-    } else {
-        const uint4 a = __ldg(reinterpret_cast<const uint4 *>(p));
-        const TW *h = reinterpret_cast<const TW *>(&a);
-#pragma unroll
-        for (int j = 0; j < 8; j++) v[j] = mlxn_to_f32(h[j]);
-    }
-}
-
 template <typename TW, typename TX> static __global__ void __launch_bounds__(128) qmm_mvf_kernel(qmm_kp p) {
     constexpr int R = 4, MT = 16;
     const int lane = threadIdx.x & 31, n0 = (blockIdx.x * 4 + (threadIdx.x >> 5)) * R, b = blockIdx.y;
@@ -663,7 +651,7 @@ template <typename TW, typename TX> static __global__ void __launch_bounds__(128
         float wv[R][8];
 #pragma unroll
         for (int r = 0; r < R; r++) {
-            if (n0 + r < p.n) ld8f(w + (long long)(n0 + r) * wr + k, wv[r]);
+            if (n0 + r < p.n) qmm_ld8f(w + (long long)(n0 + r) * wr + k, wv[r]);
             else
 #pragma unroll
                 for (int j = 0; j < 8; j++) wv[r][j] = 0.0f;
@@ -672,7 +660,7 @@ template <typename TW, typename TX> static __global__ void __launch_bounds__(128
         for (int m = 0; m < MT; m++) {
             if (m >= p.m) break;
             float xv[8];
-            ld8f(x + qmm_x_off(p, b, m, k), xv);
+            qmm_ld8f(x + qmm_x_off(p, b, m, k), xv);
 #pragma unroll
             for (int r = 0; r < R; r++)
 #pragma unroll

@@ -1,7 +1,7 @@
 /* CUDA mat-vec for M = 1 on integer dot products.
  *
  * A group is 256 elements of K of one W row (eight blocks of 32, or one K-quant super-block):
- * NB bytes, a multiple of 16. A lane owns one group at a time; the LPR lanes of a row set take
+ * NB bytes (a multiple of 16, but for Q6_K's 210). A lane owns one group at a time; the LPR lanes of a row set take
  * the row's groups g, g + LPR, ... (LPR: the power of two that covers a row's groups, at most
  * 32), and a warp holds 32 / LPR row sets. W streams through a per-warp ring in shared memory
  * by cp.async (mv1_kernel says how); X comes from a pre-pass that rounds it to int8 per 32
@@ -16,8 +16,9 @@
  * reproducible.
  *
  * Taken for M = 1, batch 1, K a multiple of 256 (at most 32768), W rows and X's 8-element
- * pieces 16-byte aligned (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, Q5_K); other layouts go to the
- * chunked dp4a kernel (qmatmul_mv_dp4a.cuh). */
+ * pieces 16-byte aligned (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, Q5_K, and Q6_K, whose rows are
+ * 16-byte multiples where K is a multiple of 2048); other layouts go to the kernels of
+ * qmatmul_mv.cu's choice. */
 #include "cuda/qmatmul.cuh"
 
 #define MV1_WARPS 8
@@ -154,6 +155,33 @@ template <bool QH> struct mv1_k45 {
 template <> struct mv1<MLXN_TYPE_Q4_K> : mv1_k45<false> {};
 template <> struct mv1<MLXN_TYPE_Q5_K> : mv1_k45<true> {};
 
+/* Q6_K: 210-byte super-blocks, so a lane's group sits 2 bytes off a word boundary in every
+ * other lane (NB is not a multiple of 16: mv1_kernel copies and reads it by words). Sub-block
+ * b = 4h + u: element l of it has its low 4 bits in nibble u >> 1 of ql[64h + 32(u & 1) + l],
+ * its high 2 in bits 2u of qh[32h + l], level q - 32 (a signed byte: (q + 96) ^ 128), and the
+ * int8 scale scales[2b] for l < 16, scales[2b + 1] for l >= 16; d at byte 208. */
+template <> struct mv1<MLXN_TYPE_Q6_K> {
+    static constexpr int NB = 210;
+    struct pre {
+        float d;
+    };
+    static __device__ __forceinline__ void prep(const uint32_t (&u)[53], pre &p) { p.d = h2f(u[52] & 0xffffu); }
+    template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[53], const pre &p, const mv1_x &x, float &acc) {
+        constexpr int H = B / 4, U = B % 4, QL = 16 * H + 8 * (U & 1), QH = 32 + 8 * H;
+        const int xv[8] = {x.a.x, x.a.y, x.a.z, x.a.w, x.c.x, x.c.y, x.c.z, x.c.w};
+        int dot[2] = {0, 0};
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const uint32_t lo = (u[QL + j] >> (4 * (U >> 1))) & 0x0f0f0f0fu;
+            const uint32_t hi = U < 2 ? (u[QH + j] << (4 - 2 * U)) & 0x30303030u : (u[QH + j] >> (2 * U - 4)) & 0x30303030u;
+            dot[j >> 2] = __dp4a((int)(((lo | hi) + 0x60606060u) ^ 0x80808080u), xv[j], dot[j >> 2]);
+        }
+        const uint32_t sc = u[48 + B / 2] >> (16 * (B & 1)); /* scales[2B], scales[2B + 1] */
+        const int sa = (int)(int8_t)(sc & 0xffu), sb = (int)(int8_t)((sc >> 8) & 0xffu);
+        acc = fmaf(p.d * x.d, (float)(sa * dot[0] + sb * dot[1]), acc);
+    }
+};
+
 /* X, row 0, rounded to int8 per 32 into the workspace, laid out for the mat-vec's lanes: the
  * levels of group g (256 elements) at xq + 256 g, its 16-byte piece c at 16 (c ^ (g & 7)) so
  * that lanes reading consecutive groups hit distinct banks; the (d, s) of its block b at
@@ -166,50 +194,21 @@ template <typename TX> static __global__ void __launch_bounds__(32 * MV1_WARPS) 
     const int k = 8 * (int)(blockIdx.x * blockDim.x + threadIdx.x);
     if ((k & ~255) >= p.k) return; /* whole warps: K is a multiple of 256 */
     float2 *xd = reinterpret_cast<float2 *>(xq + p.k);
-    float v[8];
-    const TX *src = static_cast<const TX *>(p.x) + qmm_x_off(p, 0, 0, k);
-    if (sizeof(TX) == 4) {
-        const float4 a = __ldg(reinterpret_cast<const float4 *>(src)), b = __ldg(reinterpret_cast<const float4 *>(src) + 1);
-        v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
-    } else {
-        const uint4 a = __ldg(reinterpret_cast<const uint4 *>(src));
-        const TX *h = reinterpret_cast<const TX *>(&a);
-#pragma unroll
-        for (int j = 0; j < 8; j++) v[j] = mlxn_to_f32(h[j]);
-    }
-    float a = 0.0f;
-    bool nan = false;
-#pragma unroll
-    for (int j = 0; j < 8; j++) {
-        a = fmaxf(a, fabsf(v[j]));
-        nan |= v[j] != v[j];
-    }
-#pragma unroll
-    for (int o = 1; o < 4; o <<= 1) {
-        a = fmaxf(a, __shfl_xor_sync(0xffffffffu, a, o));
-        nan |= __shfl_xor_sync(0xffffffffu, (int)nan, o) != 0;
-    }
-    const float d = nan ? __int_as_float(0x7fc00000) : a / 127.0f;
-    const float id = d > 0.0f ? 127.0f / a : 0.0f;
+    float v[8], s;
+    int q[8];
+    qmm_ld8f(static_cast<const TX *>(p.x) + qmm_x_off(p, 0, 0, k), v);
+    const float d = mvq_round<8, 4>(v, q, s);
     uint32_t w[2] = {0, 0};
-    int sum = 0;
 #pragma unroll
-    for (int j = 0; j < 8; j++) {
-        int q = isfinite(v[j]) ? __float2int_rn(v[j] * id) : 0;
-        q = q > 127 ? 127 : q < -127 ? -127 : q;
-        sum += q;
-        w[j / 4] |= (uint32_t)(q & 0xff) << (8 * (j % 4));
-    }
-#pragma unroll
-    for (int o = 1; o < 4; o <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    for (int j = 0; j < 8; j++) w[j / 4] |= (uint32_t)(q[j] & 0xff) << (8 * (j % 4));
     const int g = k >> 8, c = (k >> 4) & 15, b = (k >> 5) & 7;
     *reinterpret_cast<uint2 *>(xq + 256 * g + 16 * (c ^ (g & 7)) + 8 * ((k >> 3) & 1)) = make_uint2(w[0], w[1]);
-    if ((k & 31) == 0) xd[8 * g + 2 * ((b >> 1) ^ ((g >> 1) & 3)) + (b & 1)] = make_float2(d, d * (float)sum);
+    if ((k & 31) == 0) xd[8 * g + 2 * ((b >> 1) ^ ((g >> 1) & 3)) + (b & 1)] = make_float2(d, s);
 }
 
 /* The dot of one row's group g (levels u) with X, into acc. */
 template <mlxn_type T>
-static __device__ __forceinline__ void mv1_group(const uint32_t (&u)[mv1<T>::NB / 4], const uint8_t *xq, const float2 *xd, int g,
+static __device__ __forceinline__ void mv1_group(const uint32_t (&u)[(mv1<T>::NB + 3) / 4], const uint8_t *xq, const float2 *xd, int g,
                                                  float &acc) {
     typedef mv1<T> F;
     typename F::pre pr;
@@ -258,7 +257,7 @@ static __device__ __forceinline__ void mv1_copy_x(const qmm_kp &p, const uint8_t
 template <mlxn_type T, int LL>
 static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p, const uint8_t *xw) {
     typedef mv1<T> F;
-    constexpr int NW = F::NB / 4, NP = F::NB / 16; /* 16-byte pieces a lane copies a stage */
+    constexpr int NW = (F::NB + 3) / 4, NP = (F::NB + 15) / 16; /* 16-byte pieces a lane copies a stage */
     constexpr int LPR = 1 << LL, RS = 32 >> LL, SB = 32 * F::NB; /* lanes a row, row sets, stage bytes */
     extern __shared__ __align__(16) uint8_t smem[];
     mlxn_pdl_trigger(); /* the next grid may launch: it waits for this one before it reads or writes */
@@ -279,7 +278,8 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p,
             uint8_t *dst = ring + istage * SB + 16 * sub;
 #pragma unroll
             for (int c = 0; c < NP; c++)
-                if (o + 16 * LPR * c < rowb) qmm_cp_async<16>(dst + 16 * LPR * c, src + 16 * LPR * c);
+                if (o + 16 * LPR * c < rowb && (F::NB % 16 == 0 || 16 * sub + 16 * LPR * c < LPR * F::NB))
+                    qmm_cp_async<16>(dst + 16 * LPR * c, src + 16 * LPR * c);
             if (++ipass == passes) ipass = 0, itile += step;
         }
         qmm_cp_commit();
@@ -299,10 +299,22 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p,
         if (g < G) {
             uint32_t u[NW];
             const uint8_t *src = ring + stage * SB + sub * F::NB;
+            if constexpr (F::NB % 16 == 0) {
 #pragma unroll
-            for (int c = 0; c < NP; c++) {
-                const uint4 v = *reinterpret_cast<const uint4 *>(src + 16 * c);
-                u[4 * c] = v.x, u[4 * c + 1] = v.y, u[4 * c + 2] = v.z, u[4 * c + 3] = v.w;
+                for (int c = 0; c < NP; c++) {
+                    const uint4 v = *reinterpret_cast<const uint4 *>(src + 16 * c);
+                    u[4 * c] = v.x, u[4 * c + 1] = v.y, u[4 * c + 2] = v.z, u[4 * c + 3] = v.w;
+                }
+            } else { /* 2-byte aligned: words from the boundary below, shifted by 0 or 16 bits */
+                const uint32_t *w = reinterpret_cast<const uint32_t *>((uintptr_t)src & ~(uintptr_t)3);
+                const unsigned sh = 8 * ((unsigned)(uintptr_t)src & 3u);
+                uint32_t prev = w[0];
+#pragma unroll
+                for (int i = 0; i < NW; i++) {
+                    const uint32_t next = w[i + 1];
+                    u[i] = __funnelshift_r(prev, next, sh);
+                    prev = next;
+                }
             }
             mv1_group<T>(u, xq, xd, g, acc);
         }
@@ -323,7 +335,7 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p,
 template <mlxn_type T, int LL> static mlxn_status mv1_go(const qmm_launch &l, const uint8_t *xw) {
     const qmm_kp &p = *l.p;
     const long long tiles = (p.n + (32 >> LL) - 1) / (32 >> LL);
-    const int smem = p.k + p.k / 4 + MV1_WARPS * MV1_ST * 32 * mv1<T>::NB;
+    const int smem = p.k + p.k / 4 + MV1_WARPS * MV1_ST * 32 * mv1<T>::NB + 16; /* 16: word reads past the last group */
     auto k = mv1_kernel<T, LL>;
     MLXN_CUDA_TRY(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     int bps = 0;
@@ -351,8 +363,15 @@ mlxn_status qmm_mv1_launch(cuda_stream *s, const qmm_launch &l) {
     if (p.m != 1 || l.batch != 1 || p.batch != 1 || p.k % 256 || p.k <= 0 || p.k > 32768 ||
         ((uintptr_t)p.w | (uintptr_t)p.w_row) % 16)
         return MLXN_ERR_UNSUPPORTED;
+    mlxn_status (*run)(const qmm_launch &, const uint8_t *, int);
     switch (l.tw) {
-    case MLXN_TYPE_Q4_0: case MLXN_TYPE_Q4_1: case MLXN_TYPE_Q8_0: case MLXN_TYPE_IQ4_NL: case MLXN_TYPE_Q4_K: case MLXN_TYPE_Q5_K: break;
+    case MLXN_TYPE_Q4_0: run = mv1_fmt<MLXN_TYPE_Q4_0>; break;
+    case MLXN_TYPE_Q4_1: run = mv1_fmt<MLXN_TYPE_Q4_1>; break;
+    case MLXN_TYPE_Q8_0: run = mv1_fmt<MLXN_TYPE_Q8_0>; break;
+    case MLXN_TYPE_IQ4_NL: run = mv1_fmt<MLXN_TYPE_IQ4_NL>; break;
+    case MLXN_TYPE_Q4_K: run = mv1_fmt<MLXN_TYPE_Q4_K>; break;
+    case MLXN_TYPE_Q5_K: run = mv1_fmt<MLXN_TYPE_Q5_K>; break;
+    case MLXN_TYPE_Q6_K: run = mv1_fmt<MLXN_TYPE_Q6_K>; break;
     default: return MLXN_ERR_UNSUPPORTED;
     }
     int lpr_log = 0;
@@ -367,14 +386,5 @@ mlxn_status qmm_mv1_launch(cuda_stream *s, const qmm_launch &l) {
         return mlxn_cuda_launch(l.s, mv1_quant_x_kernel<TX>, dim3((unsigned)(p.k / 256 + MV1_WARPS - 1) / MV1_WARPS),
                                 dim3(32 * MV1_WARPS), 0, 1, mlxn_cuda_sm90(l.dev), p, static_cast<uint8_t *>(ws));
     });
-    if (st) return st;
-    const uint8_t *xw = static_cast<const uint8_t *>(ws);
-    switch (l.tw) {
-    case MLXN_TYPE_Q4_0: return mv1_fmt<MLXN_TYPE_Q4_0>(l, xw, lpr_log);
-    case MLXN_TYPE_Q4_1: return mv1_fmt<MLXN_TYPE_Q4_1>(l, xw, lpr_log);
-    case MLXN_TYPE_Q8_0: return mv1_fmt<MLXN_TYPE_Q8_0>(l, xw, lpr_log);
-    case MLXN_TYPE_IQ4_NL: return mv1_fmt<MLXN_TYPE_IQ4_NL>(l, xw, lpr_log);
-    case MLXN_TYPE_Q4_K: return mv1_fmt<MLXN_TYPE_Q4_K>(l, xw, lpr_log);
-    default: return mv1_fmt<MLXN_TYPE_Q5_K>(l, xw, lpr_log);
-    }
+    return st ? st : run(l, static_cast<const uint8_t *>(ws), lpr_log);
 }

@@ -208,21 +208,6 @@ template <mlxn_type T> struct mvq_geom {
     static constexpr int CB = CHB / mvq<T>::SUPER * mvq<T>::BB; /* bytes of a row in one chunk */
 };
 
-/* A warp's 32 values (one a lane) rounded to int8 as one block: returns the lane's q; d and
- * s = d·Σq of the block (every lane). */
-static __device__ __forceinline__ int mvq_round32(float v, float &d, float &s) {
-    float a = fabsf(v);
-    const bool nan = __any_sync(0xffffffffu, a != a);
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) a = fmaxf(a, __shfl_xor_sync(0xffffffffu, a, o));
-    d = nan ? __int_as_float(0x7fc00000) : a / 127.0f;
-    const float id = d > 0.0f ? 127.0f / a : 0.0f;
-    int q = isfinite(v) ? __float2int_rn(v * id) : 0;
-    q = q > 127 ? 127 : q < -127 ? -127 : q;
-    s = d * (float)__reduce_add_sync(0xffffffffu, q);
-    return q;
-}
-
 /* X to int8 blocks: one warp per 32 elements, lane = element; rows m >= M are zeros. */
 template <typename TX, int MT>
 static __global__ void mvq_quant_x_kernel(qmm_kp p, int8_t *xq, float2 *xd) {
@@ -231,10 +216,11 @@ static __global__ void mvq_quant_x_kernel(qmm_kp p, int8_t *xq, float2 *xd) {
     const int lane = threadIdx.x & 31, nbk = p.k / 32;
     if (wid >= (long long)p.batch * MT * nbk) return;
     const int kb = (int)(wid % nbk), r = (int)(wid / nbk), m = r % MT, b = r / MT;
-    float v = 0.0f, d, s;
-    if (m < p.m) v = mlxn_to_f32(static_cast<const TX *>(p.x)[qmm_x_off(p, b, m, 32 * kb + lane)]);
-    const int q = mvq_round32(v, d, s);
-    xq[(long long)r * p.k + 32 * kb + lane] = (int8_t)q;
+    float v[1] = {0.0f}, s;
+    int q[1];
+    if (m < p.m) v[0] = mlxn_to_f32(static_cast<const TX *>(p.x)[qmm_x_off(p, b, m, 32 * kb + lane)]);
+    const float d = mvq_round<1, 32>(v, q, s);
+    xq[(long long)r * p.k + 32 * kb + lane] = (int8_t)q[0];
     if (lane == 0) xd[(long long)r * nbk + kb] = make_float2(d, s);
 }
 

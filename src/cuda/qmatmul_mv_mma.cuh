@@ -1,5 +1,5 @@
 /* CUDA mat-vec for 4 < M <= 16 on the int8 tensor cores (sm_90a; included by qmatmul_mv.cu
- * after qmatmul_mv_dp4a.cuh, whose X rounding it shares).
+ * after qmatmul_mv_dp4a.cuh).
  *
  * X is rounded to int8 per 32 as for the dp4a kernel (q, d, s = d·Σq), by a pre-pass that
  * writes it block-major, [batch][K/32][MT][32] bytes and [batch][K/32][MT] (d, s), its bytes
@@ -185,10 +185,11 @@ static __global__ void qmi_quant_x_kernel(qmm_kp p, int8_t *xq, float2 *xd) {
     const int lane = threadIdx.x & 31, nbk = p.k / 32;
     if (wid >= (long long)p.batch * nbk * MT) return;
     const int m = (int)(wid % MT), kb = (int)(wid / MT % nbk), b = (int)(wid / MT / nbk);
-    float v = 0.0f, d, s;
-    if (m < p.m) v = mlxn_to_f32(static_cast<const TX *>(p.x)[qmm_x_off(p, b, m, 32 * kb + lane)]);
-    const int q = mvq_round32(v, d, s);
-    xq[wid * 32 + 8 * ((lane & 15) >> 2) + 4 * (lane >> 4) + (lane & 3)] = (int8_t)q;
+    float v[1] = {0.0f}, s;
+    int q[1];
+    if (m < p.m) v[0] = mlxn_to_f32(static_cast<const TX *>(p.x)[qmm_x_off(p, b, m, 32 * kb + lane)]);
+    const float d = mvq_round<1, 32>(v, q, s);
+    xq[wid * 32 + 8 * ((lane & 15) >> 2) + 4 * (lane >> 4) + (lane & 3)] = (int8_t)q[0];
     if (lane == 0) xd[wid] = make_float2(d, s);
 }
 
