@@ -4,17 +4,22 @@
  * X is rounded to int8 per 32 as for the dp4a kernel (q, d, s = d·Σq), by a pre-pass that
  * writes it block-major, [batch][K/32][MT][32] bytes and [batch][K/32][MT] (d, s), its bytes
  * permuted so that a lane's two B-fragment words sit side by side (one 8-byte load). Blocks
- * of 64 W rows: four consumer warps own 16 rows each, a producer warp stages KS elements of
- * K per stage: W's raw bytes by TMA (a 64-row box, rows past N read as zeros), X's blocks and
- * scales of the stage by two bulk copies, on full/empty mbarriers. A consumer takes each
- * 32-block of the stage: the levels of its rows g and g + 8 as the A fragment of one
- * mma.sync m16n8k32 (s8) per 8 X rows (Q6_K: two k16, one per integer scale), and the s32
- * sums into f32 with the scales: y += d_w·(d_x·Σ w_q x_q) + c_w·s_x, the dp4a kernel's
- * formula. Splits over K fill the GPU when the row tiles do not; their partials are added in
- * split order. */
+ * of 64 W rows: a producer warp stages KS elements of K per stage: W's raw bytes by TMA (a
+ * 64-row box, rows past N read as zeros), X's blocks and scales of the stage by two bulk
+ * copies, on full/empty mbarriers. Eight consumer warps: two per 16 rows, one taking the
+ * stage's even units (32-blocks, or K-quant super-blocks), the other the odd ones, their sums
+ * added at the end (eight warps where four left the SMs short of eligible warps: ncu, Q4_0
+ * 4096×14336 M = 8, 0.47 eligible per scheduler, stalled on shared-memory loads). A consumer
+ * takes each 32-block of its units: the levels of its rows g and g + 8 as the A fragment of
+ * one mma.sync m16n8k32 (s8) per 8 X rows (Q6_K: two k16, one per integer scale), and the
+ * s32 sums into f32 with the scales: y += d_w·(d_x·Σ w_q x_q) + c_w·s_x, the dp4a kernel's
+ * formula. Splits over K fill the GPU when the row tiles do not: each split stores its
+ * partials, and the last of a tile's splits to finish (a counter per tile, zeroed by the
+ * pre-pass) adds them in split order and stores y, so results do not depend on which split
+ * finishes last. */
 
 #define QMI_BN 64                  /* W rows per block */
-#define QMI_THREADS (32 * 5)       /* four consumer warps, one producer */
+#define QMI_THREADS (32 * 9)       /* eight consumer warps, one producer */
 
 /* KS elements of K per stage; a stage's W bytes start at a multiple of 16 (KS/QK·BB is) and
  * fit the WB-byte box, whose 4·WB-byte row stride puts a warp's 8 rows on distinct banks. */
@@ -179,8 +184,11 @@ static __device__ __forceinline__ void qmi_bulk(uint32_t dst, const void *src, u
  * e goes to byte 8(e % 16 / 4) + 4(e / 16) + e % 4 of its 32, so that the words of k = 4t..4t+3
  * and 16+4t..16+4t+3 are bytes 8t..8t+7. */
 template <typename TX, int MT>
-static __global__ void qmi_quant_x_kernel(qmm_kp p, int8_t *xq, float2 *xd) {
-    mlxn_pdl_trigger();
+static __global__ void qmi_quant_x_kernel(qmm_kp p, int8_t *xq, float2 *xd, unsigned *cnt, int ncnt) {
+    mlxn_pdl_trigger(); /* the mat-vec may launch and start its weight loads */
+    mlxn_pdl_wait();    /* X, and the workspace the grid before may still read */
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < ncnt; i += (long long)gridDim.x * blockDim.x)
+        cnt[i] = 0;
     const long long wid = (blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5;
     const int lane = threadIdx.x & 31, nbk = p.k / 32;
     if (wid >= (long long)p.batch * nbk * MT) return;
@@ -209,7 +217,7 @@ template <mlxn_type T, int MT> struct qmi_cfg {
 /* grid: (N tiles of 64, splits, batch); tw: W's raw bytes as [batch][n][row bytes / 2] u16. */
 template <mlxn_type T, int MT>
 static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const int8_t *xq, const float2 *xd,
-                                                                  const __grid_constant__ CUtensorMap tw) {
+                                                                  unsigned *cnt, const __grid_constant__ CUtensorMap tw) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     typedef qmi_cfg<T, MT> C;
     typedef qmi_fmt<T> F;
@@ -225,11 +233,12 @@ static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const
     const int n0 = blockIdx.x * QMI_BN, split = blockIdx.y, b = blockIdx.z, bpr = p.k / 32;
     const int k0 = split * p.k_split, k1 = min(p.k, k0 + p.k_split), nst = (k1 - k0 + C::KS - 1) / C::KS;
     if (threadIdx.x == 0)
-        for (int s = 0; s < ST; s++) mbar_init(full(s), 1), mbar_init(empty(s), 4);
+        for (int s = 0; s < ST; s++) mbar_init(full(s), 1), mbar_init(empty(s), 8);
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     __syncthreads();
 
-    if (warp == 4) {
+    mlxn_pdl_trigger(); /* the next grid may launch: it waits for this one before it reads or writes */
+    if (warp == 8) {
         if (lane == 0) {
             const int wz = p.w_batch ? b : 0;
             const int8_t *xqb = xq + (long long)b * bpr * MT * 32;
@@ -258,21 +267,22 @@ static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const
             }
         }
     }
-    const int g = lane >> 2, t = lane & 3;
+    const int g = lane >> 2, t = lane & 3, rw = warp & 3, h = warp >> 2;
     float acc[NT][4];
 #pragma unroll
     for (int j = 0; j < NT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
-    for (int i = 0; i < (warp < 4 ? nst : 0); i++) {
+    for (int i = 0; i < (warp < 8 ? nst : 0); i++) {
         const int s = i % ST, nb = min(C::NB, (k1 - k0 - i * C::KS) / 32);
         const unsigned char *ws = sptr + s * C::SB, *xs = ws + C::WBY;
         const float4 *xds = reinterpret_cast<const float4 *>(xs + C::XBY);
         const int delta = (k0 + i * C::KS) / F::QK * F::BB & 15;
-        const uint8_t *r0 = ws + (16 * warp + g) * F::WB + delta, *r1 = r0 + 8 * F::WB;
+        const uint8_t *r0 = ws + (16 * rw + g) * F::WB + delta, *r1 = r0 + 8 * F::WB;
         mbar_wait(full(s), (unsigned)(i / ST) & 1);
-        /* 32-element formats four blocks deep (H100, same run: M = 8 2-3% faster than not
-         * unrolled); a K-quant super-block is already eight */
+        /* warps h = 0 and 1 of a row slab take alternate units of the stage; 32-element formats
+         * four blocks deep (H100, same run: M = 8 2-3% faster than not unrolled), a K-quant
+         * super-block is already eight */
 #pragma unroll(D::UNIT == 1 ? 4 : 1)
-        for (int u = 0; u < nb; u += D::UNIT) {
+        for (int u = h * D::UNIT; u < nb; u += 2 * D::UNIT) {
             typename D::pre P;
             D::prep(r0, r1, u, P);
 #pragma unroll
@@ -306,15 +316,49 @@ static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const
         __syncwarp();
         if (lane == 0) mbar_arrive(empty(s));
     }
-    if (warp == 4) return;
-    /* acc[j][e]: W row 16·warp + g + 8(e >> 1), X row 8j + 2t + (e & 1) */
+    if (warp == 8) return;
+    /* the odd units' sums join the even ones' in stage 0, free once every consumer is past its
+     * last stage (every copy has landed: each was waited for) */
+    unsigned ln; /* the lane, read again rather than kept live across the loop */
+    asm volatile("mov.u32 %0, %%laneid;\n" : "=r"(ln));
+    float *part = reinterpret_cast<float *>(const_cast<unsigned char *>(sptr)) + rw * (NT * 4 * 32) + ln;
+    asm volatile("bar.sync 1, 256;\n" ::: "memory");
+    if (h) {
+#pragma unroll
+        for (int j = 0; j < NT; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) part[(4 * j + e) * 32] = acc[j][e];
+    }
+    asm volatile("bar.sync 1, 256;\n" ::: "memory");
+    if (h) return;
+    /* acc[j][e]: W row 16·rw + g + 8(e >> 1), X row 8j + 2t + (e & 1) */
 #pragma unroll
     for (int j = 0; j < NT; j++)
 #pragma unroll
         for (int e = 0; e < 4; e++) {
-            const int n = n0 + 16 * warp + g + 8 * (e >> 1), m = 8 * j + 2 * t + (e & 1);
-            if (n < p.n && m < p.m) qmm_store(p, split, b, m, n, acc[j][e]);
+            const int n = n0 + 16 * rw + (int)(ln >> 2) + 8 * (e >> 1), m = 8 * j + 2 * (int)(ln & 3) + (e & 1);
+            if (n < p.n && m < p.m) qmm_store(p, split, b, m, n, acc[j][e] + part[(4 * j + e) * 32]);
         }
+    if (!p.part) return;
+    /* the tile's last split to arrive adds the partials, [split][batch][m][n], in split order */
+    __shared__ int last;
+    __threadfence();
+    asm volatile("bar.sync 2, 128;\n" ::: "memory");
+    if (threadIdx.x == 0) last = atomicAdd(cnt + (long long)b * gridDim.x + blockIdx.x, 1u) == gridDim.y - 1;
+    asm volatile("bar.sync 2, 128;\n" ::: "memory");
+    if (!last) return;
+    __threadfence();
+    const long long total = (long long)p.batch * p.m * p.n;
+    qmm_kp q = p;
+    q.part = NULL;
+    for (int i = threadIdx.x; i < QMI_BN * p.m; i += 128) {
+        const int n = n0 + i % QMI_BN, m = i / QMI_BN;
+        if (n >= p.n) continue;
+        const float *src = p.part + ((long long)b * p.m + m) * p.n + n;
+        float v = 0.0f;
+        for (int sp = 0; sp < (int)gridDim.y; sp++) v += __ldcg(src + sp * total);
+        qmm_store(q, 0, b, m, n, v);
+    }
 #endif
 }
 
@@ -343,18 +387,19 @@ template <mlxn_type T, int MT> static mlxn_status qmi_go(cuda_stream *s, const q
     p.k_split = (nks + splits - 1) / splits * C::KS;
     splits = (p.k + p.k_split - 1) / p.k_split;
     const size_t qb = ((size_t)l.batch * bpr * MT * 32 + 255) / 256 * 256, db = ((size_t)l.batch * bpr * MT * 8 + 255) / 256 * 256;
-    const size_t pb = splits > 1 ? (size_t)splits * l.batch * p.m * p.n * 4 : 0;
+    const size_t pb = splits > 1 ? ((size_t)splits * l.batch * p.m * p.n * 4 + 255) / 256 * 256 : 0;
+    const int ncnt = splits > 1 ? (int)tiles : 0;
     void *ws = NULL;
-    mlxn_status st = mlxn_cuda_workspace(s, qb + db + pb, &ws);
+    mlxn_status st = mlxn_cuda_workspace(s, qb + db + pb + 4 * (size_t)ncnt, &ws);
     if (st) return st;
     int8_t *xq = static_cast<int8_t *>(ws);
     float2 *xd = reinterpret_cast<float2 *>(static_cast<char *>(ws) + qb);
     p.part = splits > 1 ? reinterpret_cast<float *>(static_cast<char *>(ws) + qb + db) : NULL;
+    unsigned *cnt = reinterpret_cast<unsigned *>(static_cast<char *>(ws) + qb + db + pb);
     const long long warps = (long long)l.batch * bpr * MT;
     st = mlxn_dispatch_float(l.tx, [&](auto tx) {
-        qmi_quant_x_kernel<decltype(tx), MT><<<(unsigned)((warps + 7) / 8), 256, 0, l.s>>>(p, xq, xd);
-        MLXN_CUDA_CHECK_LAUNCH();
-        return MLXN_OK;
+        return mlxn_cuda_launch(l.s, qmi_quant_x_kernel<decltype(tx), MT>, dim3((unsigned)((warps + 7) / 8)), dim3(256), 0, 1,
+                                mlxn_cuda_sm90(l.dev), p, xq, xd, cnt, ncnt);
     });
     if (st) return st;
     CUtensorMap mw;
@@ -370,9 +415,7 @@ template <mlxn_type T, int MT> static mlxn_status qmi_go(cuda_stream *s, const q
     static std::atomic<unsigned long long> raised;
     if ((st = mlxn_cuda_raise_smem(k, C::smem(), l.dev, raised))) return st;
     const dim3 grid((unsigned)((p.n + QMI_BN - 1) / QMI_BN), (unsigned)splits, (unsigned)l.batch);
-    if ((st = mlxn_cuda_launch(l.s, k, grid, dim3(QMI_THREADS), C::smem(), 1, true, p, (const int8_t *)xq, (const float2 *)xd, mw)))
-        return st;
-    return splits > 1 ? qmm_reduce(l, p, splits) : MLXN_OK;
+    return mlxn_cuda_launch(l.s, k, grid, dim3(QMI_THREADS), C::smem(), 1, true, p, (const int8_t *)xq, (const float2 *)xd, cnt, mw);
 }
 
 template <mlxn_type T> static mlxn_status qmi_fmt_go(cuda_stream *s, const qmm_launch &l) {
