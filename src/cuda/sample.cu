@@ -58,6 +58,16 @@ template <int W> struct __align__(16) smp_priv { /* W: 0 unused (argmax), 1 coun
     unsigned lo[W >= 2 ? SMP_COPIES * SMP_CSTRIDE : 1], hi[W >= 2 ? SMP_COPIES * SMP_CSTRIDE : 1];
 };
 
+/* The private copies a kernel keeps: only cluster kernels use them, and those run on sm_90 and
+ * later (a build's sm_80 code holds none: 72 KB is over its static shared memory limit). */
+static constexpr int smp_priv_w(mlxn_sample_mode mode, bool cl) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+    return (void)mode, (void)cl, 0;
+#else
+    return !cl ? 0 : mode == MLXN_SAMPLE_DRAW ? 2 : mode == MLXN_SAMPLE_TOP_K ? 1 : 0;
+#endif
+}
+
 /* Low bits of the f32 value that are zero in every logit of this type: bf16's 16, f16's 13. */
 template <typename TL> struct smp_zero_bits { static constexpr int v = 0; };
 template <> struct smp_zero_bits<__half> { static constexpr int v = 13; };
@@ -420,7 +430,7 @@ static __global__ void __launch_bounds__(SMP_THREADS) smp_kernel(const TL *__res
                                                                  smp_params p) {
     extern __shared__ float4 smp_dyn[];
     __shared__ smp_smem sm;
-    __shared__ smp_priv<MODE == MLXN_SAMPLE_DRAW ? 2 : MODE == MLXN_SAMPLE_TOP_K ? 1 : 0> pv;
+    __shared__ smp_priv<smp_priv_w(MODE, CL)> pv;
     const smp_cl<CL> cl;
     const unsigned C = cl.size(), rank = cl.rank(), lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const long long row = blockIdx.x / C, b0 = (long long)rank * p.per, ch = p.per / SMP_WARPS;
