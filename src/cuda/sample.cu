@@ -21,6 +21,8 @@ namespace cg = cooperative_groups;
 #define SMP_COPIES 16                  /* private histogram copies, one per lane % 16 */
 #define SMP_CSTRIDE 257                /* words per copy: copy q, digit d in bank (q + d) % 32 */
 #define SMP_PRIV_MAX_PER 32768         /* mass halves below 2^20 over per/16 <= 2^11 elements: exact in 32 bits */
+#define SMP_RANK_SORT_K 128            /* top_k up to this: placed by counts (k steps, no barrier), else bitonic */
+#define SMP_SPEC_FLOOR 0x1p-16f        /* top_p alone: the exp pass lists e >= it (z within 11.09 of the max) */
 
 struct smp_params {
     long long v, w, per; /* row length, recent ids per row, slice per block (a multiple of SMP_WARPS·SMP_SPAN) */
@@ -37,9 +39,12 @@ struct smp_smem {
     unsigned long long pub[2];         /* what this block shows the cluster: [0] its max, [1] its kept mass */
     unsigned long long need;
     unsigned long long bound;          /* the draw's top_k without min_p: a bound below the k-th largest z's key */
+    unsigned long long tied;           /* what this block shows the cluster: its elements tied at the count threshold */
+    unsigned long long ptot[2];        /* ... top_p alone: its total mass and its listed mass */
     unsigned long long bc[4];          /* block broadcasts */
     unsigned int gather_n;             /* top_k: survivors gathered into rank 0 */
     int use_list;                      /* the warps' lists hold every candidate left (else: whole slices) */
+    int spec;                          /* with use_list 0: the warps' lists hold every e >= SMP_SPEC_FLOOR */
     int overflow;
     unsigned short list_n[SMP_WARPS];
     unsigned short list[SMP_WARPS][SMP_SEG]; /* slice indices, ascending per warp */
@@ -210,7 +215,7 @@ static __device__ unsigned long long smp_cluster_max2(smp_smem &sm, const smp_cl
 /* Calls f(j, valid) for the warp's elements in ascending slice index j: its chunk of the
  * slice, 32 consecutive elements per step, or its list. Warp-uniform: every lane makes each
  * call (f may use warp intrinsics); valid is false past the end. */
-template <typename F>
+template <bool ROLLED = false, typename F>
 static __device__ __forceinline__ void smp_each(const smp_smem &sm, bool use_list, long long ch, long long nb, F &&f) {
     const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     if (use_list) {
@@ -219,6 +224,9 @@ static __device__ __forceinline__ void smp_each(const smp_smem &sm, bool use_lis
             const int q = i + (int)lane;
             f(q < n ? (long long)sm.list[warp][q] : 0ll, q < n);
         }
+    } else if (ROLLED) {
+#pragma unroll 1
+        for (long long j = warp * ch + lane; j < (warp + 1) * ch; j += 32) f(j, j < nb);
     } else {
         for (long long j = warp * ch + lane; j < (warp + 1) * ch; j += 32) f(j, j < nb);
     }
@@ -276,13 +284,75 @@ static __device__ __forceinline__ bool smp_cand(float val, bool valid, long long
     return valid && val >= 0.0f && (ck & kmask) >= kprefix && (!BY_MASS || mass > 0);
 }
 
+/* The end of a count selection whose value bits are all decided (pm covers them, pp = the
+ * threshold value V's key << 32) with need < the cluster's elements of value V: of those, the
+ * need of the lowest index are kept, as the index passes would keep them (the smaller index
+ * ranks higher), in one counting pass and one cluster sync instead of four passes. Slices are
+ * in rank order and each warp walks its elements in ascending index, so a block keeps the
+ * first need - (tied in lower ranks) of its tied elements. Returns this block's prefix under
+ * the full mask: V + 1 (none of them), V (all) or the last kept one's key. */
+template <bool CL>
+static __device__ unsigned long long smp_resolve_ties(smp_smem &sm, const smp_cl<CL> &cl, const float *zs, int nb,
+                                                      unsigned b0, int ch, unsigned need, unsigned long long pp) {
+    const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5, v = (unsigned)(pp >> 32);
+    const bool use_list = sm.use_list;
+    /* the warp's elements as smp_each walks them, not unrolled (the draw is at 64 registers) */
+    const int n = use_list ? (int)sm.list_n[warp] : (int)(warp + 1) * ch, q0 = use_list ? 0 : (int)warp * ch;
+    auto tied = [&](int q, int &j) { /* a dropped e (-1) has no key of an e >= 0 */
+        j = use_list ? (int)sm.list[warp][q < n ? q : 0] : q;
+        return q < n && (use_list || j < nb) && mlxn_smp_key(zs[j]) == v;
+    };
+    unsigned wt = 0;
+#pragma unroll 1
+    for (int q = q0 + (int)lane; q - (int)lane < n; q += 32) {
+        int j;
+        wt += __popc(__ballot_sync(0xffffffffu, tied(q, j)));
+    }
+    if (lane == 0) sm.red[warp] = wt;
+    __syncthreads();
+    if (warp == 0) { /* exclusive scan of the warps' counts; the block's to the cluster */
+        const unsigned long long x = lane < SMP_WARPS ? sm.red[lane] : 0, incl = smp_warp_incl_scan(x);
+        if (lane < SMP_WARPS) sm.red[lane] = incl - x;
+        if (lane == 31) sm.tied = incl;
+    }
+    cl.sync();
+    if (warp == 0) { /* the tied in lower ranks */
+        const unsigned C = cl.size(), rank = cl.rank();
+        const unsigned long long t = lane < C ? cl.map(&sm.tied, lane)[0] : 0, incl = smp_warp_incl_scan(t);
+        const unsigned long long before = __shfl_sync(0xffffffffu, incl - t, rank);
+        if (lane == 0) sm.bc[0] = need > before ? need - before : 0, sm.bc[1] = pp;
+    }
+    __syncthreads();
+    const unsigned keep = (unsigned)sm.bc[0], wlo = (unsigned)sm.red[warp]; /* need <= k */
+    if (keep == 0 || keep >= (unsigned)sm.tied) { /* none or all of this block's */
+        __syncthreads();
+        return keep ? pp : pp + (1ull << 32); /* v < 2^32 - 1: no key above +inf's */
+    }
+    if (keep > wlo && keep <= wlo + wt) { /* this warp holds the last one kept */
+        unsigned base = wlo;
+#pragma unroll 1
+        for (int q = q0 + (int)lane; q - (int)lane < n; q += 32) {
+            int j;
+            const bool t = tied(q, j);
+            const unsigned m = __ballot_sync(0xffffffffu, t);
+            if (t && base + __popc(m & ((2u << lane) - 1)) == keep) sm.bc[1] = mlxn_smp_ck(v, b0 + j);
+            base += __popc(m);
+        }
+    }
+    __syncthreads();
+    const unsigned long long r = sm.bc[1];
+    __syncthreads(); /* bc and red are free again */
+    return r;
+}
+
 /* Radix threshold search over the cluster's row, 8 bits of the rank key per pass, most
  * significant first; the kept set is {(ck & mask) >= prefix}. By count: the `need` largest
  * (all, when there are no more). By mass: the fewest largest whose mass reaches
  * need(top_p, total). Same decisions as the CPU backend's select_top. Once at most
  * SMP_WARPS·SMP_SEG elements are at or above the prefix, they go into the warps' lists.
  * zero_bits (z itself the logit): its value key's low zero_bits are known from the sign, 0 or
- * all ones, so passes over them only are skipped (bf16 ties at the threshold: 2 of 6 passes). */
+ * all ones, so passes over them only are skipped. By count, ties at the threshold value
+ * (bf16 logits repeat values) end in smp_resolve_ties instead of passes over the index bits. */
 template <bool CL, bool E_KEYS, bool BY_MASS, int W>
 static __device__ void smp_select(smp_smem &sm, smp_priv<W> &pv, const smp_cl<CL> &cl, const float *zs, long long nb,
                                   long long b0, long long ch, unsigned long long need, float top_p,
@@ -291,11 +361,16 @@ static __device__ void smp_select(smp_smem &sm, smp_priv<W> &pv, const smp_cl<CL
                                   unsigned long long &prefix_out) {
     const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     unsigned long long pm = 0, pp = 0;
+    bool ties = false;
     for (int shift = 56; shift >= 0; shift -= 8) {
         if (!E_KEYS && shift >= 32 && shift - 32 + 8 <= zero_bits) { /* the sign is known: the first pass ran */
             pm |= 255ull << shift;
             if (!(pp >> 63)) pp |= 255ull << shift; /* a negative value's key is its bits inverted */
             continue;
+        }
+        if (!BY_MASS && shift == 24 && can_list) { /* ties at the threshold value; slice indices in 16 bits */
+            ties = true;
+            break;
         }
         const int buf = pass++ & 1; /* another block may still read the previous pass's buffer */
         /* private copies only in clusters: the single block's draw (a row of at most 8191, or
@@ -342,7 +417,8 @@ static __device__ void smp_select(smp_smem &sm, smp_priv<W> &pv, const smp_cl<CL
                 sm.hmass[buf][threadIdx.x] = (hi << 20) + lo;
             }
         } else { /* lists, or per too long for the mass halves: one atomic per digit per warp */
-            smp_each(sm, use_list, ch, nb, [&](long long j, bool valid) {
+            /* rolled: unrolled, its hoisted offsets spill the draw (at 64 registers) with smp_resolve_ties */
+            smp_each<true>(sm, use_list, ch, nb, [&](long long j, bool valid) {
                 unsigned long long ck, mass;
                 const bool cand = smp_cand<E_KEYS, BY_MASS>(zs[j], valid, b0 + j, kmask, kprefix, ck, mass) && (ck & pm) == pp;
                 const unsigned digit = (unsigned)(ck >> shift) & 255u;
@@ -397,7 +473,7 @@ static __device__ void smp_select(smp_smem &sm, smp_priv<W> &pv, const smp_cl<CL
             __syncthreads();
             const unsigned long long total = sm.need;
             __syncthreads();
-            if (BY_MASS) need = total;
+            if (BY_MASS) need = need ? need : total; /* given: the draw's exp pass summed the masses */
             else if (total <= need) break; /* no more candidates than the count: keep them all */
         }
         if (threadIdx.x < 256 && above < need && need <= above + wgt) {
@@ -413,11 +489,21 @@ static __device__ void smp_select(smp_smem &sm, smp_priv<W> &pv, const smp_cl<CL
         pm |= 255ull << shift;
         pp |= d << shift;
         if (BY_MASS ? d_cnt == 1 : d_cnt == need) break;
-        if (can_list && !sm.use_list && at_or_above <= (unsigned long long)SMP_WARPS * SMP_SEG) /* few: list them */
-            smp_build_list(sm, ch, nb, [&](long long j) {
-                unsigned long long ck, mass;
-                return smp_cand<E_KEYS, BY_MASS>(zs[j], true, b0 + j, kmask, kprefix, ck, mass) && (ck & pm) >= pp;
-            });
+        if (can_list && !sm.use_list && at_or_above <= (unsigned long long)SMP_WARPS * SMP_SEG) { /* few: list them */
+            if (E_KEYS && sm.spec && mlxn_smp_unkey((unsigned)(pp >> 32)) >= SMP_SPEC_FLOOR) { /* listed already */
+                if (threadIdx.x == 0) sm.use_list = 1;
+                __syncthreads();
+            } else {
+                smp_build_list(sm, ch, nb, [&](long long j) {
+                    unsigned long long ck, mass;
+                    return smp_cand<E_KEYS, BY_MASS>(zs[j], true, b0 + j, kmask, kprefix, ck, mass) && (ck & pm) >= pp;
+                });
+            }
+        }
+    }
+    if (ties) {
+        pp = smp_resolve_ties<CL>(sm, cl, zs, (int)nb, (unsigned)b0, (int)ch, (unsigned)need, pp);
+        pm = ~0ull;
     }
     mask_out = pm;
     prefix_out = pp;
@@ -437,7 +523,7 @@ static __global__ void __launch_bounds__(SMP_THREADS) smp_kernel(const TL *__res
     const long long nb = p.v - b0 < 0 ? 0 : p.v - b0 < p.per ? p.v - b0 : p.per;
     float *zs = gscratch ? gscratch + ((long long)blockIdx.x) * p.per : reinterpret_cast<float *>(smp_dyn);
     const TL *lrow = logits + row * p.v;
-    if (threadIdx.x == 0) sm.gather_n = 0, sm.use_list = 0, sm.bound = 0;
+    if (threadIdx.x == 0) sm.gather_n = 0, sm.use_list = 0, sm.spec = 0, sm.bound = 0;
 
     /* load: z = l, times 1/temperature for a draw, four steps of loads in flight; the largest
      * rank key unless penalties change values afterwards */
@@ -516,7 +602,7 @@ static __global__ void __launch_bounds__(SMP_THREADS) smp_kernel(const TL *__res
         unsigned long long mask, prefix;
         smp_select<CL, false, false>(sm, pv, cl, zs, nb, b0, ch, (unsigned long long)p.k, 1.0f, 0, 0, can_list, priv_ok,
                                      smp_zero_bits<TL>::v, pass, mask, prefix);
-        /* gather the k survivors' keys into rank 0, sort them there */
+        /* gather the k survivors' keys into rank 0, order them there */
         smp_each(sm, sm.use_list, ch, nb, [&](long long j, bool valid) {
             const unsigned long long ck = mlxn_smp_ck(mlxn_smp_key(zs[j]), b0 + j);
             if (valid && (ck & mask) >= prefix) {
@@ -526,25 +612,7 @@ static __global__ void __launch_bounds__(SMP_THREADS) smp_kernel(const TL *__res
         });
         cl.sync();
         if (rank == 0) {
-            int n2 = 1;
-            while (n2 < p.k) n2 <<= 1;
-            for (int t = threadIdx.x; t < n2; t += SMP_THREADS)
-                if (t >= p.k) sm.gather[t] = 0; /* below every real key */
-            __syncthreads();
-            for (int size = 2; size <= n2; size <<= 1) /* bitonic sort, descending */
-                for (int stride = size >> 1; stride > 0; stride >>= 1) {
-                    for (int t = threadIdx.x; t < n2; t += SMP_THREADS) {
-                        const int u = t ^ stride;
-                        if (u > t) {
-                            const unsigned long long a = sm.gather[t], b = sm.gather[u];
-                            const bool desc = (t & size) == 0;
-                            if (desc ? a < b : a > b) sm.gather[t] = b, sm.gather[u] = a;
-                        }
-                    }
-                    __syncthreads();
-                }
-            for (int t = threadIdx.x; t < p.k; t += SMP_THREADS) {
-                const unsigned long long ck = sm.gather[t];
+            auto emit = [&](int t, unsigned long long ck) { /* the t-th largest */
                 const long long idx = mlxn_smp_ck_index(ck), o = row * p.k + t;
                 out[o] = (int32_t)idx;
                 if (values) {
@@ -553,6 +621,37 @@ static __global__ void __launch_bounds__(SMP_THREADS) smp_kernel(const TL *__res
                     else if (p.tv == MLXN_TYPE_F16) static_cast<__half *>(values)[o] = __float2half_rn(val);
                     else static_cast<__nv_bfloat16 *>(values)[o] = __float2bfloat16_rn(val);
                 }
+            };
+            if (p.k <= SMP_RANK_SORT_K) { /* each key's place is the count of keys above it: no barriers */
+                if ((int)threadIdx.x < p.k) {
+                    const unsigned long long a = sm.gather[threadIdx.x];
+                    int r = 0;
+#pragma unroll 4
+                    for (int u = 0; u < p.k; u++) {
+                        const unsigned long long b = sm.gather[u]; /* the same word in every lane: a broadcast */
+                        r += b > a || (b == a && u < (int)threadIdx.x);
+                    }
+                    emit(r, a);
+                }
+            } else {
+                int n2 = 1;
+                while (n2 < p.k) n2 <<= 1;
+                for (int t = threadIdx.x; t < n2; t += SMP_THREADS)
+                    if (t >= p.k) sm.gather[t] = 0; /* below every real key */
+                __syncthreads();
+                for (int size = 2; size <= n2; size <<= 1) /* bitonic sort, descending */
+                    for (int stride = size >> 1; stride > 0; stride >>= 1) {
+                        for (int t = threadIdx.x; t < n2; t += SMP_THREADS) {
+                            const int u = t ^ stride;
+                            if (u > t) {
+                                const unsigned long long a = sm.gather[t], b = sm.gather[u];
+                                const bool desc = (t & size) == 0;
+                                if (desc ? a < b : a > b) sm.gather[t] = b, sm.gather[u] = a;
+                            }
+                        }
+                        __syncthreads();
+                    }
+                for (int t = threadIdx.x; t < p.k; t += SMP_THREADS) emit(t, sm.gather[t]);
             }
         }
     } else if (MODE == MLXN_SAMPLE_ARGMAX || p.greedy || !(__fsub_rn(m, m) == 0.0f)) {
@@ -561,18 +660,25 @@ static __global__ void __launch_bounds__(SMP_THREADS) smp_kernel(const TL *__res
         /* step 3 into the slice: e = exp(z - m) for min-p survivors, -1 for the dropped. Listed
          * in order (as smp_build_list): the min-p survivors, or with top_k alone those with e at
          * or above the bound's e less 2^-16 of it, a set that holds the k largest e as the
-         * bound's z held k (mlxn_smp_exp is monotone to within 1 ulp: every float in [-28, 0]). */
+         * bound's z held k (mlxn_smp_exp is monotone to within 1 ulp: every float in [-28, 0]).
+         * Else for top_p, those at or above SMP_SPEC_FLOOR, kept aside (sm.spec): the top_p
+         * selection takes them instead of a list build when its prefix is above the floor (the
+         * bench row's top_p = 0.9 set is a few tokens at e > 2^-8; the build is a whole pass). */
         __syncthreads();
         const unsigned long long bound = sm.bound;
-        const bool min_p = p.log_min_p > -INFINITY && can_list, listing = min_p || bound != 0;
+        const bool min_p = p.log_min_p > -INFINITY && can_list, spec = !min_p && !bound && p.top_p < 1.0f && can_list;
+        const bool listing = min_p || bound != 0 || spec;
         const float e_keep =
-            min_p || !bound ? 0.0f
-                            : __fmul_rn(mlxn_smp_exp(__fsub_rn(mlxn_smp_unkey((unsigned)(bound >> 32)), m)), 0x1.fffep-1f);
+            min_p ? 0.0f
+                  : spec ? SMP_SPEC_FLOOR
+                         : __fmul_rn(mlxn_smp_exp(__fsub_rn(mlxn_smp_unkey((unsigned)(bound >> 32)), m)), 0x1.fffep-1f);
         unsigned n_kept = 0;
+        unsigned long long tmass = 0;
         smp_each(sm, false, ch, nb, [&](long long j, bool valid) {
             const float x = __fsub_rn(zs[j], m);
             const float e = valid && x >= p.log_min_p ? mlxn_smp_exp(x) : -1.0f;
             zs[j] = e;
+            if (spec) tmass += mlxn_smp_mass(e);
             if (listing) {
                 const unsigned msk = __ballot_sync(0xffffffffu, e >= e_keep);
                 const unsigned at = n_kept + __popc(msk & ((1u << lane) - 1));
@@ -586,15 +692,44 @@ static __global__ void __launch_bounds__(SMP_THREADS) smp_kernel(const TL *__res
             if (lane == 0) sm.list_n[warp] = (unsigned short)(n_kept < SMP_SEG ? n_kept : SMP_SEG);
             if (n_kept > SMP_SEG) sm.overflow = 1;
             __syncthreads();
-            if (threadIdx.x == 0) sm.use_list = !sm.overflow;
+            if (threadIdx.x == 0) {
+                if (spec) sm.spec = !sm.overflow;
+                else sm.use_list = !sm.overflow;
+            }
         }
         __syncthreads();
+        /* top_p alone: when the listed elements (all e >= SMP_SPEC_FLOOR) hold the mass top_p
+         * needs of the row's total, the kept set is among them: the selection starts on the
+         * lists with that need instead of a whole-slice first pass (a block whose lists
+         * overflowed lists nothing and takes its whole slice) */
+        unsigned long long pneed = 0;
+        if (spec && p.k == 0) {
+            unsigned long long lmass = 0;
+            if (sm.spec) smp_each(sm, true, ch, nb, [&](long long j, bool valid) { lmass += valid ? mlxn_smp_mass(zs[j]) : 0; });
+            tmass = smp_block_reduce<false>(sm, tmass);
+            lmass = smp_block_reduce<false>(sm, lmass);
+            if (threadIdx.x == 0) sm.ptot[0] = tmass, sm.ptot[1] = lmass;
+            cl.sync();
+            if (warp == 0) {
+                const bool in = lane < C;
+                const unsigned long long t = smp_warp_sum(in ? cl.map(&sm.ptot[0], lane)[0] : 0);
+                const unsigned long long l = smp_warp_sum(in ? cl.map(&sm.ptot[1], lane)[0] : 0);
+                if (lane == 0) {
+                    const unsigned long long nd = mlxn_smp_top_p_need(t, p.top_p);
+                    sm.bc[0] = l >= nd ? nd : 0;
+                    if (l >= nd && sm.spec) sm.use_list = 1;
+                }
+            }
+            __syncthreads();
+            pneed = sm.bc[0];
+            __syncthreads(); /* bc is free again */
+        }
         unsigned long long kmask = 0, kprefix = 0, pmask = 0, pprefix = 0;
         if (p.k > 0)
             smp_select<CL, true, false>(sm, pv, cl, zs, nb, b0, ch, (unsigned long long)p.k, 1.0f, 0, 0, can_list,
                                         priv_ok, 0, pass, kmask, kprefix);
         if (p.top_p < 1.0f)
-            smp_select<CL, true, true>(sm, pv, cl, zs, nb, b0, ch, 0, p.top_p, kmask, kprefix, can_list, priv_ok, 0, pass,
+            smp_select<CL, true, true>(sm, pv, cl, zs, nb, b0, ch, pneed, p.top_p, kmask, kprefix, can_list, priv_ok, 0, pass,
                                        pmask, pprefix);
         /* the draw: each warp's kept mass, scanned across warps and the cluster */
         const bool use_list = sm.use_list;
