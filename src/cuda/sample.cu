@@ -23,6 +23,8 @@ namespace cg = cooperative_groups;
 #define SMP_PRIV_MAX_PER 32768         /* mass halves below 2^20 over per/16 <= 2^11 elements: exact in 32 bits */
 #define SMP_RANK_SORT_K 128            /* top_k up to this: placed by counts (k steps, no barrier), else bitonic */
 #define SMP_SPEC_FLOOR 0x1p-16f        /* top_p alone: the exp pass lists e >= it (z within 11.09 of the max) */
+#define SMP_V_NONE 0xffffffffu         /* value word: no element in the digit (value bits below a digit are < 2^24) */
+#define SMP_V_MIXED 0xfffffffeu        /* value word: more than one value, or not noted */
 
 struct smp_params {
     long long v, w, per; /* row length, recent ids per row, slice per block (a multiple of SMP_WARPS·SMP_SPAN) */
@@ -32,7 +34,10 @@ struct smp_params {
 };
 
 struct smp_smem {
-    unsigned long long hmass[2][256]; /* per pass (double-buffered): mass and count per digit */
+    /* per pass (double-buffered): mass and count per digit; the draw's count passes at shifts
+     * 48 and 40 keep the count in hmass's low word and the value word (the value bits below the
+     * digit, SMP_V_NONE or SMP_V_MIXED) in its high word, so one 64-bit load per rank reads both */
+    unsigned long long hmass[2][256];
     unsigned int hcnt[2][256];
     unsigned long long red[SMP_WARPS]; /* block reductions and scans */
     unsigned long long wsum[8], csum[8]; /* digit scans: per warp of the 256 digit threads */
@@ -41,7 +46,7 @@ struct smp_smem {
     unsigned long long bound;          /* the draw's top_k without min_p: a bound below the k-th largest z's key */
     unsigned long long tied;           /* what this block shows the cluster: its elements tied at the count threshold */
     unsigned long long ptot[2];        /* ... top_p alone: its total mass and its listed mass */
-    unsigned long long bc[4];          /* block broadcasts */
+    unsigned long long bc[6];          /* block broadcasts */
     unsigned int gather_n;             /* top_k: survivors gathered into rank 0 */
     int use_list;                      /* the warps' lists hold every candidate left (else: whole slices) */
     int spec;                          /* with use_list 0: the warps' lists hold every e >= SMP_SPEC_FLOOR */
@@ -290,10 +295,13 @@ static __device__ __forceinline__ bool smp_cand(float val, bool valid, long long
  * ranks higher), in one counting pass and one cluster sync instead of four passes. Slices are
  * in rank order and each warp walks its elements in ascending index, so a block keeps the
  * first need - (tied in lower ranks) of its tied elements. Returns this block's prefix under
- * the full mask: V + 1 (none of them), V (all) or the last kept one's key. */
+ * the full mask: V + 1 (none of them), V (all) or the last kept one's key. known: the tied in
+ * lower ranks (before) and in this block (mine) are given (the selection's last histogram
+ * held them), so no cluster sync, and only the block where the count crosses walks. */
 template <bool CL>
 static __device__ unsigned long long smp_resolve_ties(smp_smem &sm, const smp_cl<CL> &cl, const float *zs, int nb,
-                                                      unsigned b0, int ch, unsigned need, unsigned long long pp) {
+                                                      unsigned b0, int ch, unsigned need, unsigned long long pp, bool known,
+                                                      unsigned long long before, unsigned mine) {
     const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5, v = (unsigned)(pp >> 32);
     const bool use_list = sm.use_list;
     /* the warp's elements as smp_each walks them, not unrolled (the draw is at 64 registers) */
@@ -302,6 +310,7 @@ static __device__ unsigned long long smp_resolve_ties(smp_smem &sm, const smp_cl
         j = use_list ? (int)sm.list[warp][q < n ? q : 0] : q;
         return q < n && (use_list || j < nb) && mlxn_smp_key(zs[j]) == v;
     };
+    if (known && (need <= before || need - before >= mine)) return need > before ? pp : pp + (1ull << 32);
     unsigned wt = 0;
 #pragma unroll 1
     for (int q = q0 + (int)lane; q - (int)lane < n; q += 32) {
@@ -315,11 +324,14 @@ static __device__ unsigned long long smp_resolve_ties(smp_smem &sm, const smp_cl
         if (lane < SMP_WARPS) sm.red[lane] = incl - x;
         if (lane == 31) sm.tied = incl;
     }
-    cl.sync();
+    if (known) __syncthreads();
+    else cl.sync();
     if (warp == 0) { /* the tied in lower ranks */
-        const unsigned C = cl.size(), rank = cl.rank();
-        const unsigned long long t = lane < C ? cl.map(&sm.tied, lane)[0] : 0, incl = smp_warp_incl_scan(t);
-        const unsigned long long before = __shfl_sync(0xffffffffu, incl - t, rank);
+        if (!known) {
+            const unsigned C = cl.size(), rank = cl.rank();
+            const unsigned long long t = lane < C ? cl.map(&sm.tied, lane)[0] : 0, incl = smp_warp_incl_scan(t);
+            before = __shfl_sync(0xffffffffu, incl - t, rank);
+        }
         if (lane == 0) sm.bc[0] = need > before ? need - before : 0, sm.bc[1] = pp;
     }
     __syncthreads();
@@ -352,16 +364,21 @@ static __device__ unsigned long long smp_resolve_ties(smp_smem &sm, const smp_cl
  * SMP_WARPS·SMP_SEG elements are at or above the prefix, they go into the warps' lists.
  * zero_bits (z itself the logit): its value key's low zero_bits are known from the sign, 0 or
  * all ones, so passes over them only are skipped. By count, ties at the threshold value
- * (bf16 logits repeat values) end in smp_resolve_ties instead of passes over the index bits. */
+ * (bf16 logits repeat values) end in smp_resolve_ties instead of passes over the index bits.
+ * The draw's count selection (e keys, no zero bits to skip) also notes at shifts 48 and 40,
+ * in blocks on lists, whether each digit's elements share their value bits below it: when
+ * the chosen digit holds one value, the ties are resolved at once from that pass's counts,
+ * without passes over the remaining value bits and without a cluster sync (the bench's bf16
+ * top_k=40 row, emulated on the CPU: 2 passes instead of 4 and a tie pass; f32 takes 3). */
 template <bool CL, bool E_KEYS, bool BY_MASS, int W>
 static __device__ void smp_select(smp_smem &sm, smp_priv<W> &pv, const smp_cl<CL> &cl, const float *zs, long long nb,
                                   long long b0, long long ch, unsigned long long need, float top_p,
                                   unsigned long long kmask, unsigned long long kprefix, bool can_list, bool priv_ok,
                                   int zero_bits, int &pass, unsigned long long &mask_out,
                                   unsigned long long &prefix_out) {
-    const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5, rk = cl.rank();
     unsigned long long pm = 0, pp = 0;
-    bool ties = false;
+    bool ties = false, known = false;
     for (int shift = 56; shift >= 0; shift -= 8) {
         if (!E_KEYS && shift >= 32 && shift - 32 + 8 <= zero_bits) { /* the sign is known: the first pass ran */
             pm |= 255ull << shift;
@@ -376,6 +393,13 @@ static __device__ void smp_select(smp_smem &sm, smp_priv<W> &pv, const smp_cl<CL
         /* private copies only in clusters: the single block's draw (a row of at most 8191, or
          * a GPU without clusters) is at its 64 registers already */
         const bool use_list = sm.use_list, priv = CL && !use_list && priv_ok;
+        /* value words at shifts 48 and 40 only: after the first pass the lists hold one digit's
+         * elements, so the words cost a few atomics (at shift 56 every listed element would
+         * write). track is uniform in the cluster; rec is this block's (a block off lists notes
+         * every digit mixed) */
+        const bool track = E_KEYS && !BY_MASS && can_list && shift > 32 && shift < 56, rec = track && use_list;
+        unsigned *const hw = reinterpret_cast<unsigned *>(&sm.hmass[buf][0]); /* track: [2d] count, [2d + 1] value word */
+        const unsigned long long w0 = track ? (unsigned long long)(rec ? SMP_V_NONE : SMP_V_MIXED) << 32 : 0;
         if (priv) { /* cnt, and lo and hi after it for the mass */
             constexpr int z4 = BY_MASS ? (int)(sizeof(pv) / 16) : SMP_COPIES * SMP_CSTRIDE / 4;
             uint4 *z = reinterpret_cast<uint4 *>(&pv);
@@ -385,7 +409,7 @@ static __device__ void smp_select(smp_smem &sm, smp_priv<W> &pv, const smp_cl<CL
         } else {
             for (int t = threadIdx.x; t < 256; t += SMP_THREADS) {
                 sm.hcnt[buf][t] = 0;
-                sm.hmass[buf][t] = 0;
+                sm.hmass[buf][t] = w0;
             }
         }
         __syncthreads();
@@ -414,7 +438,7 @@ static __device__ void smp_select(smp_smem &sm, smp_priv<W> &pv, const smp_cl<CL
                     if (BY_MASS) lo += pv.lo[q * SMP_CSTRIDE + threadIdx.x], hi += pv.hi[q * SMP_CSTRIDE + threadIdx.x];
                 }
                 sm.hcnt[buf][threadIdx.x] = c;
-                sm.hmass[buf][threadIdx.x] = (hi << 20) + lo;
+                sm.hmass[buf][threadIdx.x] = track ? w0 | c : (hi << 20) + lo;
             }
         } else { /* lists, or per too long for the mass halves: one atomic per digit per warp */
             /* rolled: unrolled, its hoisted offsets spill the draw (at 64 registers) with smp_resolve_ties */
@@ -431,24 +455,46 @@ static __device__ void smp_select(smp_smem &sm, smp_priv<W> &pv, const smp_cl<CL
                         const unsigned hi = __reduce_add_sync(peers, (unsigned)(mass >> 20));
                         if (leader) atomicAdd(&sm.hmass[buf][digit], ((unsigned long long)hi << 20) + lo);
                     }
-                    if (leader) atomicAdd(&sm.hcnt[buf][digit], (unsigned)__popc(peers));
+                    if (leader) atomicAdd(track ? &hw[2 * digit] : &sm.hcnt[buf][digit], (unsigned)__popc(peers));
+                    if (rec) { /* one word per digit per warp: its lanes' value bits agree, or the digit is mixed */
+                        const unsigned low = (unsigned)(ck >> 32) & ((1u << (shift - 32)) - 1);
+                        const unsigned lo = __reduce_min_sync(peers, low), hi = __reduce_max_sync(peers, low);
+                        if (leader) {
+                            const unsigned was = lo == hi ? atomicCAS(&hw[2 * digit + 1], SMP_V_NONE, lo) : SMP_V_MIXED;
+                            if (was != SMP_V_NONE && was != lo) hw[2 * digit + 1] = SMP_V_MIXED; /* never left again */
+                        }
+                    }
                 }
             });
         }
         cl.sync();
         /* every block merges the cluster's histograms and picks the same digit */
         unsigned long long wgt = 0, cnt = 0;
+        unsigned cbefore = 0, cmine = 0, val = SMP_V_NONE;
         if (threadIdx.x < 256) { /* all ranks' loads issued before any is used */
-            unsigned c_r[SMP_MAX_CLUSTER];
-            unsigned long long w_r[SMP_MAX_CLUSTER];
             const unsigned C = cl.size();
+            if (!track) {
+                unsigned c_r[SMP_MAX_CLUSTER];
+                unsigned long long w_r[SMP_MAX_CLUSTER];
 #pragma unroll
-            for (unsigned r = 0; r < SMP_MAX_CLUSTER; r++) {
-                c_r[r] = r < C ? cl.map(&sm.hcnt[buf][0], r)[threadIdx.x] : 0;
-                w_r[r] = BY_MASS && r < C ? cl.map(&sm.hmass[buf][0], r)[threadIdx.x] : 0;
+                for (unsigned r = 0; r < SMP_MAX_CLUSTER; r++) {
+                    c_r[r] = r < C ? cl.map(&sm.hcnt[buf][0], r)[threadIdx.x] : 0;
+                    w_r[r] = BY_MASS && r < C ? cl.map(&sm.hmass[buf][0], r)[threadIdx.x] : 0;
+                }
+#pragma unroll
+                for (unsigned r = 0; r < SMP_MAX_CLUSTER; r++) cnt += c_r[r], wgt += w_r[r];
+            } else { /* count and value word in one load per rank */
+                unsigned long long w_r[SMP_MAX_CLUSTER];
+#pragma unroll
+                for (unsigned r = 0; r < SMP_MAX_CLUSTER; r++)
+                    w_r[r] = r < C ? cl.map(&sm.hmass[buf][0], r)[threadIdx.x] : (unsigned long long)SMP_V_NONE << 32;
+#pragma unroll
+                for (unsigned r = 0; r < SMP_MAX_CLUSTER; r++) {
+                    const unsigned c = (unsigned)w_r[r], v = (unsigned)(w_r[r] >> 32);
+                    cnt += c, cbefore += r < rk ? c : 0, cmine = r == rk ? c : cmine;
+                    val = v == SMP_V_NONE || v == val ? val : val == SMP_V_NONE ? v : SMP_V_MIXED;
+                }
             }
-#pragma unroll
-            for (unsigned r = 0; r < SMP_MAX_CLUSTER; r++) cnt += c_r[r], wgt += w_r[r];
             if (!BY_MASS) wgt = cnt;
         }
         /* suffix sums over digits 255 .. 0 of weight and count: within each warp of 32
@@ -481,6 +527,10 @@ static __device__ void smp_select(smp_smem &sm, smp_priv<W> &pv, const smp_cl<CL
             sm.bc[1] = above;
             sm.bc[2] = cnt;
             sm.bc[3] = cabove + cnt;
+            if (E_KEYS && !BY_MASS) { /* the digit holds one value; its counts below this rank and in it */
+                sm.bc[4] = track && val < SMP_V_MIXED ? (1ull << 32) | val : 0;
+                sm.bc[5] = (unsigned long long)cbefore << 32 | cmine;
+            }
         }
         __syncthreads();
         const unsigned long long d = sm.bc[0], d_above = sm.bc[1], d_cnt = sm.bc[2], at_or_above = sm.bc[3];
@@ -489,6 +539,10 @@ static __device__ void smp_select(smp_smem &sm, smp_priv<W> &pv, const smp_cl<CL
         pm |= 255ull << shift;
         pp |= d << shift;
         if (BY_MASS ? d_cnt == 1 : d_cnt == need) break;
+        if (E_KEYS && !BY_MASS && sm.bc[4]) { /* the digit's d_cnt > need elements share one value: the ties at once */
+            ties = known = true;
+            break;
+        }
         if (can_list && !sm.use_list && at_or_above <= (unsigned long long)SMP_WARPS * SMP_SEG) { /* few: list them */
             if (E_KEYS && sm.spec && mlxn_smp_unkey((unsigned)(pp >> 32)) >= SMP_SPEC_FLOOR) { /* listed already */
                 if (threadIdx.x == 0) sm.use_list = 1;
@@ -501,8 +555,11 @@ static __device__ void smp_select(smp_smem &sm, smp_priv<W> &pv, const smp_cl<CL
             }
         }
     }
-    if (ties) {
-        pp = smp_resolve_ties<CL>(sm, cl, zs, (int)nb, (unsigned)b0, (int)ch, (unsigned)need, pp);
+    if (ties) { /* known: bc[4] and bc[5] still hold the last pass's value bits and counts (no pass wrote them since) */
+        const unsigned long long one = known ? sm.bc[4] : 0, split = known ? sm.bc[5] : 0;
+        pp |= (one & 0xffffffffull) << 32;
+        pp = smp_resolve_ties<CL>(sm, cl, zs, (int)nb, (unsigned)b0, (int)ch, (unsigned)need, pp, known, split >> 32,
+                                  (unsigned)split);
         pm = ~0ull;
     }
     mask_out = pm;
