@@ -274,6 +274,25 @@ static __device__ __forceinline__ void kv_unit_load(const TX *__restrict__ xr, u
     }
 }
 
+/* The absmax of block `sub` of the quad's four (lane c of the quad: block c), in f32: the four
+ * lanes of a quad hold its four chunks (fmaxf skips NaN, as kv_append_rows does). */
+template <typename TX> static __device__ __forceinline__ float kv_unit_amax_f32(const row_raw<TX> (&raw)[4], unsigned sub) {
+    float am[4];
+#pragma unroll
+    for (int c = 0; c < 4; c++) {
+        float v[8];
+        kv_unpack(raw[c], v);
+        am[c] = 0.0f;
+#pragma unroll
+        for (int k = 0; k < 8; k++) am[c] = fmaxf(am[c], fabsf(v[k]));
+    }
+#pragma unroll
+    for (int c = 0; c < 4; c++) am[c] = fmaxf(am[c], __shfl_xor_sync(0xffffffffu, am[c], 1));
+#pragma unroll
+    for (int c = 0; c < 4; c++) am[c] = fmaxf(am[c], __shfl_xor_sync(0xffffffffu, am[c], 2));
+    return sub == 0 ? am[0] : sub == 1 ? am[1] : sub == 2 ? am[2] : am[3];
+}
+
 /* Quantizes a unit into the warp's stage. The four lanes of a quad hold the four chunks of each
  * of their four blocks of 32 (chunk g + lane + 32c is in block (g + lane + 32c) / 4); each
  * block's absmax comes from two xor-shuffles, lane c of the quad computes block c's d and 1 / d
@@ -302,38 +321,10 @@ static __device__ __forceinline__ void kv_unit_quant(const row_raw<TX> (&raw)[4]
         const unsigned mb = max(ms >> 16, ms & 0xffffu);
         constexpr unsigned inf = std::is_same<TX, __half>::value ? 0x7c00u : 0x7f80u;
         fin = __all_sync(0xffffffffu, mb < inf); /* no NaN or infinity in the unit */
-        a = kv_mag_f32<TX>(mb);
-        if (!__all_sync(0xffffffffu, mb <= inf)) { /* a NaN: the f32 absmax, as kv_append_rows takes it */
-            float am[4];
-#pragma unroll
-            for (int c = 0; c < 4; c++) {
-                float v[8];
-                kv_unpack(raw[c], v);
-                am[c] = 0.0f;
-#pragma unroll
-                for (int k = 0; k < 8; k++) am[c] = fmaxf(am[c], fabsf(v[k]));
-            }
-#pragma unroll
-            for (int c = 0; c < 4; c++) am[c] = fmaxf(am[c], __shfl_xor_sync(0xffffffffu, am[c], 1));
-#pragma unroll
-            for (int c = 0; c < 4; c++) am[c] = fmaxf(am[c], __shfl_xor_sync(0xffffffffu, am[c], 2));
-            a = sub == 0 ? am[0] : sub == 1 ? am[1] : sub == 2 ? am[2] : am[3];
-        }
+        /* a NaN: the f32 absmax, as kv_append_rows takes it */
+        a = __all_sync(0xffffffffu, mb <= inf) ? kv_mag_f32<TX>(mb) : kv_unit_amax_f32(raw, sub);
     } else {
-        float am[4];
-#pragma unroll
-        for (int c = 0; c < 4; c++) {
-            float v[8];
-            kv_unpack(raw[c], v);
-            am[c] = 0.0f;
-#pragma unroll
-            for (int k = 0; k < 8; k++) am[c] = fmaxf(am[c], fabsf(v[k]));
-        }
-#pragma unroll
-        for (int c = 0; c < 4; c++) am[c] = fmaxf(am[c], __shfl_xor_sync(0xffffffffu, am[c], 1));
-#pragma unroll
-        for (int c = 0; c < 4; c++) am[c] = fmaxf(am[c], __shfl_xor_sync(0xffffffffu, am[c], 2));
-        a = sub == 0 ? am[0] : sub == 1 ? am[1] : sub == 2 ? am[2] : am[3];
+        a = kv_unit_amax_f32(raw, sub);
     }
     const float d = kv_div127(a), id = d != 0.0f ? __frcp_rn(d) : 0.0f;
     fin = __all_sync(0xffffffffu, fin && id <= 0x1.fffffep127f);

@@ -97,19 +97,6 @@ template <int V, int L> static __device__ __forceinline__ float mvq_round(const 
     return d;
 }
 
-/* 8 consecutive elements (16- or 32-byte aligned) as f32. */
-template <typename T> static __device__ __forceinline__ void qmm_ld8f(const T *p, float (&v)[8]) {
-    if (sizeof(T) == 4) {
-        const float4 a = __ldg(reinterpret_cast<const float4 *>(p)), c = __ldg(reinterpret_cast<const float4 *>(p) + 1);
-        v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = c.x, v[5] = c.y, v[6] = c.z, v[7] = c.w;
-    } else {
-        const uint4 a = __ldg(reinterpret_cast<const uint4 *>(p));
-        const T *h = reinterpret_cast<const T *>(&a);
-#pragma unroll
-        for (int j = 0; j < 8; j++) v[j] = mlxn_to_f32(h[j]);
-    }
-}
-
 /* ── one row of W, 8 elements at a time, exactly as the reference dequantizes ── */
 
 template <mlxn_type T> struct qmm_row {

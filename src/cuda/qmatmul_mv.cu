@@ -651,7 +651,7 @@ template <typename TW, typename TX> static __global__ void __launch_bounds__(128
         float wv[R][8];
 #pragma unroll
         for (int r = 0; r < R; r++) {
-            if (n0 + r < p.n) qmm_ld8f(w + (long long)(n0 + r) * wr + k, wv[r]);
+            if (n0 + r < p.n) mlxn_ld8(w + (long long)(n0 + r) * wr + k, 8, true, wv[r]);
             else
 #pragma unroll
                 for (int j = 0; j < 8; j++) wv[r][j] = 0.0f;
@@ -660,7 +660,7 @@ template <typename TW, typename TX> static __global__ void __launch_bounds__(128
         for (int m = 0; m < MT; m++) {
             if (m >= p.m) break;
             float xv[8];
-            qmm_ld8f(x + qmm_x_off(p, b, m, k), xv);
+            mlxn_ld8(x + qmm_x_off(p, b, m, k), 8, true, xv);
 #pragma unroll
             for (int r = 0; r < R; r++)
 #pragma unroll

@@ -61,11 +61,15 @@ template <int O, int N> static __device__ __forceinline__ int mv1_nib_dot(const 
 
 template <mlxn_type T> struct mv1;
 
-/* Q4_0: 18-byte blocks (d, 16 bytes of nibbles); levels 0..15, the -8 in the offset. */
-template <> struct mv1<MLXN_TYPE_Q4_0> {
-    static constexpr int NB = 144;
+/* Formats whose blocks carry their own scales: nothing to unpack per group. */
+struct mv1_nopre {
     struct pre {};
-    static __device__ __forceinline__ void prep(const uint32_t (&)[NB / 4], pre &) {}
+    template <int N> static __device__ __forceinline__ void prep(const uint32_t (&)[N], pre &) {}
+};
+
+/* Q4_0: 18-byte blocks (d, 16 bytes of nibbles); levels 0..15, the -8 in the offset. */
+template <> struct mv1<MLXN_TYPE_Q4_0> : mv1_nopre {
+    static constexpr int NB = 144;
     template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &, const mv1_x &x, float &acc) {
         constexpr int O = 18 * B;
         const int dot = mv1_nib_dot<O + 2>(u, x);
@@ -74,10 +78,8 @@ template <> struct mv1<MLXN_TYPE_Q4_0> {
 };
 
 /* Q4_1: 20-byte blocks (d, m, nibbles): d · q + m. */
-template <> struct mv1<MLXN_TYPE_Q4_1> {
+template <> struct mv1<MLXN_TYPE_Q4_1> : mv1_nopre {
     static constexpr int NB = 160;
-    struct pre {};
-    static __device__ __forceinline__ void prep(const uint32_t (&)[NB / 4], pre &) {}
     template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &, const mv1_x &x, float &acc) {
         constexpr int O = 20 * B;
         const int dot = mv1_nib_dot<O + 4>(u, x);
@@ -86,10 +88,8 @@ template <> struct mv1<MLXN_TYPE_Q4_1> {
 };
 
 /* IQ4_NL: Q4_0's layout, nibbles looked up in the 16 int8 levels. */
-template <> struct mv1<MLXN_TYPE_IQ4_NL> {
+template <> struct mv1<MLXN_TYPE_IQ4_NL> : mv1_nopre {
     static constexpr int NB = 144;
-    struct pre {};
-    static __device__ __forceinline__ void prep(const uint32_t (&)[NB / 4], pre &) {}
     template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &, const mv1_x &x, float &acc) {
         constexpr int O = 18 * B;
         const int xa[4] = {x.a.x, x.a.y, x.a.z, x.a.w}, xc[4] = {x.c.x, x.c.y, x.c.z, x.c.w};
@@ -105,10 +105,8 @@ template <> struct mv1<MLXN_TYPE_IQ4_NL> {
 };
 
 /* Q8_0: 34-byte blocks (d, 32 signed bytes). */
-template <> struct mv1<MLXN_TYPE_Q8_0> {
+template <> struct mv1<MLXN_TYPE_Q8_0> : mv1_nopre {
     static constexpr int NB = 272;
-    struct pre {};
-    static __device__ __forceinline__ void prep(const uint32_t (&)[NB / 4], pre &) {}
     template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &, const mv1_x &x, float &acc) {
         constexpr int O = 34 * B;
         const int xv[8] = {x.a.x, x.a.y, x.a.z, x.a.w, x.c.x, x.c.y, x.c.z, x.c.w};
@@ -196,7 +194,7 @@ template <typename TX> static __global__ void __launch_bounds__(32 * MV1_WARPS) 
     float2 *xd = reinterpret_cast<float2 *>(xq + p.k);
     float v[8], s;
     int q[8];
-    qmm_ld8f(static_cast<const TX *>(p.x) + qmm_x_off(p, 0, 0, k), v);
+    mlxn_ld8(static_cast<const TX *>(p.x) + qmm_x_off(p, 0, 0, k), 8, true, v);
     const float d = mvq_round<8, 4>(v, q, s);
     uint32_t w[2] = {0, 0};
 #pragma unroll

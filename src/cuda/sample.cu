@@ -146,19 +146,6 @@ template <bool MAX> static __device__ unsigned long long smp_block_reduce(smp_sm
     return r;
 }
 
-/* The cluster's max of one value per block (published in pub[0]); every thread gets it. */
-template <bool CL> static __device__ unsigned long long smp_cluster_max(smp_smem &sm, const smp_cl<CL> &cl, unsigned long long x) {
-    if (threadIdx.x == 0) sm.pub[0] = x;
-    cl.sync();
-    if (threadIdx.x < 32) {
-        unsigned long long y = threadIdx.x < cl.size() ? cl.map(&sm.pub[0], threadIdx.x)[0] : 0;
-        y = smp_warp_max(y);
-        if (threadIdx.x == 0) sm.bc[2] = y;
-    }
-    __syncthreads();
-    return sm.bc[2];
-}
-
 /* A lower bound on the k-th largest of the block's values, one per thread (0: none): the top
  * 32 bits of the k-th largest, 8 bits a pass (fewer where a digit holds exactly the rest), so
  * at least k values are >= it. 0 when fewer than k are nonzero. */
@@ -203,8 +190,8 @@ static __device__ unsigned long long smp_block_kth(smp_smem &sm, unsigned long l
 /* The cluster's max of a and of b, one of each per block (published in pub[0] and pub[1]);
  * every thread gets a's, b's goes to sm.bound. */
 template <bool CL>
-static __device__ unsigned long long smp_cluster_max2(smp_smem &sm, const smp_cl<CL> &cl, unsigned long long a,
-                                                      unsigned long long b) {
+static __device__ unsigned long long smp_cluster_max(smp_smem &sm, const smp_cl<CL> &cl, unsigned long long a,
+                                                     unsigned long long b = 0) {
     if (threadIdx.x == 0) sm.pub[0] = a, sm.pub[1] = b;
     cl.sync();
     if (threadIdx.x < 32) {
@@ -643,7 +630,7 @@ static __global__ void __launch_bounds__(SMP_THREADS) smp_kernel(const TL *__res
         best = can_list ? smp_cluster_max(sm, cl, smp_block_kth(sm, best, (unsigned)p.k)) : 0;
     } else if (MODE == MLXN_SAMPLE_DRAW && p.k > 0 && !p.greedy && !(p.log_min_p > -INFINITY) && can_list) {
         const unsigned long long kb = smp_block_kth(sm, best, (unsigned)p.k); /* the same bound, on z */
-        best = smp_cluster_max2(sm, cl, smp_block_reduce<true>(sm, best), kb);
+        best = smp_cluster_max(sm, cl, smp_block_reduce<true>(sm, best), kb);
     } else {
         best = smp_cluster_max(sm, cl, smp_block_reduce<true>(sm, best));
     }
