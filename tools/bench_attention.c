@@ -139,16 +139,18 @@ done:
 }
 
 int mlxn_bench_attention(int argc, char **argv) {
-    bool json = false, quick = false;
+    bool json = false, quick = false, dec = true, pre = true;
     mlxn_backend b = MLXN_BACKEND_AUTO;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = true;
         else if (!strcmp(argv[i], "--quick")) quick = true;
+        else if (!strcmp(argv[i], "--decode")) pre = false;
+        else if (!strcmp(argv[i], "--prefill")) dec = false;
         else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
             i++;
             b = !strcmp(argv[i], "cpu") ? MLXN_BACKEND_CPU : !strcmp(argv[i], "cuda") ? MLXN_BACKEND_CUDA : MLXN_BACKEND_AUTO;
         } else {
-            fprintf(stderr, "usage: mlxn bench attention [--backend cpu|cuda] [--quick] [--json]\n");
+            fprintf(stderr, "usage: mlxn bench attention [--backend cpu|cuda] [--quick] [--decode | --prefill] [--json]\n");
             return 2;
         }
     }
@@ -188,12 +190,12 @@ int mlxn_bench_attention(int argc, char **argv) {
     int rc = 0;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         if ((quick || cpu) && si > 0) break;
-        for (size_t li = 0; li < 4 && !shapes[si].prefill_only; li++) {
+        for (size_t li = 0; li < 4 && dec && !shapes[si].prefill_only; li++) {
             if (cpu && dec_l[li] > 8192) break;
             rc |= run_case(dev, s, &shapes[si], 1, dec_l[li], MLXN_TYPE_F16, rotate, ceil_bw, ceil_fl, json);
             if (!quick) rc |= run_case(dev, s, &shapes[si], 1, dec_l[li], MLXN_TYPE_Q8_0, rotate, ceil_bw, ceil_fl, json);
         }
-        for (size_t li = 0; li < 5 && !cpu; li++)
+        for (size_t li = 0; li < 5 && pre && !cpu; li++)
             if (!quick || pre_l[li] <= 2048)
                 rc |= run_case(dev, s, &shapes[si], pre_l[li], pre_l[li], MLXN_TYPE_F16, 0, ceil_bw, ceil_fl, json);
     }
