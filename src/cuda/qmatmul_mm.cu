@@ -242,10 +242,10 @@ bool qmm_mm_wgmma_ok(const qmm_launch &l) {
 }
 
 /* X: [batch·m][k] bf16 rows, boxes of 64 × BM, 128-byte swizzle. W (decoded formats): the
- * row's data bytes as u16 [batch][n][bytes / 2], boxes of WB bytes × 128 rows; BF16: [batch][n][k]
+ * row's data bytes as u16 [batch][n][bytes / 2], boxes of WB bytes × BN rows; BF16: [batch][n][k]
  * like X. Elements past the data read as zeros (which decode to zero weights). */
-template <mlxn_type T, int BM> static mlxn_status qmw_go(const qmm_launch &l, int splits) {
-    typedef qmw_cfg<T, BM> C;
+template <mlxn_type T, int BM, int BN> static mlxn_status qmw_go(const qmm_launch &l, int splits) {
+    typedef qmw_cfg<T, BM, BN> C;
     typedef qmw_fmt<T> F;
     const qmm_kp &p = *l.p;
     const wg_encode_fn enc = wg_encoder();
@@ -268,14 +268,14 @@ template <mlxn_type T, int BM> static mlxn_status qmw_go(const qmm_launch &l, in
         } else {
             const cuuint64_t wd[3] = {(cuuint64_t)(p.k / F::QK * F::BB / 2), (cuuint64_t)p.n, (cuuint64_t)wbat},
                              ws[2] = {(cuuint64_t)p.w_row, wbs};
-            const cuuint32_t wb[3] = {F::WB / 2, 128, 1};
+            const cuuint32_t wb[3] = {F::WB / 2, (cuuint32_t)C::BN, 1};
             r = enc(&mw, CU_TENSOR_MAP_DATA_TYPE_UINT16, 3, const_cast<uint8_t *>(p.w), wd, ws, wb, one,
                     CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                     CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
         }
     }
     if (r != CUDA_SUCCESS) return mlxn_err(MLXN_ERR_DEVICE, "qmatmul: cuTensorMapEncodeTiled failed (%d)", (int)r);
-    auto kern = qmw_kernel<T, BM>;
+    auto kern = qmw_kernel<T, BM, BN>;
     static std::atomic<unsigned long long> raised;
     if (mlxn_status st = mlxn_cuda_raise_smem(kern, C::smem(), l.dev, raised); st != MLXN_OK) return st;
     const long long tiles = (long long)((p.n + C::BN - 1) / C::BN) * ((p.m + BM - 1) / BM);
@@ -286,13 +286,26 @@ template <mlxn_type T, int BM> static mlxn_status qmw_go(const qmm_launch &l, in
     return MLXN_OK;
 }
 
-/* BM 256 (the wider wgmma, half the W decode per flop) where its tiles fill the GPU at least
- * once; 128 below that (4096×4096 at M = 512: 128 tiles of 128, 64 of 256). */
+/* Tiles of W rows × X rows: 128 × 256 (the wider wgmma, half the W decode per flop) where
+ * they fill the GPU at least once. Below that, decoded W in 64 × 256 (K split between the
+ * consumer warpgroups: the decode per flop of 128 × 256 on twice the tiles) unless that
+ * takes more waves than 128 × 128 (4096×4096 and 4096×14336 at M = 512: 128 tiles of either,
+ * 64 of 128 × 256; at M <= 128 the 256-wide tile is half padding). */
 template <mlxn_type T> static mlxn_status qmw_pick(const qmm_launch &l, int splits) {
     const qmm_kp &p = *l.p;
-    const long long t256 = (long long)((p.n + 127) / 128) * ((p.m + 255) / 256) * l.batch * splits;
-    if (t256 >= l.dev->prop.multiProcessorCount) return qmw_go<T, 256>(l, splits);
-    return qmw_go<T, 128>(l, splits);
+    const long long sms = l.dev->prop.multiProcessorCount, bs = (long long)l.batch * splits;
+    const long long t256 = (long long)((p.n + 127) / 128) * ((p.m + 255) / 256) * bs;
+    if (t256 >= sms) return qmw_go<T, 256, 128>(l, splits);
+    if constexpr (T != MLXN_TYPE_BF16) {
+        /* with 3 stages in flight: with 2 (Q6_K, F16) it read slower than 128 × 128 (H100, Q6_K
+         * 4096×14336 M 512: 0.46 against 0.65 of cuBLASLt) */
+        if constexpr (qmw_cfg<T, 256, 64>::ST >= 3) {
+            const long long t64 = (long long)((p.n + 63) / 64) * ((p.m + 255) / 256) * bs,
+                            t128 = (long long)((p.n + 127) / 128) * ((p.m + 127) / 128) * bs;
+            if ((t64 + sms - 1) / sms <= (t128 + sms - 1) / sms) return qmw_go<T, 256, 64>(l, splits);
+        }
+    }
+    return qmw_go<T, 128, 128>(l, splits);
 }
 
 mlxn_status qmm_mm_launch(const qmm_launch &l, int splits) {

@@ -5,7 +5,10 @@
  * mbarriers; two consumer warpgroups of 64 W rows each. A consumer dequantizes its rows of W
  * from the staged raw blocks straight into wgmma A fragments (registers: elements 2t, 2t+1,
  * 2t+8, 2t+9 of each 16 of K, rows g and g + 8 of its warp's 16), one k64 chunk ahead of the
- * tensor cores (two register sets, wait_group 1). BF16 weights (prepared copies included)
+ * tensor cores (two register sets, wait_group 1). A tile of 64 W rows × 256 X rows (BN = 64,
+ * for grids of few tiles) has both consumers on the same 64 rows, each taking one of a
+ * stage's two k64 chunks, their sums added through shared memory at the end: the decode per
+ * flop of the 128 × 256 tile on twice as many blocks. BF16 weights (prepared copies included)
  * skip the decode: W is staged swizzled like X and read by descriptor (ss form).
  *
  * Numerics: each weight is the reference dequantization in f32 (one FFMA computes the exact
@@ -119,14 +122,15 @@ template <> struct qmw_dec<MLXN_TYPE_Q4_K> : qmw_dec_k45<false> {};
 template <> struct qmw_dec<MLXN_TYPE_Q5_K> : qmw_dec_k45<true> {};
 
 template <> struct qmw_dec<MLXN_TYPE_Q6_K> {
-    /* y = ds·(u - 32), ds = d·sc exact: FFMA(0.5 + u/256, 256ds, -160ds) (160ds fits in 22 bits) */
+    /* y = ds·(u - 32), ds = d·sc exact: FFMA(0.5 + u/256, 256ds, -160ds) (160ds fits in 22 bits),
+     * 256ds and -160ds as (256d)·sc and (-160d)·sc (each product exact, so the same values) */
     static __device__ __forceinline__ void chunk(const uint8_t *row, int cb, int c, int t, uint32_t (&f)[4][2]) {
         const int h = (cb >> 1) + (c >> 1), cp = c & 1;
-        const float d = qmw_f16(row + 208);
+        const float d = qmw_f16(row + 208), d256 = 256.0f * d, d160 = -160.0f * d;
         const int8_t *scales = reinterpret_cast<const int8_t *>(row + 192);
 #pragma unroll
         for (int j = 0; j < 4; j++) {
-            const float ds = __fmul_rn(d, (float)scales[8 * h + 4 * cp + j]), s = 256.0f * ds, z = -160.0f * ds;
+            const float sc = (float)scales[8 * h + 4 * cp + j], s = __fmul_rn(d256, sc), z = __fmul_rn(d160, sc);
             const uint32_t wl = qmw_quad(row + 64 * h + 32 * (j >> 1) + 16 * (j & 1) + 2 * t);
             const uint32_t wh = qmw_quad(row + 128 + 32 * h + 16 * (j & 1) + 2 * t);
             const uint32_t u = ((wl >> (4 * cp)) & 0x0F0F0F0Fu) | (((wh >> (4 * cp + 2 * (j >> 1))) & 0x03030303u) << 4);
@@ -147,7 +151,7 @@ static __device__ __forceinline__ uint32_t qmw_quad8(const uint8_t *p) {
 static __device__ __forceinline__ uint32_t qmw_lut16(uint32_t idx, uint32_t l0, uint32_t l1, uint32_t h0, uint32_t h1) {
     const uint32_t two = idx | (idx >> 4);                      /* bytes 0 and 2 hold two indices each */
     const uint32_t sel = __byte_perm(two, 0, 0x4420) & 0x7777u; /* their low 3 bits, a nibble each */
-    const uint32_t m = ((idx >> 3) & 0x01010101u) * 0xffu;
+    const uint32_t m = qmw_prmt(idx << 4, 0, 0xBA98u); /* bit 3 of each index over its byte (sign mode) */
     return (__byte_perm(l0, l1, sel) & ~m) | (__byte_perm(h0, h1, sel) & m);
 }
 /* mlxn_kvalues_iq4nl and mlxn_kvalues_mxfp4 (src/quant/blocks.h) plus 128, as unsigned bytes */
@@ -322,12 +326,15 @@ template <> struct qmw_dec<MLXN_TYPE_F16> {
 /* K-major operand in 128-byte swizzled rows (8-row atoms of 1024 bytes) */
 static __device__ __forceinline__ uint64_t qmw_desc(uint32_t addr) { return wg_desc(addr, 16, 1024); }
 
-template <mlxn_type T, int BM_> struct qmw_cfg {
+template <mlxn_type T, int BM_, int BN_ = 128> struct qmw_cfg {
     typedef qmw_fmt<T> F;
     static constexpr bool SS = T == MLXN_TYPE_BF16;
     /* K per stage: 64 for bf16 W; 256 for the K-quants at BM = 128 (measured ahead of 128 by
      * 10-15%: no block read twice); else 128 (at BM = 256, stages of 64 KB of X: two fit) */
-    static constexpr int BM = BM_, BN = 128, KS = SS ? 64 : F::QK == 256 && BM == 128 ? 256 : 128, CPS = KS / 64;
+    static constexpr int BM = BM_, BN = BN_, KS = SS ? 64 : F::QK == 256 && BM == 128 ? 256 : 128, CPS = KS / 64;
+    /* BN = 64: both consumer warpgroups hold the same 64 W rows, warpgroup w taking k64 chunk
+     * w of every stage (K split inside the block), their sums added at the end */
+    static constexpr bool KSPLIT = BN == 64;
     static constexpr int XB = KS / 64 * BM * 128;          /* X bytes per stage */
     static constexpr int WBY = SS ? KS / 64 * BN * 128 : BN * F::WB; /* W bytes per stage */
     static constexpr int SB = (XB + WBY + 1023) / 1024 * 1024;
@@ -338,8 +345,12 @@ template <mlxn_type T, int BM_> struct qmw_cfg {
     static_assert(SS || (F::WB % 16 == 0 && F::WB <= 512 && F::WB >= WDATA + (F::BB % 16 ? 14 : 0)),
                   "a stage's raw bytes fit its TMA box");
     static_assert(ST >= 2 && (SS || CPS % 2 == 0), "two stages; an even number of k64 chunks per decoded stage");
+    static_assert(BN == 128 || (BN == 64 && !SS && BM == 256 && CPS == 2), "the K-split block: one chunk per warpgroup");
     static_assert(256 % KS == 0, "a split (a multiple of 256 elements, qmm_mm_chunk) holds whole stages");
 };
+
+/* a compile-time int carried into a generic lambda */
+template <int V> struct qmw_c { static constexpr int v = V; };
 
 /* grid: (N tiles · M tiles, batch · splits); tx: X as [batch·m][k] bf16; tw: W's raw bytes as
  * [batch][n][row bytes / 2] u16 (decoded formats) or [batch][n][k] bf16 (SS). Tile order,
@@ -347,20 +358,22 @@ template <mlxn_type T, int BM_> struct qmw_cfg {
  * fastest, so that blocks sharing a W tile run together (W read from memory about once:
  * 14336×4096 at M = 2048 0.81 -> 0.88 of cuBLASLt); decoded W, N fastest, so that blocks
  * sharing an X tile run together (its W is small; M fastest cost it 10-20% at M = 2048). */
-template <mlxn_type T, int BM>
+template <mlxn_type T, int BM, int BN>
 static __global__ void __launch_bounds__(384, 1)
 qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    typedef qmw_cfg<T, BM> C;
+    typedef qmw_cfg<T, BM, BN> C;
     typedef qmw_fmt<T> F;
     constexpr int ST = C::ST, KS = C::KS, CPS = C::CPS, NA = BM / 2;
     extern __shared__ unsigned char smem_raw[];
     const uint32_t sraw = (uint32_t)__cvta_generic_to_shared(smem_raw), sbase = (sraw + 1023) & ~1023u;
-    const unsigned char *sptr = smem_raw + (sbase - sraw);
+    unsigned char *sptr = smem_raw + (sbase - sraw);
     const uint32_t bars = sbase + ST * C::SB;
     auto full = [&](int s) { return bars + 8 * s; };
     auto empty = [&](int s) { return bars + 8 * (ST + s); };
-    const int tid = threadIdx.x, wg = tid >> 7;
+    /* the warpgroup by shuffle, so that the compiler sees it warp-uniform (descriptors and
+     * stage addresses on the uniform datapath inside branches on it) */
+    const int tid = threadIdx.x, wg = __shfl_sync(0xffffffffu, tid >> 7, 0);
     const int mt = (p.m + BM - 1) / BM, nt = gridDim.x / mt, grp = blockIdx.x / (8 * nt), gs = min(8, mt - 8 * grp);
     const int local = blockIdx.x - grp * 8 * nt;
     const int n0 = C::SS ? local / gs * C::BN : blockIdx.x % nt * C::BN;
@@ -396,11 +409,11 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
 #pragma unroll
         for (int i = 0; i < NA; i++) acc[i] = 0.0f;
         wg_pin(acc);
-        for (int i = 0; i < nst; i++) {
-            const int s = i % ST;
-            const uint32_t xs = sbase + s * C::SB, ws = xs + C::XB;
-            mbar_wait(full(s), (unsigned)(i / ST) & 1);
-            if constexpr (C::SS) {
+        if constexpr (C::SS) {
+            for (int i = 0; i < nst; i++) {
+                const int s = i % ST;
+                const uint32_t xs = sbase + s * C::SB, ws = xs + C::XB;
+                mbar_wait(full(s), (unsigned)(i / ST) & 1);
                 wg_fence();
 #pragma unroll
                 for (int j = 0; j < 4; j++)
@@ -409,42 +422,111 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
                 wg_wait<1>();
                 wg_pin(acc);
                 if (i > 0) mbar_arrive(empty((i - 1) % ST));
-            } else {
+            }
+        } else {
+            const int rowb = ((C::KSPLIT ? 0 : wg * 64) + w * 16 + g) * F::WB;
+            uint32_t a0[4][4], a1[4][4];
+            /* k64 chunk c of stage i into a (CB: the k64 chunks of the stage's first block before
+             * the stage), then its four wgmmas; returns once the previous chunk's are done */
+            auto unit = [&](int i, auto cbv, auto cv, uint32_t(&a)[4][4]) {
+                constexpr int CB = decltype(cbv)::v, c = decltype(cv)::v;
                 const int kx = k0 + i * KS, delta = kx / F::QK * F::BB & 15; /* the stage's data in its box */
-                const int cb = KS < F::QK ? kx % F::QK / 64 : 0; /* k64 chunks of the first block before the stage */
-                const uint8_t *r0 = sptr + (ws - sbase) + (wg * 64 + w * 16 + g) * F::WB + delta, *r1 = r0 + 8 * F::WB;
-                uint32_t a[2][4][4];
+                const uint32_t xs = sbase + (i % ST) * C::SB;
+                const uint8_t *r0 = sptr + (xs + C::XB - sbase) + rowb + delta, *r1 = r0 + 8 * F::WB;
+                uint32_t f0[4][2], f1[4][2];
+                qmw_dec<T>::chunk(r0, CB, c, t, f0);
+                qmw_dec<T>::chunk(r1, CB, c, t, f1);
 #pragma unroll
-                for (int c = 0; c < CPS; c++) {
-                    uint32_t f0[4][2], f1[4][2];
-                    qmw_dec<T>::chunk(r0, cb, c, t, f0);
-                    qmw_dec<T>::chunk(r1, cb, c, t, f1);
-#pragma unroll
-                    for (int j = 0; j < 4; j++) {
-                        a[c & 1][j][0] = f0[j][0], a[c & 1][j][1] = f1[j][0];
-                        a[c & 1][j][2] = f0[j][1], a[c & 1][j][3] = f1[j][1];
-                    }
-                    wg_fence();
-#pragma unroll
-                    for (int j = 0; j < 4; j++)
-                        wgmma_op<BM, __nv_bfloat16>::rs_k(acc, a[c & 1][j], qmw_desc(xs + c * BM * 128 + 32 * j), (i | c | j) != 0);
-                    wg_commit();
-                    wg_wait<1>();
-                    wg_pin(acc);
-                    if (c == 0 && i > 0) mbar_arrive(empty((i - 1) % ST));
+                for (int j = 0; j < 4; j++) {
+                    a[j][0] = f0[j][0], a[j][1] = f1[j][0];
+                    a[j][2] = f0[j][1], a[j][3] = f1[j][1];
                 }
+                /* k16 step j at 32j bytes into the chunk's 1024-aligned rows: the descriptor's
+                 * address field (bytes / 16) plus 2j, without a carry */
+                const uint64_t dx = qmw_desc(xs + c * BM * 128);
+                wg_fence();
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    wgmma_op<BM, __nv_bfloat16>::rs_k(acc, a[j], dx + 2 * j, (i | (C::KSPLIT ? 0 : c) | j) != 0);
+                wg_commit();
+                wg_wait<1>();
+                wg_pin(acc);
+            };
+            /* stage i, P = i & 1: a split starts on a multiple of 256 elements (qmm_mm_chunk),
+             * so a half-block stage (KS 128 of a 256 block) is the block's first half when P = 0.
+             * The K-split block's warpgroup takes chunk CW, alternating register sets by stage. */
+            auto stage = [&](int i, auto par, auto cw) {
+                constexpr int P = decltype(par)::v, CB = KS < F::QK ? P * CPS : 0;
+                mbar_wait(full(i % ST), (unsigned)(i / ST) & 1);
+                if constexpr (C::KSPLIT) {
+                    if constexpr (P == 0) unit(i, qmw_c<CB>{}, cw, a0);
+                    else unit(i, qmw_c<CB>{}, cw, a1);
+                    if (i > 0) mbar_arrive(empty((i - 1) % ST));
+                } else {
+                    unit(i, qmw_c<CB>{}, qmw_c<0>{}, a0);
+                    if (i > 0) mbar_arrive(empty((i - 1) % ST));
+                    unit(i, qmw_c<CB>{}, qmw_c<1>{}, a1);
+                    if constexpr (CPS == 4) {
+                        unit(i, qmw_c<CB>{}, qmw_c<2>{}, a0);
+                        unit(i, qmw_c<CB>{}, qmw_c<3>{}, a1);
+                    }
+                }
+            };
+            auto run = [&](auto cw) { /* no path reaches a register set whose wgmmas may still run */
+                int i = 0;
+                for (; i + 1 < nst; i += 2) {
+                    stage(i, qmw_c<0>{}, cw);
+                    stage(i + 1, qmw_c<1>{}, cw);
+                }
+                if (i < nst) stage(i, qmw_c<0>{}, cw);
+            };
+            if constexpr (C::KSPLIT) {
+                if (wg) run(qmw_c<1>{});
+                else run(qmw_c<0>{});
+            } else {
+                run(qmw_c<0>{});
             }
         }
         wg_wait<0>();
         wg_pin(acc);
-        /* acc[4i + e]: W row 64wg + 16w + g + 8(e >> 1), X row 8i + 2t + (e & 1) */
+        if constexpr (C::KSPLIT) {
+            /* warpgroup 0 stores X rows 0 .. BM/2 - 1 of the tile, 1 the rest; each hands the
+             * other its sums of the other half through the stage memory, once both warpgroups'
+             * wgmmas have read it (both hold the same fragment layout; a + b == b + a) */
+            float4 *xch = reinterpret_cast<float4 *>(sptr);
+            const int lt = tid & 127;
+            auto put = [&](auto half) { /* acc[O ..] to the other warpgroup */
+                constexpr int O = decltype(half)::v * NA / 2;
 #pragma unroll
-        for (int i = 0; i < NA / 4; i++)
+                for (int q = 0; q < NA / 8; q++)
+                    xch[(wg * NA / 8 + q) * 128 + lt] = make_float4(acc[O + 4 * q], acc[O + 4 * q + 1], acc[O + 4 * q + 2], acc[O + 4 * q + 3]);
+            };
+            auto add = [&](auto half) { /* the other warpgroup's sums into acc[O ..] */
+                constexpr int O = decltype(half)::v * NA / 2;
+#pragma unroll
+                for (int q = 0; q < NA / 8; q++) {
+                    const float4 v = xch[((1 - wg) * NA / 8 + q) * 128 + lt];
+                    acc[O + 4 * q] += v.x, acc[O + 4 * q + 1] += v.y, acc[O + 4 * q + 2] += v.z, acc[O + 4 * q + 3] += v.w;
+                }
+            };
+            asm volatile("bar.sync 1, 256;\n" ::: "memory");
+            if (wg) put(qmw_c<0>{});
+            else put(qmw_c<1>{});
+            asm volatile("bar.sync 1, 256;\n" ::: "memory");
+            if (wg) add(qmw_c<1>{});
+            else add(qmw_c<0>{});
+        }
+        /* acc[4i + e]: W row 64wg + 16w + g + 8(e >> 1) (16w + g + 8(e >> 1) in the K-split
+         * block), X row 8i + 2t + (e & 1) */
+#pragma unroll
+        for (int i = 0; i < NA / 4; i++) {
+            if (C::KSPLIT && (i < NA / 8) != (wg == 0)) continue;
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                const int n = n0 + wg * 64 + w * 16 + g + 8 * (e >> 1), m = m0 + 8 * i + 2 * t + (e & 1);
+                const int n = n0 + (C::KSPLIT ? 0 : wg * 64) + w * 16 + g + 8 * (e >> 1), m = m0 + 8 * i + 2 * t + (e & 1);
                 if (n < p.n && m < p.m) qmm_store(p, split, b, m, n, acc[4 * i + e]);
             }
+        }
     }
 #endif
 }
