@@ -4,9 +4,10 @@
  * NB bytes (a multiple of 16, but for Q6_K's 210). A lane owns one group at a time; the LPR lanes of a row set take
  * the row's groups g, g + LPR, ... (LPR: the power of two that covers a row's groups, at most
  * 32), and a warp holds 32 / LPR row sets. W streams through a per-warp ring in shared memory
- * by cp.async (mv1_kernel says how); X comes from a pre-pass that rounds it to int8 per 32
- * elements (q = nearest(x · 127 / amax), d = amax / 127, s = d · Σq, as the other int8 paths)
- * in the layout the lanes read, and each block copies it to its shared memory. On sm_90 the
+ * by cp.async (mv1_kernel says how); X is rounded to int8 per 32 elements (q = nearest(x ·
+ * 127 / amax), d = amax / 127, s = d · Σq, as the other int8 paths) in the layout the lanes
+ * read: by each block into its shared memory up to K 4096, above that by a pre-pass into the
+ * workspace, which each block copies (qmm_mv1_launch gives the measured choice). On sm_90 the
  * pre-pass and the mat-vec are programmatic dependent launches that let their dependents
  * launch at once: a mat-vec's blocks take the SMs as the grid before it leaves them and issue
  * their first W copies before they wait for X (a call's fixed cost 3.5 -> 2.7 µs, H100). W
@@ -180,17 +181,14 @@ template <> struct mv1<MLXN_TYPE_Q6_K> {
     }
 };
 
-/* X, row 0, rounded to int8 per 32 into the workspace, laid out for the mat-vec's lanes: the
- * levels of group g (256 elements) at xq + 256 g, its 16-byte piece c at 16 (c ^ (g & 7)) so
- * that lanes reading consecutive groups hit distinct banks; the (d, s) of its block b at
- * xd + 8 g + 2 ((b / 2) ^ ((g / 2) & 3)) + b % 2. xd follows xq (K bytes): the mat-vec copies
- * both to shared memory as one run of K + K / 4 bytes. A warp per group, a lane per 8
- * elements (one 16- or 32-byte load), four lanes a block. */
-template <typename TX> static __global__ void __launch_bounds__(32 * MV1_WARPS) mv1_quant_x_kernel(qmm_kp p, uint8_t *xq) {
-    mlxn_pdl_trigger(); /* the mat-vec may launch and start its weight loads */
-    mlxn_pdl_wait();    /* X, and the workspace the grid before may still read */
-    const int k = 8 * (int)(blockIdx.x * blockDim.x + threadIdx.x);
-    if ((k & ~255) >= p.k) return; /* whole warps: K is a multiple of 256 */
+/* The 8 elements of X (row 0) from k, rounded to int8 per 32 into xq (the workspace or a
+ * block's shared memory), laid out for the mat-vec's lanes: the levels of group g (256
+ * elements) at xq + 256 g, its 16-byte piece c at 16 (c ^ (g & 7)) so that lanes reading
+ * consecutive groups hit distinct banks; the (d, s) of its block b at xd + 8 g + 2 ((b / 2) ^
+ * ((g / 2) & 3)) + b % 2. xd follows xq (K bytes): the mat-vec copies both from the workspace
+ * as one run of K + K / 4 bytes. A warp per group, a lane per 8 elements (one 16- or 32-byte
+ * load), four lanes a block. */
+template <typename TX> static __device__ __forceinline__ void mv1_round8(const qmm_kp &p, int k, uint8_t *xq) {
     float2 *xd = reinterpret_cast<float2 *>(xq + p.k);
     float v[8], s;
     int q[8];
@@ -202,6 +200,13 @@ template <typename TX> static __global__ void __launch_bounds__(32 * MV1_WARPS) 
     const int g = k >> 8, c = (k >> 4) & 15, b = (k >> 5) & 7;
     *reinterpret_cast<uint2 *>(xq + 256 * g + 16 * (c ^ (g & 7)) + 8 * ((k >> 3) & 1)) = make_uint2(w[0], w[1]);
     if ((k & 31) == 0) xd[8 * g + 2 * ((b >> 1) ^ ((g >> 1) & 3)) + (b & 1)] = make_float2(d, s);
+}
+template <typename TX> static __global__ void __launch_bounds__(32 * MV1_WARPS) mv1_quant_x_kernel(qmm_kp p, uint8_t *xq) {
+    mlxn_pdl_trigger(); /* the mat-vec may launch and start its weight loads */
+    mlxn_pdl_wait();    /* X, and the workspace the grid before may still read */
+    const int k = 8 * (int)(blockIdx.x * blockDim.x + threadIdx.x);
+    if ((k & ~255) >= p.k) return; /* whole warps: K is a multiple of 256 */
+    mv1_round8<TX>(p, k, xq);
 }
 
 /* The dot of one row's group g (levels u) with X, into acc. */
@@ -234,12 +239,21 @@ static __device__ __forceinline__ void mv1_group(const uint32_t (&u)[(mv1<T>::NB
     }
 }
 
-/* The workspace's X (K + K / 4 bytes) into shared memory, after the pre-pass. */
-static __device__ __forceinline__ void mv1_copy_x(const qmm_kp &p, const uint8_t *xg, uint8_t *xs) {
+/* X into shared memory after the wait: the pre-pass's rounding done by this block (tx: X's
+ * type) where xg is NULL, else the workspace's copy (K + K / 4 bytes). */
+static __device__ __forceinline__ void mv1_copy_x(const qmm_kp &p, mlxn_type tx, const uint8_t *xg, uint8_t *xs) {
     mlxn_pdl_wait();
-    const int n16 = (p.k + p.k / 4) / 16;
-    for (int i = threadIdx.x; i < n16; i += 32 * MV1_WARPS)
-        reinterpret_cast<uint4 *>(xs)[i] = __ldcg(reinterpret_cast<const uint4 *>(xg) + i);
+    if (!xg) {
+        for (int k = 8 * (int)threadIdx.x; k < p.k; k += 8 * 32 * MV1_WARPS) { /* whole warps: K % 256 == 0 */
+            if (tx == MLXN_TYPE_F32) mv1_round8<float>(p, k, xs);
+            else if (tx == MLXN_TYPE_F16) mv1_round8<__half>(p, k, xs);
+            else mv1_round8<__nv_bfloat16>(p, k, xs);
+        }
+    } else {
+        const int n16 = (p.k + p.k / 4) / 16;
+        for (int i = threadIdx.x; i < n16; i += 32 * MV1_WARPS)
+            reinterpret_cast<uint4 *>(xs)[i] = __ldcg(reinterpret_cast<const uint4 *>(xg) + i);
+    }
     __syncthreads();
 }
 
@@ -253,7 +267,7 @@ static __device__ __forceinline__ void mv1_copy_x(const qmm_kp &p, const uint8_t
  * copy offsets are constants. */
 #define MV1_ST 2
 template <mlxn_type T, int LL>
-static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p, const uint8_t *xw) {
+static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p, mlxn_type tx, const uint8_t *xw) {
     typedef mv1<T> F;
     constexpr int NW = (F::NB + 3) / 4, NP = (F::NB + 15) / 16; /* 16-byte pieces a lane copies a stage */
     constexpr int LPR = 1 << LL, RS = 32 >> LL, SB = 32 * F::NB; /* lanes a row, row sets, stage bytes */
@@ -286,7 +300,7 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p,
     long long tile = itile;
 #pragma unroll
     for (int j = 0; j < MV1_ST - 1; j++) issue();
-    mv1_copy_x(p, xw, smem);
+    mv1_copy_x(p, tx, xw, smem);
     float acc = 0.0f;
     int pass = 0, stage = 0;
     while (tile < ntiles) {
@@ -341,7 +355,7 @@ template <mlxn_type T, int LL> static mlxn_status mv1_go(const qmm_launch &l, co
     if (bps < 1) return MLXN_ERR_UNSUPPORTED;
     const long long cap = (long long)bps * l.dev->prop.multiProcessorCount, need = (tiles + MV1_WARPS - 1) / MV1_WARPS;
     return mlxn_cuda_launch(l.s, k, dim3((unsigned)(need < cap ? need : cap)), dim3(32 * MV1_WARPS), (size_t)smem, 1,
-                            mlxn_cuda_sm90(l.dev), p, xw);
+                            mlxn_cuda_sm90(l.dev), p, l.tx, xw);
 }
 
 /* LPR = 2^lpr_log lanes a row. */
@@ -374,11 +388,17 @@ mlxn_status qmm_mv1_launch(cuda_stream *s, const qmm_launch &l) {
     }
     int lpr_log = 0;
     while (lpr_log < 5 && (1 << lpr_log) < p.k / 256) lpr_log++;
+    /* Up to K 4096 each block rounds X itself after its wait (H100, same run: 4096² Q4_0 6.19 ->
+     * 5.44 µs, Q8_0 8.48 -> 7.48; 14336×4096 Q4_0 13.46 -> 13.27): the pre-pass's grid boundary
+     * costs more than K / 2048 rounds of rounding a block. At K 14336 the rounding costs more
+     * (Q4_0 4096×14336 13.67 -> 16.40): the pre-pass rounds it once. */
     void *ws = nullptr;
+    const bool own = p.k <= 4096;
     mlxn_status st = mlxn_dispatch_float(l.tx, [&](auto tx) -> mlxn_status {
         typedef decltype(tx) TX;
         /* X in 16-byte pieces of 8 elements, each inside one head */
         if ((uintptr_t)p.x % 16 || (p.x_hs && (p.x_hd % 8 || (p.x_hs * (long long)sizeof(TX)) % 16))) return MLXN_ERR_UNSUPPORTED;
+        if (own) return MLXN_OK;
         mlxn_status e = mlxn_cuda_workspace(s, (size_t)p.k + p.k / 4, &ws);
         if (e) return e;
         return mlxn_cuda_launch(l.s, mv1_quant_x_kernel<TX>, dim3((unsigned)(p.k / 256 + MV1_WARPS - 1) / MV1_WARPS),
