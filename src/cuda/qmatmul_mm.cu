@@ -297,8 +297,8 @@ template <mlxn_type T> static mlxn_status qmw_pick(const qmm_launch &l, int spli
     const long long t256 = (long long)((p.n + 127) / 128) * ((p.m + 255) / 256) * bs;
     if (t256 >= sms) return qmw_go<T, 256, 128>(l, splits);
     if constexpr (T != MLXN_TYPE_BF16) {
-        /* with 3 stages in flight: with 2 (Q6_K, F16) it read slower than 128 × 128 (H100, Q6_K
-         * 4096×14336 M 512: 0.46 against 0.65 of cuBLASLt) */
+        /* with 3 stages in flight: with 2 (F16) it reads slower than 128 × 128 (H100, Q6_K
+         * 4096×14336 M 512 on a 2-stage ring: 0.46 against 0.65 of cuBLASLt) */
         if constexpr (qmw_cfg<T, 256, 64>::ST >= 3) {
             const long long t64 = (long long)((p.n + 63) / 64) * ((p.m + 255) / 256) * bs,
                             t128 = (long long)((p.n + 127) / 128) * ((p.m + 127) / 128) * bs;

@@ -1,15 +1,16 @@
-/* CUDA mat-mat on Hopper's warpgroup tensor cores (wgmma, sm_90a): Yᵀ = W·Xᵀ, a tile of 128
- * W rows × BM X rows per block (BM 128 or 256, the wgmma N). Three warpgroups: one producer
+/* CUDA mat-mat on Hopper's warpgroup tensor cores (wgmma, sm_90a): Yᵀ = W·Xᵀ, a tile of 128 W
+ * rows × BM X rows per block (BM 128 or 256, the wgmma N). Three warpgroups: one producer
  * thread stages KS elements of K per stage with TMA (X: bf16 boxes of 64 × BM, 128-byte
- * swizzle, the B operand; W: its raw bytes, 128 rows a box, unswizzled) on full/empty
- * mbarriers; two consumer warpgroups of 64 W rows each. A consumer dequantizes its rows of W
- * from the staged raw blocks straight into wgmma A fragments (registers: elements 2t, 2t+1,
- * 2t+8, 2t+9 of each 16 of K, rows g and g + 8 of its warp's 16), one k64 chunk ahead of the
- * tensor cores (two register sets, wait_group 1). A tile of 64 W rows × 256 X rows (BN = 64,
- * for grids of few tiles) has both consumers on the same 64 rows, each taking one of a
- * stage's two k64 chunks, their sums added through shared memory at the end: the decode per
- * flop of the 128 × 256 tile on twice as many blocks. BF16 weights (prepared copies included)
- * skip the decode: W is staged swizzled like X and read by descriptor (ss form).
+ * swizzle, the B operand; W: its raw bytes, 128 rows a box, unswizzled, once per block where a
+ * stage holds part of a block) on full/empty mbarriers; two consumer warpgroups of 64 W rows
+ * each. A consumer dequantizes its rows of W from the staged raw blocks straight into wgmma A
+ * fragments (registers: elements 2t, 2t+1, 2t+8, 2t+9 of each 16 of K, rows g and g + 8 of its
+ * warp's 16), one k64 chunk ahead of the tensor cores (two register sets, wait_group 1). A tile
+ * of 64 W rows × 256 X rows (BN = 64, for grids of few tiles) has both consumers on the same 64
+ * rows, each taking one of a stage's two k64 chunks, their sums added through shared memory at
+ * the end: the decode per flop of the 128 × 256 tile on twice as many blocks. BF16 weights
+ * (prepared copies included) skip the decode: W is staged swizzled like X and read by
+ * descriptor (ss form).
  *
  * Numerics: each weight is the reference dequantization in f32 (one FFMA computes the exact
  * product or the reference's single rounding), rounded to bf16; X bf16; f32 accumulation —
@@ -336,11 +337,21 @@ template <mlxn_type T, int BM_, int BN_ = 128> struct qmw_cfg {
      * w of every stage (K split inside the block), their sums added at the end */
     static constexpr bool KSPLIT = BN == 64;
     static constexpr int XB = KS / 64 * BM * 128;          /* X bytes per stage */
-    static constexpr int WBY = SS ? KS / 64 * BN * 128 : BN * F::WB; /* W bytes per stage */
-    static constexpr int SB = (XB + WBY + 1023) / 1024 * 1024;
-    /* as many stages as fit in the 227 KB a block may hold, at most 8 */
-    static constexpr int ST = (227 * 1024 - 1024) / (SB + 16) < 8 ? (227 * 1024 - 1024) / (SB + 16) : 8;
-    static constexpr size_t smem() { return 1024 + (size_t)ST * SB + 16 * ST; }
+    static constexpr int WBY = SS ? KS / 64 * BN * 128 : BN * F::WB; /* W bytes per stage box */
+    /* WBLK: stages of part of a block (KS < QK) share their block's W box, so it is staged
+     * once per block, with the block's first stage, into a ring of 2 W slots beside the X
+     * stages: half the W bytes, and more stages where the box is large (Q6_K at 64 × 256:
+     * 3 stages of 64 KB of X + 2 W slots of 15 KB, where X and W per stage fit 2). A W slot
+     * is rewritten at stage i = SPB·B once stage i - ST is consumed, so that holds block B - 2
+     * whole only if ST <= SPB + 1 (SPB stages per block). */
+    static constexpr bool WBLK = !SS && KS < F::QK;
+    static constexpr int SPB = WBLK ? F::QK / KS : 1, NWS = WBLK ? 2 : 0;
+    static constexpr int SB = WBLK ? XB : (XB + WBY + 1023) / 1024 * 1024; /* ring bytes per stage */
+    static constexpr int WOFF = WBLK ? 0 : XB;                             /* W in a stage's slot */
+    /* as many stages as fit in the 227 KB a block may hold, at most 8 (WBLK: SPB + 1) */
+    static constexpr int STF = (227 * 1024 - 1024 - NWS * WBY) / (SB + 16), STM = WBLK ? SPB + 1 : 8;
+    static constexpr int ST = STF < STM ? STF : STM;
+    static constexpr size_t smem() { return 1024 + (size_t)ST * SB + (size_t)NWS * WBY + 16 * ST; }
     static constexpr int WDATA = (KS > F::QK ? KS / F::QK : 1) * F::BB; /* raw bytes a stage decodes */
     static_assert(SS || (F::WB % 16 == 0 && F::WB <= 512 && F::WB >= WDATA + (F::BB % 16 ? 14 : 0)),
                   "a stage's raw bytes fit its TMA box");
@@ -368,7 +379,11 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
     extern __shared__ unsigned char smem_raw[];
     const uint32_t sraw = (uint32_t)__cvta_generic_to_shared(smem_raw), sbase = (sraw + 1023) & ~1023u;
     unsigned char *sptr = smem_raw + (sbase - sraw);
-    const uint32_t bars = sbase + ST * C::SB;
+    const uint32_t bars = sbase + ST * C::SB + C::NWS * C::WBY;
+    /* the W box of stage i: in its slot, or (WBLK) in W slot (i / SPB) & 1 after the X stages */
+    auto wbox = [&](int i) {
+        return C::WBLK ? sbase + ST * C::SB + ((i / C::SPB) & 1) * C::WBY : sbase + (i % ST) * C::SB + C::WOFF;
+    };
     auto full = [&](int s) { return bars + 8 * s; };
     auto empty = [&](int s) { return bars + 8 * (ST + s); };
     /* the warpgroup by shuffle, so that the compiler sees it warp-uniform (descriptors and
@@ -392,14 +407,16 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
             for (int i = 0; i < nst; i++) {
                 const int s = i % ST, kx = k0 + i * KS;
                 if (i >= ST) mbar_wait(empty(s), (unsigned)((i / ST) - 1) & 1);
-                const uint32_t xs = sbase + s * C::SB, ws = xs + C::XB;
-                mbar_expect(full(s), C::XB + C::WBY);
+                const uint32_t xs = sbase + s * C::SB, ws = wbox(i);
+                const bool wload = !C::WBLK || i % C::SPB == 0; /* splits start on block boundaries */
+                mbar_expect(full(s), C::XB + (wload ? C::WBY : 0));
 #pragma unroll
                 for (int c = 0; c < CPS; c++) {
                     tma_2d(xs + c * BM * 128, &tx, kx + 64 * c, xrow, full(s));
                     if constexpr (C::SS) tma_3d(ws + c * C::BN * 128, &tw, kx + 64 * c, n0, wz, full(s));
                 }
-                if constexpr (!C::SS) tma_3d(ws, &tw, (kx / F::QK * F::BB & ~15) / 2, n0, wz, full(s));
+                if constexpr (!C::SS)
+                    if (wload) tma_3d(ws, &tw, (kx / F::QK * F::BB & ~15) / 2, n0, wz, full(s));
             }
         }
     } else {
@@ -412,7 +429,7 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
         if constexpr (C::SS) {
             for (int i = 0; i < nst; i++) {
                 const int s = i % ST;
-                const uint32_t xs = sbase + s * C::SB, ws = xs + C::XB;
+                const uint32_t xs = sbase + s * C::SB, ws = xs + C::WOFF;
                 mbar_wait(full(s), (unsigned)(i / ST) & 1);
                 wg_fence();
 #pragma unroll
@@ -432,7 +449,7 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
                 constexpr int CB = decltype(cbv)::v, c = decltype(cv)::v;
                 const int kx = k0 + i * KS, delta = kx / F::QK * F::BB & 15; /* the stage's data in its box */
                 const uint32_t xs = sbase + (i % ST) * C::SB;
-                const uint8_t *r0 = sptr + (xs + C::XB - sbase) + rowb + delta, *r1 = r0 + 8 * F::WB;
+                const uint8_t *r0 = sptr + (wbox(i) - sbase) + rowb + delta, *r1 = r0 + 8 * F::WB;
                 uint32_t f0[4][2], f1[4][2];
                 qmw_dec<T>::chunk(r0, CB, c, t, f0);
                 qmw_dec<T>::chunk(r1, CB, c, t, f1);
