@@ -1,10 +1,11 @@
 /* CUDA attention prefill on Hopper's warpgroup tensor cores (wgmma, sm_90a). A block: one
  * producer thread that stages BC-key K and V tiles into 128-byte-swizzled shared memory with
  * TMA (cp.async.bulk.tensor; full/empty mbarriers per K and per V stage), two consumer
- * warpgroups of 64 rows each (query × group head, as in attention_mma.cuh) that never wait for
- * each other. S = Q·Kᵀ reads Q and K from shared memory; P stays in registers as the A operand
- * of O += P·V, V read N-major; a warpgroup's softmax of one tile runs while the tensor cores
- * multiply the tile before. f16/bf16 K and V of one type; f32 accumulation and softmax. */
+ * warpgroups of 64 rows each (query × group head, as in attention_mma.cuh), which up to D 128
+ * take turns issuing their GEMMs. S = Q·Kᵀ reads Q and K from shared memory; P stays in
+ * registers as the A operand of O += P·V, V read N-major; a warpgroup's softmax of one tile
+ * runs while the tensor cores multiply the tile before. f16/bf16 K and V of one type; f32
+ * accumulation and softmax. */
 #pragma once
 
 #include "cuda/attention_mma.cuh"
@@ -183,8 +184,8 @@ attn_wgmma_kernel(att_params p, float *ws, const __grid_constant__ CUtensorMap t
                                     wg_desc(kt + (kk >> 2) * BC * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
             wg_commit();
         };
-        /* issues O += P·V(t), 16 keys a step; P's accumulator layout is the A register layout */
-        auto pv = [&](int t) {
+        /* waits for V(t) and zeroes its rows past L (both warpgroups, outside their turns) */
+        auto pv_prep = [&](int t) {
             const int s = t % ST, j0 = (t0 + t) * BC;
             const uint32_t vt = v_s + s * BC * D * 2;
             mbar_wait(full_v(s), (unsigned)(t / ST) & 1);
@@ -195,6 +196,10 @@ attn_wgmma_kernel(att_params p, float *ws, const __grid_constant__ CUtensorMap t
                 }
                 asm volatile("fence.proxy.async.shared::cta;\nbar.sync 3, 256;\n" ::: "memory");
             }
+        };
+        /* issues O += P·V(t), 16 keys a step; P's accumulator layout is the A register layout */
+        auto pv = [&](int t) {
+            const uint32_t vt = v_s + (t % ST) * BC * D * 2;
 #pragma unroll
             for (int kc = 0; kc < BC / 16; kc++)
 #pragma unroll
@@ -205,6 +210,18 @@ attn_wgmma_kernel(att_params p, float *ws, const __grid_constant__ CUtensorMap t
             for (int kc = 0; kc < BC / 16; kc++) wgmma_op<D, T>::rs(o, pa[kc], wg_desc(vt + kc * 16 * 128, BC * 128, 1024), 1);
             wg_commit();
         };
+        /* up to D 128 the warpgroups issue their GEMMs in turns (named barriers 4 and 5), each
+         * computing its softmax during the other's, so the tensor cores alternate between them
+         * (H100, three runs each: Llama L 4096 381-424 -> 427-468 TFLOP/s, Gemma-3-27B L 8192
+         * 524-565 -> 575-595; at D 256, 32 heads, L 4096 524-535 -> 513-519: not there) */
+        constexpr bool PP = D <= 128;
+        auto turn = [&]() {
+            if constexpr (PP) asm volatile("bar.sync %0, 256;\n" ::"r"(4 + wg) : "memory");
+        };
+        auto pass = [&]() {
+            if constexpr (PP) asm volatile("bar.arrive %0, 256;\n" ::"r"(5 - wg) : "memory");
+        };
+        if (PP && wg == 1) asm volatile("bar.arrive 4, 256;\n" ::: "memory"); /* warpgroup 0 starts */
         /* the softmax of tile t's S (in sc, complete): P into sc, the running m and l, and the
          * factor alpha the accumulators take before P·V(t).
          * sc[4i + e]: row (lane >> 2) + 8·(e >> 1) of this warp's 16, key 8i + 2·(lane & 3) + (e & 1).
@@ -284,7 +301,9 @@ attn_wgmma_kernel(att_params p, float *ws, const __grid_constant__ CUtensorMap t
 
         if (n_tiles > 0) {
             float alpha[2];
+            turn();
             qk(0);
+            pass();
             wg_wait<0>();
             wg_pin(sc);
             mbar_arrive(empty_k(0));
@@ -293,8 +312,11 @@ attn_wgmma_kernel(att_params p, float *ws, const __grid_constant__ CUtensorMap t
         }
         for (int t = 0; t + 1 < n_tiles; t++) {
             float alpha[2];
+            pv_prep(t);
+            turn();
             qk(t + 1);
             pv(t);
+            pass();
             wg_wait<1>(); /* S(t + 1); P(t)·V(t) may still run */
             wg_pin(sc);
             mbar_arrive(empty_k((t + 1) % ST));
@@ -313,7 +335,10 @@ attn_wgmma_kernel(att_params p, float *ws, const __grid_constant__ CUtensorMap t
             to_pa();
         }
         if (n_tiles > 0) {
+            pv_prep(n_tiles - 1);
+            turn();
             pv(n_tiles - 1);
+            pass();
             wg_wait<0>();
             wg_pin(o);
         }
