@@ -290,6 +290,15 @@ static __global__ void __launch_bounds__(32 * MVQ_WARPS, MT >= 4 ? 2 : 3)
                 else
                     for (int o = lane; o < per; o += 32) qmm_cp_async<8>(dr + 8 * o, sr + 8 * o);
             }
+        } else if (G == 4) { /* rows of 4-byte multiples (K 576 of Q4_0: 324 bytes) */
+            const int per = nbytes >> 2;
+#pragma unroll
+            for (int r = 0; r < 4; r++) {
+                if (r >= rows) break;
+                uint8_t *dr = dst + r * RS;
+                const uint8_t *sr = src + r * p.w_row;
+                for (int o = lane; o < per; o += 32) qmm_cp_async<4>(dr + 4 * o, sr + 4 * o);
+            }
         } else {
             const int per = nbytes / 2;
             for (int i = lane; i < rows * per; i += 32) {
@@ -413,7 +422,7 @@ template <mlxn_type T, int MT> static mlxn_status mvq_go(cuda_stream *s, const q
     if (st) return st;
     const uintptr_t al = (uintptr_t)p.w | (uintptr_t)p.w_row | (uintptr_t)p.w_batch | (uintptr_t)GE::CB |
                          (uintptr_t)(bpr / mvq<T>::SUPER * mvq<T>::BB);
-    const int G = al % 16 == 0 ? 16 : al % 8 == 0 ? 8 : 2;
+    const int G = al % 16 == 0 ? 16 : al % 8 == 0 ? 8 : al % 4 == 0 ? 4 : 2;
     /* A block's warps split K in wk parts (each warp at least one chunk of 1024 per tile):
      * as many as the chunks allow, for small tiles of 4·8/wk rows that balance over the
      * blocks; the grid holds what fits on the GPU at once, each block looping over tiles
