@@ -171,6 +171,13 @@ attn_wgmma_kernel(att_params p, float *ws, const __grid_constant__ CUtensorMap t
         const float sl2 = a.scale * ATT_LOG2E;
         const uint32_t q_wg = q_s + wg * 64 * 128;
 
+        /* P's registers, read by the P·V wgmmas until their wait: kept where they are */
+        auto pin_pa = [&]() {
+#pragma unroll
+            for (int kc = 0; kc < BC / 16; kc++)
+#pragma unroll
+                for (int x = 0; x < 4; x++) asm volatile("" : "+r"(pa[kc][x])::"memory");
+        };
         /* issues S = Q·K(t)ᵀ into sc */
         auto qk = [&](int t) {
             const int s = t % ST;
@@ -200,10 +207,7 @@ attn_wgmma_kernel(att_params p, float *ws, const __grid_constant__ CUtensorMap t
         /* issues O += P·V(t), 16 keys a step; P's accumulator layout is the A register layout */
         auto pv = [&](int t) {
             const uint32_t vt = v_s + (t % ST) * BC * D * 2;
-#pragma unroll
-            for (int kc = 0; kc < BC / 16; kc++)
-#pragma unroll
-                for (int x = 0; x < 4; x++) asm volatile("" : "+r"(pa[kc][x])::"memory");
+            pin_pa();
             wg_pin(o);
             wg_fence();
 #pragma unroll
@@ -323,10 +327,7 @@ attn_wgmma_kernel(att_params p, float *ws, const __grid_constant__ CUtensorMap t
             softmax(t + 1, alpha);
             wg_wait<0>();
             wg_pin(o);
-#pragma unroll
-            for (int kc = 0; kc < BC / 16; kc++)
-#pragma unroll
-                for (int x = 0; x < 4; x++) asm volatile("" : "+r"(pa[kc][x])::"memory");
+            pin_pa();
             mbar_arrive(empty_v(t % ST));
 #pragma unroll
             for (int i = 0; i < NO / 4; i++)

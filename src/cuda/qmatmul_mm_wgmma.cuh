@@ -17,6 +17,8 @@
  * the same values the mma.sync path produces. */
 #pragma once
 
+#include <type_traits>
+
 #include "cuda/hopper.cuh"
 #include "cuda/qmatmul.cuh"
 
@@ -361,7 +363,7 @@ template <mlxn_type T, int BM_, int BN_ = 128> struct qmw_cfg {
 };
 
 /* a compile-time int carried into a generic lambda */
-template <int V> struct qmw_c { static constexpr int v = V; };
+template <int V> using qmw_c = std::integral_constant<int, V>;
 
 /* grid: (N tiles · M tiles, batch · splits); tx: X as [batch·m][k] bf16; tw: W's raw bytes as
  * [batch][n][row bytes / 2] u16 (decoded formats) or [batch][n][k] bf16 (SS). Tile order,
@@ -446,7 +448,7 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
             /* k64 chunk c of stage i into a (CB: the k64 chunks of the stage's first block before
              * the stage), then its four wgmmas; returns once the previous chunk's are done */
             auto unit = [&](int i, auto cbv, auto cv, uint32_t(&a)[4][4]) {
-                constexpr int CB = decltype(cbv)::v, c = decltype(cv)::v;
+                constexpr int CB = decltype(cbv)::value, c = decltype(cv)::value;
                 const int kx = k0 + i * KS, delta = kx / F::QK * F::BB & 15; /* the stage's data in its box */
                 const uint32_t xs = sbase + (i % ST) * C::SB;
                 const uint8_t *r0 = sptr + (wbox(i) - sbase) + rowb + delta, *r1 = r0 + 8 * F::WB;
@@ -473,7 +475,7 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
              * so a half-block stage (KS 128 of a 256 block) is the block's first half when P = 0.
              * The K-split block's warpgroup takes chunk CW, alternating register sets by stage. */
             auto stage = [&](int i, auto par, auto cw) {
-                constexpr int P = decltype(par)::v, CB = KS < F::QK ? P * CPS : 0;
+                constexpr int P = decltype(par)::value, CB = KS < F::QK ? P * CPS : 0;
                 mbar_wait(full(i % ST), (unsigned)(i / ST) & 1);
                 if constexpr (C::KSPLIT) {
                     if constexpr (P == 0) unit(i, qmw_c<CB>{}, cw, a0);
@@ -513,13 +515,13 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
             float4 *xch = reinterpret_cast<float4 *>(sptr);
             const int lt = tid & 127;
             auto put = [&](auto half) { /* acc[O ..] to the other warpgroup */
-                constexpr int O = decltype(half)::v * NA / 2;
+                constexpr int O = decltype(half)::value * NA / 2;
 #pragma unroll
                 for (int q = 0; q < NA / 8; q++)
                     xch[(wg * NA / 8 + q) * 128 + lt] = make_float4(acc[O + 4 * q], acc[O + 4 * q + 1], acc[O + 4 * q + 2], acc[O + 4 * q + 3]);
             };
             auto add = [&](auto half) { /* the other warpgroup's sums into acc[O ..] */
-                constexpr int O = decltype(half)::v * NA / 2;
+                constexpr int O = decltype(half)::value * NA / 2;
 #pragma unroll
                 for (int q = 0; q < NA / 8; q++) {
                     const float4 v = xch[((1 - wg) * NA / 8 + q) * 128 + lt];
