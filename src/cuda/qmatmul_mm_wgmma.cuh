@@ -1,5 +1,5 @@
 /* CUDA mat-mat on Hopper's warpgroup tensor cores (wgmma, sm_90a): Yᵀ = W·Xᵀ, a tile of 128 W
- * rows × BM X rows per block (BM 128 or 256, the wgmma N). Three warpgroups: one producer
+ * rows × BM X rows per block (BM 64, 128 or 256, the wgmma N). Three warpgroups: one producer
  * thread stages KS elements of K per stage with TMA (X: bf16 boxes of 64 × BM, 128-byte
  * swizzle, the B operand; W: its raw bytes, 128 rows a box, unswizzled, once per block where a
  * stage holds part of a block) on full/empty mbarriers; two consumer warpgroups of 64 W rows
@@ -332,9 +332,9 @@ static __device__ __forceinline__ uint64_t qmw_desc(uint32_t addr) { return wg_d
 template <mlxn_type T, int BM_, int BN_ = 128> struct qmw_cfg {
     typedef qmw_fmt<T> F;
     static constexpr bool SS = T == MLXN_TYPE_BF16;
-    /* K per stage: 64 for bf16 W; 256 for the K-quants at BM = 128 (measured ahead of 128 by
-     * 10-15%: no block read twice); else 128 (at BM = 256, stages of 64 KB of X: two fit) */
-    static constexpr int BM = BM_, BN = BN_, KS = SS ? 64 : F::QK == 256 && BM == 128 ? 256 : 128, CPS = KS / 64;
+    /* K per stage: 64 for bf16 W; 256 for the K-quants at BM <= 128 (measured ahead of 128 by
+     * 10-15% at BM 128: no block read twice); else 128 (at BM = 256, stages of 64 KB of X: two fit) */
+    static constexpr int BM = BM_, BN = BN_, KS = SS ? 64 : F::QK == 256 && BM <= 128 ? 256 : 128, CPS = KS / 64;
     /* BN = 64: both consumer warpgroups hold the same 64 W rows, warpgroup w taking k64 chunk
      * w of every stage (K split inside the block), their sums added at the end */
     static constexpr bool KSPLIT = BN == 64;
