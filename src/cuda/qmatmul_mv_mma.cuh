@@ -4,25 +4,26 @@
  * X is rounded to int8 per 32 as for the dp4a kernel (q, d, s = d·Σq), by a pre-pass that
  * writes it block-major, [batch][K/32][MT][32] bytes and [batch][K/32][MT] (d, s), its bytes
  * permuted so that a lane's two B-fragment words sit side by side (one 8-byte load). Blocks
- * of 64 W rows: a producer warp stages KS elements of K per stage: W's raw bytes by TMA (a
- * 64-row box, rows past N read as zeros), X's blocks and scales of the stage by two bulk
- * copies, on full/empty mbarriers. Eight consumer warps: two per 16 rows, one taking the
- * stage's even units (32-blocks, or K-quant super-blocks), the other the odd ones, their sums
- * added at the end (eight warps where four left the SMs short of eligible warps: ncu, Q4_0
- * 4096×14336 M = 8, 0.47 eligible per scheduler, stalled on shared-memory loads). A consumer
- * takes each 32-block of its units: the levels of its rows g and g + 8 as the A fragment of
- * one mma.sync m16n8k32 (s8) per 8 X rows (Q6_K: two k16, one per integer scale), and the
- * s32 sums into f32 with the scales: y += d_w·(d_x·Σ w_q x_q) + c_w·s_x, the dp4a kernel's
- * formula. Splits over K fill the GPU when the row tiles do not: each split stores its
- * partials, and the last of a tile's splits to finish (a counter per tile, zeroed by the
- * pre-pass) adds them in split order and stores y, so results do not depend on which split
- * finishes last. */
+ * of BN = 16, 32 or 64 W rows: a producer warp stages KS elements of K per stage: W's raw
+ * bytes by TMA (a BN-row box, rows past N read as zeros), X's blocks and scales of the stage
+ * by two bulk copies, on full/empty mbarriers. Eight consumer warps, 8 / (BN / 16) per 16
+ * rows, take the stage's units (32-blocks, or runs of a K-quant super-block) in turn, their
+ * sums added at the end in warp order (eight warps where four left the SMs short of eligible
+ * warps: ncu, Q4_0 4096×14336 M = 8, 0.47 eligible per scheduler, stalled on shared-memory
+ * loads). A consumer takes each 32-block of its units: the levels of its rows g and g + 8 as
+ * the A fragment of one mma.sync m16n8k32 (s8) per 8 X rows (Q6_K: two k16, one per integer
+ * scale), and the s32 sums into f32 with the scales: y += d_w·(d_x·Σ w_q x_q) + c_w·s_x, the
+ * dp4a kernel's formula. Narrower row tiles, then splits over K, fill the GPU where 64-row
+ * tiles do not (qmi_plan): each split stores its partials, and the last of a tile's splits
+ * to finish (a counter per tile, zeroed by the pre-pass) adds them in split order and stores
+ * y, so results do not depend on which split finishes last. */
 
-#define QMI_BN 64                  /* W rows per block */
 #define QMI_THREADS (32 * 9)       /* eight consumer warps, one producer */
 
 /* KS elements of K per stage; a stage's W bytes start at a multiple of 16 (KS/QK·BB is) and
- * fit the WB-byte box, whose 4·WB-byte row stride puts a warp's 8 rows on distinct banks. */
+ * fit the WB-byte box. Its rows sit WB bytes apart whatever its height: WB / 4 words is an
+ * odd multiple of 4 for every WB here, so a warp's 8 rows g start on distinct 4-bank groups
+ * and the lanes' words (4 a row) hit 32 banks. */
 template <mlxn_type T> struct qmi_fmt;
 template <> struct qmi_fmt<MLXN_TYPE_Q4_0> { static constexpr bool MIN = true; static constexpr int QK = 32, BB = 18, KS = 512, WB = 304; };
 template <> struct qmi_fmt<MLXN_TYPE_Q4_1> { static constexpr bool MIN = true; static constexpr int QK = 32, BB = 20, KS = 512, WB = 336; };
@@ -201,28 +202,35 @@ static __global__ void qmi_quant_x_kernel(qmm_kp p, int8_t *xq, float2 *xd, unsi
     if (lane == 0) xd[wid] = make_float2(d, s);
 }
 
-template <mlxn_type T, int MT> struct qmi_cfg {
+/* BN W rows a block: BN / 16 row slabs, H consumer warps per slab taking units of UW 32-blocks
+ * in turn (a K-quant super-block is split into 8 / UW runs when H warps share a stage of two). */
+template <mlxn_type T, int MT, int BN> struct qmi_cfg {
     typedef qmi_fmt<T> F;
-    static constexpr int KS = F::KS, NB = KS / 32, WBY = QMI_BN * F::WB, XBY = NB * MT * 32, DBY = NB * MT * 8;
+    static constexpr int KS = F::KS, NB = KS / 32, WBY = BN * F::WB, XBY = NB * MT * 32, DBY = NB * MT * 8;
     static constexpr int SB = (WBY + XBY + DBY + 127) / 128 * 128;
-    /* stages: two blocks per SM, at most 6 */
-    static constexpr int ST = (110 * 1024) / SB < 6 ? (110 * 1024) / SB : 6;
+    static constexpr int SLABS = BN / 16, H = 8 / SLABS;
+    static constexpr int UW = qmi_dec<T>::UNIT < NB / H ? qmi_dec<T>::UNIT : NB / H;
+    /* stages: two blocks per SM, at most 8 (a 64-row box gets at most 6 in 110 KB) */
+    static constexpr int ST = (110 * 1024) / SB < 8 ? (110 * 1024) / SB : 8;
     static constexpr size_t smem() { return 128 + (size_t)ST * SB + 16 * ST; }
     static constexpr int DATA = KS / F::QK * F::BB; /* W bytes of a stage */
     static_assert(F::WB % 16 == 0 && F::WB <= 512 && F::WB >= DATA + (DATA % 16 ? 12 : 0) && DATA % 4 == 0,
                   "a stage's W bytes fit the box from any 4-aligned offset");
     static_assert(ST >= 2, "two stages");
+    static_assert(BN == 16 || BN == 32 || BN == 64, "row tiles of 16, 32 or 64");
+    static_assert(UW >= 1 && 8 % UW == 0, "a unit lies inside one K-quant super-block");
+    static_assert((H - 1) * SLABS * MT / 8 * 4 * 32 * 4 <= SB, "the warps' sums fit stage 0");
 };
 
-/* grid: (N tiles of 64, splits, batch); tw: W's raw bytes as [batch][n][row bytes / 2] u16. */
-template <mlxn_type T, int MT>
+/* grid: (N tiles of BN, splits, batch); tw: W's raw bytes as [batch][n][row bytes / 2] u16. */
+template <mlxn_type T, int MT, int BN>
 static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const int8_t *xq, const float2 *xd,
                                                                   unsigned *cnt, const __grid_constant__ CUtensorMap tw) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    typedef qmi_cfg<T, MT> C;
+    typedef qmi_cfg<T, MT, BN> C;
     typedef qmi_fmt<T> F;
     typedef qmi_dec<T> D;
-    constexpr int ST = C::ST, NT = MT / 8;
+    constexpr int ST = C::ST, NT = MT / 8, SLABS = C::SLABS, H = C::H, UW = C::UW;
     extern __shared__ unsigned char smem_raw[];
     const uint32_t sraw = (uint32_t)__cvta_generic_to_shared(smem_raw), sbase = (sraw + 127) & ~127u;
     const unsigned char *sptr = smem_raw + (sbase - sraw);
@@ -230,7 +238,7 @@ static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const
     auto full = [&](int s) { return bars + 8 * s; };
     auto empty = [&](int s) { return bars + 8 * (ST + s); };
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int n0 = blockIdx.x * QMI_BN, split = blockIdx.y, b = blockIdx.z, bpr = p.k / 32;
+    const int n0 = blockIdx.x * BN, split = blockIdx.y, b = blockIdx.z, bpr = p.k / 32;
     const int k0 = split * p.k_split, k1 = min(p.k, k0 + p.k_split), nst = (k1 - k0 + C::KS - 1) / C::KS;
     if (threadIdx.x == 0)
         for (int s = 0; s < ST; s++) mbar_init(full(s), 1), mbar_init(empty(s), 8);
@@ -266,27 +274,28 @@ static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const
                 copy_x(i);
             }
         }
+        return; /* the consumers' named barriers count their 256 threads only */
     }
-    const int g = lane >> 2, t = lane & 3, rw = warp & 3, h = warp >> 2;
+    const int g = lane >> 2, t = lane & 3, rw = warp % SLABS, h = warp / SLABS;
     float acc[NT][4];
 #pragma unroll
     for (int j = 0; j < NT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
-    for (int i = 0; i < (warp < 8 ? nst : 0); i++) {
+    for (int i = 0; i < nst; i++) {
         const int s = i % ST, nb = min(C::NB, (k1 - k0 - i * C::KS) / 32);
         const unsigned char *ws = sptr + s * C::SB, *xs = ws + C::WBY;
         const float4 *xds = reinterpret_cast<const float4 *>(xs + C::XBY);
         const int delta = (k0 + i * C::KS) / F::QK * F::BB & 15;
         const uint8_t *r0 = ws + (16 * rw + g) * F::WB + delta, *r1 = r0 + 8 * F::WB;
         mbar_wait(full(s), (unsigned)(i / ST) & 1);
-        /* warps h = 0 and 1 of a row slab take alternate units of the stage; 32-element formats
-         * four blocks deep (H100, same run: M = 8 2-3% faster than not unrolled), a K-quant
-         * super-block is already eight */
-#pragma unroll(D::UNIT == 1 ? 4 : 1)
-        for (int u = h * D::UNIT; u < nb; u += 2 * D::UNIT) {
+        /* warps h = 0 .. H - 1 of a row slab take units of the stage in turn; 32-element formats
+         * up to four blocks deep (H100, same run: M = 8 2-3% faster than not unrolled), a
+         * K-quant unit is already UW */
+#pragma unroll(UW == 1 ? (C::NB / H < 4 ? C::NB / H : 4) : 1)
+        for (int u = h * UW; u < nb; u += H * UW) {
             typename D::pre P;
             D::prep(r0, r1, u, P);
 #pragma unroll
-            for (int G = 0; G < D::UNIT; G++) {
+            for (int G = 0; G < UW; G++) {
                 const int kb = u + G;
                 qmi_blk o;
                 D::blk(r0, r1, kb, t, P, o);
@@ -316,43 +325,47 @@ static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const
         __syncwarp();
         if (lane == 0) mbar_arrive(empty(s));
     }
-    if (warp == 8) return;
-    /* the odd units' sums join the even ones' in stage 0, free once every consumer is past its
-     * last stage (every copy has landed: each was waited for) */
+    /* the sums of warps h > 0 join warp 0's of their slab in stage 0, free once every consumer
+     * is past its last stage (every copy has landed: each was waited for); [h - 1][slab][NT·4][32] */
     unsigned ln; /* the lane, read again rather than kept live across the loop */
     asm volatile("mov.u32 %0, %%laneid;\n" : "=r"(ln));
     float *part = reinterpret_cast<float *>(const_cast<unsigned char *>(sptr)) + rw * (NT * 4 * 32) + ln;
+    constexpr int HS = SLABS * NT * 4 * 32; /* floats between two h */
     asm volatile("bar.sync 1, 256;\n" ::: "memory");
     if (h) {
 #pragma unroll
         for (int j = 0; j < NT; j++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) part[(4 * j + e) * 32] = acc[j][e];
+            for (int e = 0; e < 4; e++) part[(h - 1) * HS + (4 * j + e) * 32] = acc[j][e];
     }
     asm volatile("bar.sync 1, 256;\n" ::: "memory");
-    if (h) return;
-    /* acc[j][e]: W row 16·rw + g + 8(e >> 1), X row 8j + 2t + (e & 1) */
+    if (!h) {
+        /* acc[j][e]: W row 16·rw + g + 8(e >> 1), X row 8j + 2t + (e & 1) */
 #pragma unroll
-    for (int j = 0; j < NT; j++)
+        for (int j = 0; j < NT; j++)
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            const int n = n0 + 16 * rw + (int)(ln >> 2) + 8 * (e >> 1), m = 8 * j + 2 * (int)(ln & 3) + (e & 1);
-            if (n < p.n && m < p.m) qmm_store(p, split, b, m, n, acc[j][e] + part[(4 * j + e) * 32]);
-        }
+            for (int e = 0; e < 4; e++) {
+                float v = acc[j][e];
+#pragma unroll
+                for (int hh = 1; hh < H; hh++) v += part[(hh - 1) * HS + (4 * j + e) * 32];
+                const int n = n0 + 16 * rw + (int)(ln >> 2) + 8 * (e >> 1), m = 8 * j + 2 * (int)(ln & 3) + (e & 1);
+                if (n < p.n && m < p.m) qmm_store(p, split, b, m, n, v);
+            }
+    }
     if (!p.part) return;
     /* the tile's last split to arrive adds the partials, [split][batch][m][n], in split order */
     __shared__ int last;
     __threadfence();
-    asm volatile("bar.sync 2, 128;\n" ::: "memory");
+    asm volatile("bar.sync 1, 256;\n" ::: "memory");
     if (threadIdx.x == 0) last = atomicAdd(cnt + (long long)b * gridDim.x + blockIdx.x, 1u) == gridDim.y - 1;
-    asm volatile("bar.sync 2, 128;\n" ::: "memory");
+    asm volatile("bar.sync 1, 256;\n" ::: "memory");
     if (!last) return;
     __threadfence();
     const long long total = (long long)p.batch * p.m * p.n;
     qmm_kp q = p;
     q.part = NULL;
-    for (int i = threadIdx.x; i < QMI_BN * p.m; i += 128) {
-        const int n = n0 + i % QMI_BN, m = i / QMI_BN;
+    for (int i = threadIdx.x; i < BN * p.m; i += 256) {
+        const int n = n0 + i % BN, m = i / BN;
         if (n >= p.n) continue;
         const float *src = p.part + ((long long)b * p.m + m) * p.n + n;
         float v = 0.0f;
@@ -375,17 +388,33 @@ static bool qmi_ok(const qmm_launch &l) {
 #endif
 }
 
-template <mlxn_type T, int MT> static mlxn_status qmi_go(cuda_stream *s, const qmm_launch &l) {
-    typedef qmi_cfg<T, MT> C;
+/* Row tile and splits over K: the widest tile down to bn_min whose tiles give every SM a
+ * block, then splits until blocks fill two an SM (one wave), each at least two stages long.
+ * A narrower tile re-reads X from L2 per block (40·MT bytes a 32-block against BN·BB/QK·32 of
+ * W: Q4_0 at MT 8 0.28 of W's bytes at BN 64, 0.56 at 32, 1.1 at 16; twice that at MT 16); a
+ * split adds the partials' store, a counter and the last split's sum. */
+struct qmi_shape {
+    int bn, splits, k_split;
+};
+static qmi_shape qmi_plan(const qmm_launch &l, int ks, int bn_min) {
+    const int sms = l.dev->prop.multiProcessorCount, nks = (l.p->k + ks - 1) / ks;
+    auto tiles = [&](int bn) { return (long long)(l.p->n + bn - 1) / bn * l.batch; };
+    int bn = 64;
+    while (bn > bn_min && tiles(bn) < sms) bn /= 2;
+    const long long t = tiles(bn), slots = 2LL * sms;
+    int splits = t >= sms ? 1 : (int)(slots / t);
+    splits = std::min(std::min(splits, 16), std::max(1, nks / 2));
+    const int k_split = (nks + splits - 1) / splits * ks;
+    return qmi_shape{bn, (l.p->k + k_split - 1) / k_split, k_split};
+}
+
+template <mlxn_type T, int MT, int BN> static mlxn_status qmi_go(cuda_stream *s, const qmm_launch &l, const qmi_shape &sh) {
+    typedef qmi_cfg<T, MT, BN> C;
     typedef qmi_fmt<T> F;
     qmm_kp p = *l.p;
-    const int bpr = p.k / 32, nks = (p.k + C::KS - 1) / C::KS;
-    /* splits over K until the blocks fill two per SM, each at least two stages long */
-    const long long tiles = (long long)(p.n + QMI_BN - 1) / QMI_BN * l.batch, slots = 2LL * l.dev->prop.multiProcessorCount;
-    int splits = tiles >= slots ? 1 : (int)(slots / tiles);
-    splits = std::min(std::min(splits, 16), std::max(1, nks / 2));
-    p.k_split = (nks + splits - 1) / splits * C::KS;
-    splits = (p.k + p.k_split - 1) / p.k_split;
+    const int bpr = p.k / 32, splits = sh.splits;
+    p.k_split = sh.k_split;
+    const long long tiles = (long long)(p.n + BN - 1) / BN * l.batch;
     const size_t qb = ((size_t)l.batch * bpr * MT * 32 + 255) / 256 * 256, db = ((size_t)l.batch * bpr * MT * 8 + 255) / 256 * 256;
     const size_t pb = splits > 1 ? ((size_t)splits * l.batch * p.m * p.n * 4 + 255) / 256 * 256 : 0;
     const int ncnt = splits > 1 ? (int)tiles : 0;
@@ -406,20 +435,41 @@ template <mlxn_type T, int MT> static mlxn_status qmi_go(cuda_stream *s, const q
     const cuuint32_t one[3] = {1, 1, 1};
     const cuuint64_t wd[3] = {(cuuint64_t)(p.k / F::QK * F::BB / 2), (cuuint64_t)p.n, (cuuint64_t)(p.w_batch ? l.batch : 1)},
                      wst[2] = {(cuuint64_t)p.w_row, p.w_batch ? (cuuint64_t)p.w_batch : (cuuint64_t)p.w_row * p.n};
-    const cuuint32_t wb[3] = {F::WB / 2, QMI_BN, 1};
+    const cuuint32_t wb[3] = {F::WB / 2, BN, 1};
     const CUresult r = wg_encoder()(&mw, CU_TENSOR_MAP_DATA_TYPE_UINT16, 3, const_cast<uint8_t *>(p.w), wd, wst, wb, one,
                                     CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
                                     CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     if (r != CUDA_SUCCESS) return mlxn_err(MLXN_ERR_DEVICE, "qmatmul: cuTensorMapEncodeTiled failed (%d)", (int)r);
-    auto k = qmi_kernel<T, MT>;
+    auto k = qmi_kernel<T, MT, BN>;
     static std::atomic<unsigned long long> raised;
     if ((st = mlxn_cuda_raise_smem(k, C::smem(), l.dev, raised))) return st;
-    const dim3 grid((unsigned)((p.n + QMI_BN - 1) / QMI_BN), (unsigned)splits, (unsigned)l.batch);
+    const dim3 grid((unsigned)((p.n + BN - 1) / BN), (unsigned)splits, (unsigned)l.batch);
     return mlxn_cuda_launch(l.s, k, grid, dim3(QMI_THREADS), C::smem(), 1, true, p, (const int8_t *)xq, (const float2 *)xd, cnt, mw);
 }
 
+/* The narrowest row tile of a format. H100, same run, µs at M = 8 / 16, 64-row tiles with
+ * splits -> this: 16 for Q4_0, Q4_1 and IQ4_NL (Q4_0 4096² 10.9 -> 8.7 / 13.6 -> 9.9, 4096×14336
+ * 20.5 -> 17.8 / 25.9 -> 22.4, 1024×4096 8.4 -> 6.4 / 11.3 -> 7.1; IQ4_NL 4096×14336 at M 8 25.1
+ * -> 26.6, its one loss); 32 for Q8_0 and Q6_K (16 costs them more X re-read than it saves:
+ * Q8_0 4096×14336 M 8 28.7 -> 37.0 at 16, 27.6 at 32; Q6_K 4096×14336 M 16 38.1 -> 32.1, M 8
+ * 24.7 -> 25.9); 64 for Q4_K and Q5_K, whose super-block scales narrower tiles unpack once
+ * per run of 4 or 2 blocks (Q4_K 4096×14336 M 8 20.7 -> 26.8 at 32, 38.4 at 16). */
+template <mlxn_type T> static constexpr int qmi_bn_min() {
+    return T == MLXN_TYPE_Q4_K || T == MLXN_TYPE_Q5_K ? 64 : T == MLXN_TYPE_Q8_0 || T == MLXN_TYPE_Q6_K ? 32 : 16;
+}
+
+template <mlxn_type T, int MT> static mlxn_status qmi_mt_go(cuda_stream *s, const qmm_launch &l) {
+    constexpr int bn_min = qmi_bn_min<T>();
+    const qmi_shape sh = qmi_plan(l, qmi_fmt<T>::KS, bn_min);
+    if constexpr (bn_min <= 16)
+        if (sh.bn == 16) return qmi_go<T, MT, 16>(s, l, sh);
+    if constexpr (bn_min <= 32)
+        if (sh.bn == 32) return qmi_go<T, MT, 32>(s, l, sh);
+    return qmi_go<T, MT, 64>(s, l, sh);
+}
+
 template <mlxn_type T> static mlxn_status qmi_fmt_go(cuda_stream *s, const qmm_launch &l) {
-    return l.p->m <= 8 ? qmi_go<T, 8>(s, l) : qmi_go<T, 16>(s, l);
+    return l.p->m <= 8 ? qmi_mt_go<T, 8>(s, l) : qmi_mt_go<T, 16>(s, l);
 }
 
 /* M <= 16 above the dp4a kernel's range, where qmi_ok holds; UNSUPPORTED otherwise. */
