@@ -52,23 +52,40 @@ static __device__ __forceinline__ int att_key_hi(const mlxn_attention_args &a, i
     return (int)(hi < -1 ? -1 : hi);
 }
 
-/* o for one (head, query) from its merged (m, l, acc) in natural-log units, with the sink. */
-static __device__ __forceinline__ void finish(const mlxn_attention_args &a, long long hq, long long i, int d, float m,
-                                              float l, float acc) {
+/* The sink logit of head hq joins a row's merged (m, l) (natural-log units): l takes the
+ * sink's weight, and the returned factor is what the row's acc takes (1 without sinks). */
+static __device__ __forceinline__ float att_sink_fold(const mlxn_attention_args &a, long long hq, float m, float &l) {
     float scale_acc = 1.0f;
     if (a.sinks) {
         float sink = a.sinks[hq], m_new = fmaxf(sink, m);
         scale_acc = m == -INFINITY ? 0.0f : __expf(m - m_new);
         l = l * scale_acc + __expf(sink - m_new);
     }
+    return scale_acc;
+}
+
+/* Element d of the output row of (head hq, query i): [M][Hq][D] (MHD) or [Hq][M][D]. */
+static __device__ __forceinline__ long long att_out_off(const mlxn_attention_args &a, long long hq, long long i, int d) {
+    return a.out_layout == MLXN_ATTN_OUT_MHD ? (i * a.n_q_heads + hq) * a.D + d : (hq * a.M + i) * a.D + d;
+}
+
+/* o for one (head, query) from its merged (m, l, acc) in natural-log units, with the sink. */
+static __device__ __forceinline__ void finish(const mlxn_attention_args &a, long long hq, long long i, int d, float m,
+                                              float l, float acc) {
+    const float scale_acc = att_sink_fold(a, hq, m, l);
     float v = l > 0.0f ? acc * scale_acc / l : 0.0f;
-    long long idx = a.out_layout == MLXN_ATTN_OUT_MHD ? (i * a.n_q_heads + hq) * a.D + d : (hq * a.M + i) * a.D + d;
-    store_out(a.to, a.o, idx, v);
+    store_out(a.to, a.o, att_out_off(a, hq, i, d), v);
 }
 
 /* A partial row in the workspace: m, l, two unused floats, then acc[D]; D % 4 == 0, so with
  * the workspace's aligned base every row and its acc start 16-byte aligned (float4 loads). */
 static __host__ __device__ __forceinline__ long long att_part_stride(long long D) { return D + 4; }
+
+/* The partial row of (slice split, head hq, query i) at ws [split][Hq][M][att_part_stride(D)]. */
+static __device__ __forceinline__ float *att_part_row(const mlxn_attention_args &a, float *ws, int split, long long hq,
+                                                      long long i) {
+    return ws + (((long long)split * a.n_q_heads + hq) * a.M + i) * att_part_stride(a.D);
+}
 
 /* One slice's result for (hq, i, d): o when there is one slice, else the partial
  * (m, l, acc) at ws [split][Hq][M][att_part_stride(D)] for the combine kernel. */
@@ -79,7 +96,7 @@ static __device__ __forceinline__ void emit(const att_params &p, float *ws, int 
         finish(a, hq, i, d, m, l, acc);
         return;
     }
-    float *part = ws + (((long long)split * a.n_q_heads + hq) * a.M + i) * att_part_stride(a.D);
+    float *part = att_part_row(a, ws, split, hq, i);
     part[4 + d] = acc;
     if (d == 0) part[0] = m, part[1] = l;
 }

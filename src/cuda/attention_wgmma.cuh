@@ -73,19 +73,14 @@ static __device__ __forceinline__ void wg_store_row(const att_params &p, float *
     const mlxn_attention_args &a = p.a;
     const float mn = m == -INFINITY ? -INFINITY : m * ATT_LN2;
     if (p.n_split > 1) {
-        float *part = ws + (((long long)split * a.n_q_heads + hq) * a.M + i) * att_part_stride(a.D);
+        float *part = att_part_row(a, ws, split, hq, i);
         wg_put_row<float>(part + 4, d0, o, hf, 1.0f);
         if (d0 == 0) part[0] = mn, part[1] = l;
         return;
     }
-    float scale_acc = 1.0f;
-    if (a.sinks) {
-        const float sink = a.sinks[hq], m_new = fmaxf(sink, mn);
-        scale_acc = mn == -INFINITY ? 0.0f : __expf(mn - m_new);
-        l = l * scale_acc + __expf(sink - m_new);
-    }
+    const float scale_acc = att_sink_fold(a, hq, mn, l);
     const float f = l > 0.0f ? scale_acc / l : 0.0f;
-    const long long off = a.out_layout == MLXN_ATTN_OUT_MHD ? (i * a.n_q_heads + hq) * a.D : (hq * a.M + i) * a.D;
+    const long long off = att_out_off(a, hq, i, 0);
     if (a.to == MLXN_TYPE_BF16) wg_put_row<__nv_bfloat16>(static_cast<__nv_bfloat16 *>(a.o) + off, d0, o, hf, f);
     else if (a.to == MLXN_TYPE_F16) wg_put_row<__half>(static_cast<__half *>(a.o) + off, d0, o, hf, f);
     else wg_put_row<float>(static_cast<float *>(a.o) + off, d0, o, hf, f);
