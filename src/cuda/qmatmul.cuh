@@ -54,7 +54,12 @@ static __device__ __forceinline__ int mvq_iq4nl4(uint32_t idx) { /* idx: 4 bytes
     const uint32_t sel = __byte_perm(t, 0, 0x4420) & 0x7777u;      /* the low 3 bits, a nibble each */
     const uint32_t lo = __byte_perm(0xBFAD9881u, 0xF6EADDCFu, sel); /* levels 0..7 */
     const uint32_t hi = __byte_perm(0x26190D01u, 0x71594535u, sel); /* levels 8..15 */
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    uint32_t m; /* bit 3 of each index over its byte: prmt's sign mode (__byte_perm drops the mode bit) */
+    asm("prmt.b32 %0, %1, %2, %3;\n" : "=r"(m) : "r"(idx << 4), "r"(0u), "r"(0xBA98u));
+#else /* on sm_80 the prmt form makes the M = 1 IQ4_NL dp4a kernel spill 8 bytes (ptxas) */
     const uint32_t m = ((idx >> 3) & 0x01010101u) * 0xffu;
+#endif
     return (int)((lo & ~m) | (hi & m));
 }
 
