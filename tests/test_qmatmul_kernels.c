@@ -1,9 +1,10 @@
 /* The CPU qmatmul kernels against each other, for every block format: the AVX2 decoders give
  * the scalar decoders' levels and scales bit for bit, the AVX2, fused and VNNI dot products
  * agree with the scalar one to f32 rounding (over row lengths that end in a partial VNNI step,
- * each row alone in its allocation so that ASan sees an over-read), and the AVX-512 X
- * quantizer gives the scalar bits. The op tests run only the kernels this CPU picks; this
- * covers the others it can run. Linked with the static library (the kernels are internal). */
+ * each row alone in its allocation so that ASan sees an over-read), the VNNI dots of several X
+ * rows at once give the one-row dot's bits, and the AVX-512 X quantizer gives the scalar bits.
+ * The op tests run only the kernels this CPU picks; this covers the others it can run. Linked
+ * with the static library (the kernels are internal). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,35 @@
 static const mlxn_type fmts[] = {MLXN_TYPE_Q4_0, MLXN_TYPE_Q4_1, MLXN_TYPE_Q5_0, MLXN_TYPE_Q5_1, MLXN_TYPE_Q8_0,
                                  MLXN_TYPE_IQ4_NL, MLXN_TYPE_MXFP4, MLXN_TYPE_Q2_K, MLXN_TYPE_Q3_K, MLXN_TYPE_Q4_K,
                                  MLXN_TYPE_Q5_K, MLXN_TYPE_Q6_K, MLXN_TYPE_IQ4_XS};
+
+/* dot_rows against dot, bit for bit, for each count of rows: X rows of random values (row 0
+ * is the caller's X), laid out at a stride of a whole number of 64-byte lines past x_bytes. */
+static void check_rows(mlxn_type t, const qmm_vnni_fused *vf, const void *w, int64_t k, unsigned *s) {
+    enum { R = QMM_VNNI_ROWS };
+    const size_t st = (vf->x_bytes(k) + 63) / 64 * 64 + 64;
+    unsigned char *xp = aligned_alloc(64, st * R);
+    float *x = malloc(sizeof(float) * (size_t)k), *xd = malloc(sizeof(float) * (size_t)(k / 32)),
+          *xs = malloc(sizeof(float) * (size_t)(k / 16));
+    int8_t *xq = malloc((size_t)k);
+    for (int r = 0; r < R; r++) {
+        for (int64_t i = 0; i < k; i++) {
+            *s = *s * 1664525u + 1013904223u;
+            x[i] = ((float)(*s >> 8) / 16777216.0f - 0.5f) * (r % 2 ? 0.01f : 3.0f);
+        }
+        qmm_quantize_x(x, k, xq, xd, xs);
+        vf->prep_x(xq, xd, xs, k, xp + st * r);
+    }
+    CHECK(vf->max_rows >= 1 && vf->max_rows <= R, "%s: VNNI max_rows %d in 1..%d", mlxn_type_name(t), vf->max_rows,
+          R);
+    for (int rows = 1; rows <= vf->max_rows; rows++) {
+        float out[R], one[R];
+        vf->dot_rows(w, xp, st, rows, k, out);
+        for (int r = 0; r < rows; r++) one[r] = vf->dot(w, xp + st * r, k);
+        CHECK(!memcmp(out, one, sizeof(float) * (size_t)rows), "%s K=%lld: VNNI dot of %d rows gives dot's bits",
+              mlxn_type_name(t), (long long)k, rows);
+    }
+    free(xp), free(x), free(xd), free(xs), free(xq);
+}
 
 int main(void) {
     const int64_t KMAX = 2048;
@@ -72,6 +102,7 @@ int main(void) {
                 const float dv = vf->dot(wr, xp, K);
                 CHECK(fabsf(dv - ds) <= 1e-4f * (1 + fabsf(ds)), "%s K=%lld: VNNI dot %.7g vs scalar %.7g",
                       mlxn_type_name(fmts[f]), (long long)K, dv, ds);
+                if (vf->dot_rows) check_rows(fmts[f], vf, wr, K, &s);
                 free(wr), free(xp);
             }
         }

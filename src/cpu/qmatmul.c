@@ -1,9 +1,13 @@
 /* CPU quantized matmul: X is gathered (any layout) and, for block formats, rounded to 8-bit
  * levels per 32 once per op; then the threads split W's rows: each decodes a row once and
- * takes its dot product with every row of X. Small M skips the decoded row: AVX-512 VNNI fused
- * dots (X laid out once more for them) for M <= 16 where the CPU has them, else AVX2 + FMA
- * fused dots for M < 4. Scalar kernels on CPUs without AVX2. The choice is made per process,
- * so results are reproducible. */
+ * takes its dot product with every row of X. Where the CPU has AVX-512 VNNI, fused dots skip
+ * the decoded row at every M (X laid out once more for them, 1.25-3 bytes per element and
+ * row; each W step decoded once for up to 8 X rows; W prefetched as they go). Against one
+ * pass per X row: 1.7-2.0x at M = 8 and 16; against the decode + AVX2 path: 2.2-2.9x at M = 32
+ * and 128 for Q4_0, IQ4_NL, Q4_K and Q5_K, 2.1x for Q6_K, 1.5-2.0x for Q8_0, and at M = 256
+ * and 512 Q4_0 2.5-2.8x, Q6_K 2.2-2.4x, Q8_0 1.5-1.7x (4096 x 4096, 2 threads;
+ * dev/qmatmul/NOTES_cpu.md). Else AVX2 + FMA fused dots for M < 4. Scalar kernels on CPUs
+ * without AVX2. The choice is made per process, so results are reproducible. */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -61,7 +65,7 @@ typedef struct qmm_job {
     const qmm_kernels *kn;
     qmm_decode_fn decode;
     qmm_fused_fn fused; /* used for M < 4, where decoding a row once does not pay */
-    const qmm_vnni_fused *vf; /* in place of fused and decode where the CPU has VNNI, M <= 16 */
+    const qmm_vnni_fused *vf; /* in place of fused and decode on VNNI CPUs */
     bool has_min;
     int64_t rows;        /* rows of X against each W (B·M with one shared W, else M) */
     int64_t wb;          /* W batches: 1 when shared */
@@ -79,10 +83,6 @@ typedef struct qmm_job {
     int64_t units, batch;
 } qmm_job;
 
-/* Up to this many X rows per W, the VNNI fused dot runs once per X row over the W row (in
- * L1 after the first): at 4096 x 4096, M = 4..16, it measured 1.0-1.9x the decode + AVX2 dot
- * path (dev/qmatmul/NOTES_cpu.md). */
-#define VNNI_FUSED_ROWS 16
 
 /* Rows of W asked for ahead of their dot products (software prefetch into all levels). */
 #define PREFETCH_ROWS 2
@@ -106,9 +106,40 @@ static void x_rows(void *ctx, int64_t r0, int64_t r1, int worker) {
     }
 }
 
+/* X bytes a chunk of rows may take to stay in L1 (48 KiB here) beside the W row: with Q4_0 at
+ * K = 4096 (10 KiB of X a row), 4 rows a pass (in L1) took 0.85x the time of 8 (not) at M = 8
+ * and 16; where 4 rows do not fit either (K = 16384) or 8 do (K = 1024), 8 took 0.8-0.9x the
+ * time of 4. */
+#define X_L1_BYTES 40960
+
+/* The VNNI dots of several X rows at once: X rows in chunks outside, the units' W rows inside,
+ * so that each W row is decoded once per chunk and a chunk's X stays in cache over the W rows
+ * (which come from L2 after the first chunk). A chunk is max_rows rows, or half that where
+ * only half fits in X_L1_BYTES. */
+static void w_rows_vnni(qmm_job *j, int64_t u0, int64_t u1) {
+    const mlxn_qmatmul_args *a = j->a;
+    const int64_t N = a->n, xb = (int64_t)j->xp_bytes;
+    int64_t rm = j->vf->max_rows;
+    if (rm * xb > X_L1_BYTES && rm / 2 * xb <= X_L1_BYTES) rm /= 2;
+    float out[QMM_VNNI_ROWS];
+    for (int64_t c = 0; c < j->rows; c += rm) {
+        const int nr = (int)(j->rows - c < rm ? j->rows - c : rm);
+        for (int64_t u = u0; u < u1; u++) {
+            const int64_t b = u / N, n = u % N, r = b * j->rows + c;
+            const void *w = (const char *)a->w + (size_t)b * a->w_batch_bytes + (size_t)n * a->w_row_bytes;
+            j->vf->dot_rows(w, j->xp + r * j->xp_bytes, j->xp_bytes, nr, a->k, out);
+            for (int i = 0; i < nr; i++) store_f(a->ty, a->y, (r + i) * N + n, out[i]);
+        }
+    }
+}
+
 /* Units: W batch b, row n; unit u = b·N + n. */
 static void w_rows(void *ctx, int64_t u0, int64_t u1, int worker) {
     qmm_job *j = ctx;
+    if (j->vf) {
+        w_rows_vnni(j, u0, u1);
+        return;
+    }
     const mlxn_qmatmul_args *a = j->a;
     const int64_t K = a->k, N = a->n;
     unsigned char *wk = j->work + (size_t)worker * j->work_bytes;
@@ -120,8 +151,8 @@ static void w_rows(void *ctx, int64_t u0, int64_t u1, int worker) {
         const void *w = (const char *)a->w + (size_t)b * a->w_batch_bytes + (size_t)n * a->w_row_bytes;
         /* Rows stream from memory: ask for the row after next now. A row's dot product keeps
          * few loads in flight, and the hardware prefetcher alone leaves the thread waiting
-         * on W (dev/qmatmul/NOTES_cpu.md). The VNNI dots prefetch as they go. */
-        if (u + PREFETCH_ROWS < u1 && !j->vf) {
+         * on W (dev/qmatmul/NOTES_cpu.md). */
+        if (u + PREFETCH_ROWS < u1) {
             const int64_t u2 = u + PREFETCH_ROWS;
             const char *w2 = (const char *)a->w + (size_t)(u2 / N) * a->w_batch_bytes + (size_t)(u2 % N) * a->w_row_bytes;
             for (size_t o = 0; o < a->w_row_bytes; o += 64) __builtin_prefetch(w2 + o, 0, 3);
@@ -133,9 +164,6 @@ static void w_rows(void *ctx, int64_t u0, int64_t u1, int worker) {
             else j->kn->row_to_f32(a->tw, w, K, wf);
             for (int64_t r = r0; r < r0 + j->rows; r++)
                 store_f(a->ty, a->y, r * N + n, j->kn->dot_f32(row, j->xf + r * K, K));
-        } else if (j->vf) {
-            for (int64_t r = r0; r < r0 + j->rows; r++)
-                store_f(a->ty, a->y, r * N + n, j->vf->dot(w, j->xp + r * j->xp_bytes, K));
         } else if (j->fused) {
             for (int64_t r = r0; r < r0 + j->rows; r++)
                 store_f(a->ty, a->y, r * N + n,
@@ -200,7 +228,7 @@ static void qmatmul_run(cpu_device *dev, const void *args) {
     j.rows = a->w_batch_bytes ? a->m : a->batch * a->m;
     const int64_t R = a->batch * a->m;
     const bool fw = is_float(a->tw);
-    j.vf = !fw && j.kn->vnni && j.rows <= VNNI_FUSED_ROWS ? qmm_vnni_fused_for(a->tw) : NULL;
+    j.vf = !fw && j.kn->vnni ? qmm_vnni_fused_for(a->tw) : NULL;
     j.xp_bytes = j.vf ? align64(j.vf->x_bytes(K)) : 0;
     const size_t xqbytes = align64((size_t)(R * K)) + align64(sizeof(float) * (size_t)(R * (K / 32 + K / 16)));
     size_t xbytes = fw ? align64(sizeof(float) * (size_t)(R * K)) : xqbytes + j.xp_bytes * (size_t)R;

@@ -31,11 +31,17 @@ qmm_fused_fn qmm_avx2_fused(mlxn_type t);
 
 /* AVX-512 VNNI fused row dots: X (quantized as below) is laid out once per op for the
  * format's kernel by prep_x into x_bytes(k) bytes (64-byte aligned), then dot takes an
- * encoded row against it. Same numerics as the fused dots above. */
+ * encoded row against it. Same numerics as the fused dots above. dot_rows takes the row
+ * against rows (1..max_rows, max_rows <= QMM_VNNI_ROWS) X rows at xp + r·xp_stride at once,
+ * decoding W once for them, into out[r]: bit for bit dot's result for each row. NULL where
+ * there is none. */
+#define QMM_VNNI_ROWS 8
 typedef struct qmm_vnni_fused {
     size_t (*x_bytes)(int64_t k);
     void (*prep_x)(const int8_t *xq, const float *xd, const float *xs, int64_t k, void *out);
     float (*dot)(const void *w, const void *xp, int64_t k);
+    void (*dot_rows)(const void *w, const void *xp, size_t xp_stride, int rows, int64_t k, float *out);
+    int max_rows;
 } qmm_vnni_fused;
 /* NULL where there is no VNNI kernel for t (whether this CPU runs them: qmm_have_vnni). */
 const qmm_vnni_fused *qmm_vnni_fused_for(mlxn_type t);

@@ -1,4 +1,4 @@
-/* CPU quantized matmul, AVX-512 VNNI half: fused row dots for small M with vpdpbusd
+/* CPU quantized matmul, AVX-512 VNNI half: fused row dots with vpdpbusd
  * (unsigned 8-bit × signed 8-bit, four products summed into each 32-bit lane).
  * W levels go in unsigned: Q4_0, Q4_1 and Q4_K nibbles as they are (Q5_0, Q5_1 and Q5_K with
  * their fifth bit), Q8_0 plus 128, IQ4_NL's (IQ4_XS's) and MXFP4's tables plus 128, Q2_K's
@@ -8,6 +8,10 @@
  * value per lane (-offset · Σ of the lane's x), so each lane's sum is the exact integer
  * Σ level·x (Q4_1's min in f32 per lane); for the K-quants the mins and offsets in f32 as the
  * AVX2 kernels do. The scales apply per lane in f32.
+ * The multi-row kernels (dot_rows) decode each step of W once and take it against up to 8 X
+ * rows, each row with its own accumulators and the single-row dot's operations in its order:
+ * at M = 4 a 4096 x 4096 Q4_0 product took 1.1x the M = 1 time, where one pass per X row took
+ * 1.7x it, and at M = 8 and 16 0.51-0.60x the one-pass-per-row time (dev/qmatmul/NOTES_cpu.md).
  * Compiled with target attributes; chosen at run time by qmm_have_vnni. */
 #include <math.h>
 #include <string.h>
@@ -24,11 +28,23 @@
  * the ones it reads (the next rows, which the caller's rows follow in memory). A prefetch
  * never faults, so the ones past the end of W are harmless. Spread over the steps, they keep
  * more lines in flight than the hardware prefetcher alone, and more evenly than a burst per
- * row (dev/qmatmul/NOTES_cpu.md). */
+ * row (dev/qmatmul/NOTES_cpu.md). Always inlined: GCC 12's modref pass takes a call to it from
+ * the always-inlined multi-row kernels as having no effect and drops it, prefetches and all. */
 #define W_AHEAD 2048
-VNNI static inline void prefetch_ahead(const void *p, int lines) {
+VNNI static inline __attribute__((always_inline)) void prefetch_ahead(const void *p, int lines) {
     for (int l = 0; l < lines; l++) _mm_prefetch((const char *)p + W_AHEAD + 64 * l, _MM_HINT_T0);
 }
+
+/* X rows per pass of the multi-row kernels: as many as the accumulators (2 to 4 zmm a row) leave
+ * room for in the 32 zmm with the decoded step. With 2 a row, 8 rows against 4 measured 0-8%
+ * faster at M = 8 and 16 (Q8_0 most), with a few spills; with 3 or 4 (Q6_K, Q2_K, Q3_K and the
+ * mins of Q4_1, Q5_1) 8 rows spill more, and they take 4. */
+#define NIB_ROWS 8
+#define MIN_ROWS 4
+#define Q8_ROWS 8
+#define K4_ROWS 8
+#define K6_ROWS 4
+#define K23_ROWS 4
 
 bool qmm_have_vnni(void) {
     __builtin_cpu_init();
@@ -240,169 +256,43 @@ VNNI static inline __m512i lut128(const int8_t *levels) {
     return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)t));
 }
 
-/* The 4 blocks' dots of a step, lanes starting at g->start, times the blocks' f16 scales d16
- * (one per lane) and X's steps, into acc. */
-VNNI static inline __m512 start_accum(__m512i lo, __m512i hi, __m256i d16, const xg_nib *g, __m512 acc) {
-    __m512i s = _mm512_dpbusd_epi32(ld(g->start), lo, ld(g->lo));
-    s = _mm512_dpbusd_epi32(s, hi, ld(g->hi));
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(_mm512_cvtph_ps(d16), _mm512_loadu_ps(g->xd)), acc);
-}
+/* Several X rows at a time: a step's W bytes are loaded and decoded once, then run against
+ * each row's X with that row's own accumulators, so each row sees the operations, in the order,
+ * of a single-row dot (the single-row dots are these with one row). ROWS_EACH unrolls the row
+ * loop, whose trip count is a constant in each caller, keeping the accumulators in zmm. */
+#define ROWS_EACH(r, R) _Pragma("GCC unroll 8") for (int r = 0; r < (R); r++)
+#define X_ROW(T, xp, st, r) ((const T *)((const unsigned char *)(xp) + (size_t)(r) * (st)))
 
-/* As start_accum from 0, with each block's f16 d in dm's low half and m in its high half:
- * the min adds m·xd·Σx per lane into accm. */
-VNNI static inline void min_accum(__m512i lo, __m512i hi, __m512i dm, const xg_nib *g, __m512 *acc, __m512 *accm) {
-    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, ld(g->lo));
-    s = _mm512_dpbusd_epi32(s, hi, ld(g->hi));
-    const __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(dm)), m = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(dm, 1));
-    *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(d, _mm512_loadu_ps(g->xd)), *acc);
-    *accm = _mm512_fmadd_ps(m, _mm512_loadu_ps(g->xs), *accm);
-}
-
-/* ── Q4_0 / IQ4_NL ── */
-
-/* One step of 4 blocks from A (bytes 0..63) and B (bytes 8..71). */
-VNNI static inline __m512 nib_step(__m512i A, __m512i B, const xg_nib *g, bool lut, __m512i tab, __m512 acc) {
-    const __m512i m4 = _mm512_set1_epi8(15);
-    const __m512i qs = _mm512_permutex2var_epi8(A, ld(idx_nib_qs), B);
-    __m512i lo = _mm512_and_si512(qs, m4), hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
-    if (lut) lo = _mm512_shuffle_epi8(tab, lo), hi = _mm512_shuffle_epi8(tab, hi);
-    return start_accum(lo, hi, _mm512_castsi512_si256(_mm512_permutexvar_epi8(ld(idx_nib_d), A)), g, acc);
-}
-
-VNNI static inline float nib_dot(const void *w, const void *xp, int64_t k, bool lut) {
-    const uint8_t *p = w;
-    const xg_nib *g = xp;
-    const int64_t nb = k / 32, full = nb / 4;
-    const __m512i tab = lut ? lut128(mlxn_kvalues_iq4nl) : _mm512_setzero_si512();
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-    int64_t s = 0;
-    for (; s + 2 <= full; s += 2, p += 144) {
-        prefetch_ahead(p, 3);
-        a0 = nib_step(ld(p), ld(p + 8), g + s, lut, tab, a0);
-        a1 = nib_step(ld(p + 72), ld(p + 80), g + s + 1, lut, tab, a1);
+/* The single-row dot and the multi-row one of a kernel F(w, xp, st, R, k, ..., out) for
+ * 1..RM rows, each count its own unrolled copy. */
+#define ROWS_CASE(n, RM, F, ...)                               \
+    case n:                                                    \
+        if ((n) <= (RM)) F(w, xp, st, n, k, __VA_ARGS__, out); \
+        break;
+#define DOT_FNS(name, RM, F, ...)                                                                                 \
+    VNNI static float dot_##name(const void *w, const void *xp, int64_t k) {                                   \
+        float o;                                                                                                 \
+        F(w, xp, 0, 1, k, __VA_ARGS__, &o);                                                                      \
+        return o;                                                                                                \
+    }                                                                                                            \
+    VNNI static void rows_##name(const void *w, const void *xp, size_t st, int rows, int64_t k, float *out) {  \
+        switch (rows) {                                                                                          \
+            ROWS_CASE(1, RM, F, __VA_ARGS__) ROWS_CASE(2, RM, F, __VA_ARGS__) ROWS_CASE(3, RM, F, __VA_ARGS__)   \
+            ROWS_CASE(4, RM, F, __VA_ARGS__) ROWS_CASE(5, RM, F, __VA_ARGS__) ROWS_CASE(6, RM, F, __VA_ARGS__)   \
+            ROWS_CASE(7, RM, F, __VA_ARGS__) ROWS_CASE(8, RM, F, __VA_ARGS__)                                    \
+        }                                                                                                        \
     }
-    if (s < full) a0 = nib_step(ld(p), ld(p + 8), g + s, lut, tab, a0), p += 72, s++;
-    if (nb % 4) {
-        const int64_t n = 18 * (nb % 4);
-        a1 = nib_step(_mm512_maskz_loadu_epi8(first_bytes(n), p), _mm512_maskz_loadu_epi8(first_bytes(n - 8), p + 8),
-                      g + s, lut, tab, a1);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-}
 
-VNNI static float dot_q4_0(const void *w, const void *xp, int64_t k) { return nib_dot(w, xp, k, false); }
-VNNI static float dot_iq4_nl(const void *w, const void *xp, int64_t k) { return nib_dot(w, xp, k, true); }
+/* ── The 32-element block formats in Q4_0's X layout: Q4_0, IQ4_NL, MXFP4 and Q5_0 with an
+ * offset in the lanes' start values (IQ4_NL's and MXFP4's tables plus 128; MXFP4's doubled
+ * E2M1 values times 2^(e - 128) as the reference builds it, e < 2 subnormal); Q4_1 and Q5_1
+ * (d·q + m: start 0, the min adds m·xd·Σx per lane). Q5_0 and Q5_1: bit t of a block's qh is
+ * bit 4 of element t, so the 16 low bits of the 4 blocks' qh make a byte mask over the
+ * low-nibble vector and the 16 high bits one over the high-nibble vector; 16 is added where set. ── */
 
-/* IQ4_XS: a super-block (d, 2 + 4 bytes of 6-bit scales, 128 of nibbles) is 8 blocks of 32 whose
- * 16 qs bytes sit back to back: two IQ4_NL steps with no gather, block ib's scale
- * d·(ls_ib - 32) on its four lanes. */
-VNNI static float dot_iq4_xs(const void *w, const void *xp, int64_t k) {
-    const uint8_t *x = w;
-    const xg_nib *g = xp;
-    const __m512i m4 = _mm512_set1_epi8(15);
-    const __m512i tab = lut128(mlxn_kvalues_iq4nl);
-    const __m512i sel0 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), four = _mm512_set1_epi32(4);
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-    for (int64_t b = 0; b < k / 256; b++, x += 136, g += 2) {
-        prefetch_ahead(x, 3);
-        uint16_t dh, sh;
-        memcpy(&dh, x, 2), memcpy(&sh, x + 2, 2);
-        const float d = _cvtsh_ss(dh);
-        float dl[8];
-        for (int ib = 0; ib < 8; ib++) {
-            const int ls = ((x[4 + ib / 2] >> (4 * (ib % 2))) & 15) | (((sh >> (2 * ib)) & 3) << 4);
-            dl[ib] = d * (float)(ls - 32);
-        }
-        const __m512 d8 = _mm512_castps256_ps512(_mm256_loadu_ps(dl));
-        __m512i sel = sel0;
-        for (int h = 0; h < 2; h++, sel = _mm512_add_epi32(sel, four)) {
-            const __m512i qs = ld(x + 8 + 64 * h);
-            const __m512i lo = _mm512_shuffle_epi8(tab, _mm512_and_si512(qs, m4));
-            const __m512i hi = _mm512_shuffle_epi8(tab, _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4));
-            __m512i s = _mm512_dpbusd_epi32(ld(g[h].start), lo, ld(g[h].lo));
-            s = _mm512_dpbusd_epi32(s, hi, ld(g[h].hi));
-            const __m512 sc = _mm512_mul_ps(_mm512_permutexvar_ps(sel, d8), _mm512_loadu_ps(g[h].xd));
-            if (h) a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, a1);
-            else a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, a0);
-        }
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-}
-
-/* ── MXFP4: the doubled E2M1 values plus 128 by table (IQ4_NL's X layout), times 2^(e - 128)
- * as the reference builds it (e < 2 subnormal) ── */
-
-VNNI static inline __m512 mx_step(__m512i A, __m512i B, const xg_nib *g, __m512i tab, __m512 acc) {
-    const __m512i m4 = _mm512_set1_epi8(15);
-    const __m512i qs = _mm512_permutex2var_epi8(A, ld(idx_mx_qs), B);
-    const __m512i lo = _mm512_shuffle_epi8(tab, _mm512_and_si512(qs, m4));
-    const __m512i hi = _mm512_shuffle_epi8(tab, _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4));
-    __m512i s = _mm512_dpbusd_epi32(ld(g->start), lo, ld(g->lo));
-    s = _mm512_dpbusd_epi32(s, hi, ld(g->hi));
-    const __m512i e = _mm512_and_si512(_mm512_permutexvar_epi8(ld(idx_mx_e), A), _mm512_set1_epi32(255));
-    const __m512i normal = _mm512_slli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), 23);
-    const __m512i sub = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), e);
-    const __mmask16 tiny = _mm512_cmplt_epu32_mask(e, _mm512_set1_epi32(2));
-    const __m512 d = _mm512_castsi512_ps(_mm512_mask_blend_epi32(tiny, normal, sub));
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(d, _mm512_loadu_ps(g->xd)), acc);
-}
-
-VNNI static float dot_mxfp4(const void *w, const void *xp, int64_t k) {
-    const uint8_t *p = w;
-    const xg_nib *g = xp;
-    const int64_t nb = k / 32, full = nb / 4;
-    const __m512i tab = lut128(mlxn_kvalues_mxfp4);
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-    int64_t s = 0;
-    for (; s + 2 <= full; s += 2, p += 136) {
-        prefetch_ahead(p, 3);
-        a0 = mx_step(ld(p), ld(p + 4), g + s, tab, a0);
-        a1 = mx_step(ld(p + 68), ld(p + 72), g + s + 1, tab, a1);
-    }
-    if (s < full) a0 = mx_step(ld(p), ld(p + 4), g + s, tab, a0), p += 68, s++;
-    if (nb % 4) {
-        const int64_t n = 17 * (nb % 4);
-        const __m512i A = _mm512_maskz_loadu_epi8(first_bytes(n), p);
-        const __m512i B = _mm512_maskz_loadu_epi8(first_bytes(n - 4), p + 4);
-        a1 = mx_step(A, B, g + s, tab, a1);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-}
-
-/* ── Q4_1: d·q + m, levels 0..15 as Q4_0's (start 0); the min adds m·xd·Σx per lane ── */
-
-/* One step of 4 blocks from A (bytes 0..63) and B (bytes 16..79). */
-VNNI static inline void q41_step(__m512i A, __m512i B, const xg_nib *g, __m512 *acc, __m512 *accm) {
-    const __m512i m4 = _mm512_set1_epi8(15);
-    const __m512i qs = _mm512_permutex2var_epi8(A, ld(idx_q41_qs), B);
-    const __m512i lo = _mm512_and_si512(qs, m4), hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
-    min_accum(lo, hi, _mm512_permutexvar_epi8(ld(idx_q41_dm), A), g, acc, accm);
-}
-
-VNNI static float dot_q4_1(const void *w, const void *xp, int64_t k) {
-    const uint8_t *p = w;
-    const xg_nib *g = xp;
-    const int64_t nb = k / 32, full = nb / 4;
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), m0 = _mm512_setzero_ps(), m1 = _mm512_setzero_ps();
-    int64_t s = 0;
-    for (; s + 2 <= full; s += 2, p += 160) {
-        prefetch_ahead(p, 3);
-        q41_step(ld(p), ld(p + 16), g + s, &a0, &m0);
-        q41_step(ld(p + 80), ld(p + 96), g + s + 1, &a1, &m1);
-    }
-    if (s < full) q41_step(ld(p), ld(p + 16), g + s, &a0, &m0), p += 80, s++;
-    if (nb % 4) {
-        const int64_t n = 20 * (nb % 4);
-        const __m512i A = _mm512_maskz_loadu_epi8(first_bytes(n), p);
-        const __m512i B = _mm512_maskz_loadu_epi8(first_bytes(n - 16), p + 16);
-        q41_step(A, B, g + s, &a1, &m1);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(m0, m1)));
-}
-
-/* ── Q5_0 and Q5_1: Q4_0's and Q4_1's steps with the fifth bit: bit t of a block's qh is bit 4
- * of element t, so the 16 low bits of the 4 blocks' qh make a byte mask over the low-nibble
- * vector and the 16 high bits one over the high-nibble vector; 16 is added where set ── */
+enum { B_Q4_0, B_IQ4_NL, B_MXFP4, B_Q5_0, B_Q4_1, B_Q5_1 };
+/* bytes per block, and where the second source B of a step starts (A = its bytes 0..63) */
+static const int b32_bb[] = {18, 18, 17, 22, 20, 24}, b32_bo[] = {8, 8, 4, 24, 16, 32};
 
 /* The masks of n (<= 4) blocks of bb bytes whose qh sits at byte off. */
 static inline void q5_masks(const uint8_t *p, int bb, int off, int64_t n, __mmask64 *ml, __mmask64 *mh) {
@@ -416,118 +306,199 @@ static inline void q5_masks(const uint8_t *p, int bb, int off, int64_t n, __mmas
     *ml = l, *mh = h;
 }
 
-VNNI static inline void q5_levels(__m512i qs, __mmask64 ml, __mmask64 mh, __m512i *lo, __m512i *hi) {
+/* A step of 4 blocks decoded: unsigned levels, the blocks' scales (and mins), one per lane. */
+typedef struct nib_lv {
+    __m512i lo, hi;
+    __m512 d, m;
+} nib_lv;
+
+VNNI static inline nib_lv b32_decode(int f, __m512i A, __m512i B, __mmask64 ml, __mmask64 mh, __m512i tab) {
     const __m512i m4 = _mm512_set1_epi8(15), b4 = _mm512_set1_epi8(16);
-    const __m512i l = _mm512_and_si512(qs, m4), h = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
-    *lo = _mm512_mask_add_epi8(l, ml, l, b4);
-    *hi = _mm512_mask_add_epi8(h, mh, h, b4);
+    const uint8_t *iq = f == B_Q4_1 ? idx_q41_qs : f == B_Q5_0 ? idx_q50_qs : f == B_Q5_1 ? idx_q51_qs
+                      : f == B_MXFP4 ? idx_mx_qs : idx_nib_qs;
+    const __m512i qs = _mm512_permutex2var_epi8(A, ld(iq), B);
+    nib_lv v = {_mm512_and_si512(qs, m4), _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4), _mm512_setzero_ps(),
+                _mm512_setzero_ps()};
+    if (f == B_Q5_0 || f == B_Q5_1)
+        v.lo = _mm512_mask_add_epi8(v.lo, ml, v.lo, b4), v.hi = _mm512_mask_add_epi8(v.hi, mh, v.hi, b4);
+    if (f == B_IQ4_NL || f == B_MXFP4) v.lo = _mm512_shuffle_epi8(tab, v.lo), v.hi = _mm512_shuffle_epi8(tab, v.hi);
+    if (f == B_MXFP4) {
+        const __m512i e = _mm512_and_si512(_mm512_permutexvar_epi8(ld(idx_mx_e), A), _mm512_set1_epi32(255));
+        const __m512i normal = _mm512_slli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), 23);
+        const __m512i sub = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), e);
+        const __mmask16 tiny = _mm512_cmplt_epu32_mask(e, _mm512_set1_epi32(2));
+        v.d = _mm512_castsi512_ps(_mm512_mask_blend_epi32(tiny, normal, sub));
+    } else if (f == B_Q4_1 || f == B_Q5_1) {
+        const __m512i dm = f == B_Q4_1 ? _mm512_permutexvar_epi8(ld(idx_q41_dm), A)
+                                       : _mm512_permutex2var_epi8(A, ld(idx_q51_dm), B);
+        v.d = _mm512_cvtph_ps(_mm512_castsi512_si256(dm)), v.m = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(dm, 1));
+    } else {
+        const __m512i d16 = f == B_Q5_0 ? _mm512_permutex2var_epi8(A, ld(idx_q50_d), B)
+                                        : _mm512_permutexvar_epi8(ld(idx_nib_d), A);
+        v.d = _mm512_cvtph_ps(_mm512_castsi512_si256(d16));
+    }
+    return v;
 }
 
-/* Q5_0: levels 0..31, the -16 in the lanes' start values (as Q4_0's -8). A = bytes 0..63, B = 24..87. */
-VNNI static inline __m512 q50_step(__m512i A, __m512i B, __mmask64 ml, __mmask64 mh, const xg_nib *g, __m512 acc) {
-    __m512i lo, hi;
-    q5_levels(_mm512_permutex2var_epi8(A, ld(idx_q50_qs), B), ml, mh, &lo, &hi);
-    return start_accum(lo, hi, _mm512_castsi512_si256(_mm512_permutex2var_epi8(A, ld(idx_q50_d), B)), g, acc);
+/* The step's 4 block dots (lanes from g->start; from 0 with a min) times the scales and X's
+ * steps into acc; the min term into accm. */
+VNNI static inline void b32_acc(int f, nib_lv v, const xg_nib *g, __m512 *acc, __m512 *accm) {
+    const bool mn = f == B_Q4_1 || f == B_Q5_1;
+    __m512i s = _mm512_dpbusd_epi32(mn ? _mm512_setzero_si512() : ld(g->start), v.lo, ld(g->lo));
+    s = _mm512_dpbusd_epi32(s, v.hi, ld(g->hi));
+    *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(v.d, _mm512_loadu_ps(g->xd)), *acc);
+    if (mn) *accm = _mm512_fmadd_ps(v.m, _mm512_loadu_ps(g->xs), *accm);
 }
 
-VNNI static float dot_q5_0(const void *w, const void *xp, int64_t k) {
+/* out[r] = the dot of the row with X row r (at xp + r·st), r < R. */
+VNNI static inline __attribute__((always_inline)) void b32_rows(const void *w, const void *xp, size_t st, const int R,
+                                                                int64_t k, int f, float *out) {
     const uint8_t *p = w;
-    const xg_nib *g = xp;
+    const int bb = b32_bb[f], bo = b32_bo[f], qh = f == B_Q5_0 ? 2 : 4;
+    const bool q5 = f == B_Q5_0 || f == B_Q5_1, mn = f == B_Q4_1 || f == B_Q5_1;
     const int64_t nb = k / 32, full = nb / 4;
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-    __mmask64 ml, mh;
+    const __m512i tab = f == B_IQ4_NL ? lut128(mlxn_kvalues_iq4nl)
+                        : f == B_MXFP4 ? lut128(mlxn_kvalues_mxfp4) : _mm512_setzero_si512();
+    __m512 a0[QMM_VNNI_ROWS], a1[QMM_VNNI_ROWS], m0[QMM_VNNI_ROWS], m1[QMM_VNNI_ROWS];
+    ROWS_EACH(r, R) a0[r] = a1[r] = m0[r] = m1[r] = _mm512_setzero_ps();
+    __mmask64 ml = 0, mh = 0, ml1 = 0, mh1 = 0;
     int64_t s = 0;
-    for (; s + 2 <= full; s += 2, p += 176) {
+    for (; s + 2 <= full; s += 2, p += 8 * bb) {
         prefetch_ahead(p, 3);
-        q5_masks(p, 22, 2, 4, &ml, &mh);
-        a0 = q50_step(ld(p), ld(p + 24), ml, mh, g + s, a0);
-        q5_masks(p + 88, 22, 2, 4, &ml, &mh);
-        a1 = q50_step(ld(p + 88), ld(p + 112), ml, mh, g + s + 1, a1);
+        if (q5) q5_masks(p, bb, qh, 4, &ml, &mh), q5_masks(p + 4 * bb, bb, qh, 4, &ml1, &mh1);
+        const nib_lv v0 = b32_decode(f, ld(p), ld(p + bo), ml, mh, tab);
+        const nib_lv v1 = b32_decode(f, ld(p + 4 * bb), ld(p + 4 * bb + bo), ml1, mh1, tab);
+        ROWS_EACH(r, R) {
+            const xg_nib *g = X_ROW(xg_nib, xp, st, r) + s;
+            b32_acc(f, v0, g, &a0[r], &m0[r]);
+            b32_acc(f, v1, g + 1, &a1[r], &m1[r]);
+        }
     }
     if (s < full) {
-        q5_masks(p, 22, 2, 4, &ml, &mh);
-        a0 = q50_step(ld(p), ld(p + 24), ml, mh, g + s, a0), p += 88, s++;
+        if (q5) q5_masks(p, bb, qh, 4, &ml, &mh);
+        const nib_lv v = b32_decode(f, ld(p), ld(p + bo), ml, mh, tab);
+        ROWS_EACH(r, R) b32_acc(f, v, X_ROW(xg_nib, xp, st, r) + s, &a0[r], &m0[r]);
+        p += 4 * bb, s++;
     }
     if (nb % 4) {
-        const int64_t n = 22 * (nb % 4);
-        q5_masks(p, 22, 2, nb % 4, &ml, &mh);
-        a1 = q50_step(_mm512_maskz_loadu_epi8(first_bytes(n), p), _mm512_maskz_loadu_epi8(first_bytes(n - 24), p + 24),
-                      ml, mh, g + s, a1);
+        const int64_t n = bb * (nb % 4);
+        if (q5) q5_masks(p, bb, qh, nb % 4, &ml, &mh);
+        const nib_lv v = b32_decode(f, _mm512_maskz_loadu_epi8(first_bytes(n), p),
+                                    _mm512_maskz_loadu_epi8(first_bytes(n - bo), p + bo), ml, mh, tab);
+        ROWS_EACH(r, R) b32_acc(f, v, X_ROW(xg_nib, xp, st, r) + s, &a1[r], &m1[r]);
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    ROWS_EACH(r, R) {
+        const __m512 a = _mm512_add_ps(a0[r], a1[r]);
+        out[r] = _mm512_reduce_add_ps(mn ? _mm512_add_ps(a, _mm512_add_ps(m0[r], m1[r])) : a);
+    }
 }
 
-/* Q5_1: d·q + m, levels 0..31 (start 0); the min adds m·xd·Σx per lane. A = bytes 0..63,
- * B = 32..95. */
-VNNI static inline void q51_step(__m512i A, __m512i B, __mmask64 ml, __mmask64 mh, const xg_nib *g, __m512 *acc,
-                                 __m512 *accm) {
-    __m512i lo, hi;
-    q5_levels(_mm512_permutex2var_epi8(A, ld(idx_q51_qs), B), ml, mh, &lo, &hi);
-    min_accum(lo, hi, _mm512_permutex2var_epi8(A, ld(idx_q51_dm), B), g, acc, accm);
+DOT_FNS(q4_0, NIB_ROWS, b32_rows, B_Q4_0)
+DOT_FNS(iq4_nl, NIB_ROWS, b32_rows, B_IQ4_NL)
+DOT_FNS(mxfp4, NIB_ROWS, b32_rows, B_MXFP4)
+DOT_FNS(q5_0, NIB_ROWS, b32_rows, B_Q5_0)
+DOT_FNS(q4_1, MIN_ROWS, b32_rows, B_Q4_1)
+DOT_FNS(q5_1, MIN_ROWS, b32_rows, B_Q5_1)
+
+/* IQ4_XS: a super-block (d, 2 + 4 bytes of 6-bit scales, 128 of nibbles) is 8 blocks of 32 whose
+ * 16 qs bytes sit back to back: two IQ4_NL steps with no gather, block ib's scale
+ * d·(ls_ib - 32) on its four lanes. */
+VNNI static inline __attribute__((always_inline)) void xs_rows(const void *w, const void *xp, size_t st, const int R,
+                                                               int64_t k, int unused, float *out) {
+    (void)unused;
+    const uint8_t *x = w;
+    const __m512i m4 = _mm512_set1_epi8(15);
+    const __m512i tab = lut128(mlxn_kvalues_iq4nl);
+    const __m512i sel0 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), four = _mm512_set1_epi32(4);
+    __m512 a0[QMM_VNNI_ROWS], a1[QMM_VNNI_ROWS], unused_m;
+    ROWS_EACH(r, R) a0[r] = a1[r] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < k / 256; b++, x += 136) {
+        prefetch_ahead(x, 3);
+        uint16_t dh, sh;
+        memcpy(&dh, x, 2), memcpy(&sh, x + 2, 2);
+        const float d = _cvtsh_ss(dh);
+        float dl[8];
+        for (int ib = 0; ib < 8; ib++) {
+            const int ls = ((x[4 + ib / 2] >> (4 * (ib % 2))) & 15) | (((sh >> (2 * ib)) & 3) << 4);
+            dl[ib] = d * (float)(ls - 32);
+        }
+        const __m512 d8 = _mm512_castps256_ps512(_mm256_loadu_ps(dl));
+        nib_lv v[2];
+        for (int h = 0; h < 2; h++) {
+            const __m512i qs = ld(x + 8 + 64 * h);
+            v[h] = (nib_lv){_mm512_shuffle_epi8(tab, _mm512_and_si512(qs, m4)),
+                            _mm512_shuffle_epi8(tab, _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4)),
+                            _mm512_permutexvar_ps(h ? _mm512_add_epi32(sel0, four) : sel0, d8), _mm512_setzero_ps()};
+        }
+        ROWS_EACH(r, R) {
+            const xg_nib *g = X_ROW(xg_nib, xp, st, r) + 2 * b;
+            b32_acc(B_IQ4_NL, v[0], g, &a0[r], &unused_m);
+            b32_acc(B_IQ4_NL, v[1], g + 1, &a1[r], &unused_m);
+        }
+    }
+    ROWS_EACH(r, R) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0[r], a1[r]));
 }
 
-VNNI static float dot_q5_1(const void *w, const void *xp, int64_t k) {
-    const uint8_t *p = w;
-    const xg_nib *g = xp;
-    const int64_t nb = k / 32, full = nb / 4;
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), m0 = _mm512_setzero_ps(), m1 = _mm512_setzero_ps();
-    __mmask64 ml, mh;
-    int64_t s = 0;
-    for (; s + 2 <= full; s += 2, p += 192) {
-        prefetch_ahead(p, 3);
-        q5_masks(p, 24, 4, 4, &ml, &mh);
-        q51_step(ld(p), ld(p + 32), ml, mh, g + s, &a0, &m0);
-        q5_masks(p + 96, 24, 4, 4, &ml, &mh);
-        q51_step(ld(p + 96), ld(p + 128), ml, mh, g + s + 1, &a1, &m1);
-    }
-    if (s < full) {
-        q5_masks(p, 24, 4, 4, &ml, &mh);
-        q51_step(ld(p), ld(p + 32), ml, mh, g + s, &a0, &m0), p += 96, s++;
-    }
-    if (nb % 4) {
-        const int64_t n = 24 * (nb % 4);
-        q5_masks(p, 24, 4, nb % 4, &ml, &mh);
-        q51_step(_mm512_maskz_loadu_epi8(first_bytes(n), p), _mm512_maskz_loadu_epi8(first_bytes(n - 32), p + 32), ml, mh,
-                 g + s, &a1, &m1);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(m0, m1)));
-}
+DOT_FNS(iq4_xs, NIB_ROWS, xs_rows, 0)
 
 /* ── Q8_0 ── */
 
+/* A step of 4 blocks decoded: the levels plus 128 of blocks 0, 1 and 2, 3, and their scales. */
+typedef struct q8_lv {
+    __m512i q01, q23;
+    __m512 d01, d23;
+} q8_lv;
+
 /* One step of 4 blocks from A (bytes 0..63), B (64..127), C (72..135). */
-VNNI static inline __m512 q8_step(__m512i A, __m512i B, __m512i C, const xg_q8 *g, __m512 acc) {
+VNNI static inline q8_lv q8_decode(__m512i A, __m512i B, __m512i C) {
     const __m512i flip = _mm512_set1_epi8((char)0x80);
-    const __m512i q01 = _mm512_xor_si512(_mm512_permutex2var_epi8(A, ld(idx_q8_qs01), B), flip);
-    const __m512i q23 = _mm512_xor_si512(_mm512_permutex2var_epi8(B, ld(idx_q8_qs23), C), flip);
-    const __m512i s01 = _mm512_dpbusd_epi32(ld(g->start), q01, ld(g->x));
-    const __m512i s23 = _mm512_dpbusd_epi32(ld(g->start + 16), q23, ld(g->x + 64));
     const __m512i dh = _mm512_permutex2var_epi8(A, ld(idx_q8_d), B);
-    const __m512 d01 = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(dh)), _mm512_loadu_ps(g->xd));
-    const __m512 d23 = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_extracti64x4_epi64(dh, 1)), _mm512_loadu_ps(g->xd + 16));
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s01), d01, acc);
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), d23, acc);
+    return (q8_lv){_mm512_xor_si512(_mm512_permutex2var_epi8(A, ld(idx_q8_qs01), B), flip),
+                   _mm512_xor_si512(_mm512_permutex2var_epi8(B, ld(idx_q8_qs23), C), flip),
+                   _mm512_cvtph_ps(_mm512_castsi512_si256(dh)), _mm512_cvtph_ps(_mm512_extracti64x4_epi64(dh, 1))};
 }
 
-VNNI static float dot_q8_0(const void *w, const void *xp, int64_t k) {
+VNNI static inline __m512 q8_acc(q8_lv v, const xg_q8 *g, __m512 acc) {
+    const __m512i s01 = _mm512_dpbusd_epi32(ld(g->start), v.q01, ld(g->x));
+    const __m512i s23 = _mm512_dpbusd_epi32(ld(g->start + 16), v.q23, ld(g->x + 64));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s01), _mm512_mul_ps(v.d01, _mm512_loadu_ps(g->xd)), acc);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), _mm512_mul_ps(v.d23, _mm512_loadu_ps(g->xd + 16)), acc);
+}
+
+VNNI static inline __attribute__((always_inline)) void q8_rows(const void *w, const void *xp, size_t st, const int R,
+                                                               int64_t k, int unused, float *out) {
+    (void)unused;
     const uint8_t *p = w;
-    const xg_q8 *g = xp;
     const int64_t nb = k / 32, full = nb / 4;
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    __m512 a0[QMM_VNNI_ROWS], a1[QMM_VNNI_ROWS];
+    ROWS_EACH(r, R) a0[r] = a1[r] = _mm512_setzero_ps();
     int64_t s = 0;
     for (; s + 2 <= full; s += 2, p += 272) {
         prefetch_ahead(p, 5);
-        a0 = q8_step(ld(p), ld(p + 64), ld(p + 72), g + s, a0);
-        a1 = q8_step(ld(p + 136), ld(p + 200), ld(p + 208), g + s + 1, a1);
+        const q8_lv v0 = q8_decode(ld(p), ld(p + 64), ld(p + 72));
+        const q8_lv v1 = q8_decode(ld(p + 136), ld(p + 200), ld(p + 208));
+        ROWS_EACH(r, R) {
+            const xg_q8 *g = X_ROW(xg_q8, xp, st, r) + s;
+            a0[r] = q8_acc(v0, g, a0[r]);
+            a1[r] = q8_acc(v1, g + 1, a1[r]);
+        }
     }
-    if (s < full) a0 = q8_step(ld(p), ld(p + 64), ld(p + 72), g + s, a0), p += 136, s++;
+    if (s < full) {
+        const q8_lv v = q8_decode(ld(p), ld(p + 64), ld(p + 72));
+        ROWS_EACH(r, R) a0[r] = q8_acc(v, X_ROW(xg_q8, xp, st, r) + s, a0[r]);
+        p += 136, s++;
+    }
     if (nb % 4) {
         const int64_t n = 34 * (nb % 4);
-        a1 = q8_step(_mm512_maskz_loadu_epi8(first_bytes(n), p), _mm512_maskz_loadu_epi8(first_bytes(n - 64), p + 64),
-                     _mm512_maskz_loadu_epi8(first_bytes(n - 72), p + 72), g + s, a1);
+        const q8_lv v = q8_decode(_mm512_maskz_loadu_epi8(first_bytes(n), p),
+                                  _mm512_maskz_loadu_epi8(first_bytes(n - 64), p + 64),
+                                  _mm512_maskz_loadu_epi8(first_bytes(n - 72), p + 72));
+        ROWS_EACH(r, R) a1[r] = q8_acc(v, X_ROW(xg_q8, xp, st, r) + s, a1[r]);
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    ROWS_EACH(r, R) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0[r], a1[r]));
 }
+
+DOT_FNS(q8_0, Q8_ROWS, q8_rows, 0)
 
 /* ── Q4_K ── */
 
@@ -556,26 +527,27 @@ VNNI static inline __m512i bit_at(__m512i H, short g0, short g1, int to) {
 /* Q4_K and Q5_K (bb 144 or 176 bytes: d, dmin, 12 scale bytes, Q5_K's 32 bytes of qh, 128 of
  * qs). Q5_K: bit g of qh[l] is bit 4 of group g's element l; qh, copied to both halves of a
  * zmm, is shifted per half to the two groups the half's nibbles belong to. */
-VNNI static inline float k45_dot(const void *w, const void *xp, int64_t k, bool qh) {
+VNNI static inline __attribute__((always_inline)) void k45_rows(const void *w, const void *xp, size_t st, const int R,
+                                                                int64_t k, bool qh, float *out) {
     const uint8_t *x = w;
-    const xg_k4 *g = xp;
     const int64_t bb = qh ? 176 : 144;
     const __m512i m4 = _mm512_set1_epi8(15);
     /* lanes 0..7 and 8..15 take the scales of groups (0, 2), (1, 3), (4, 6), (5, 7) */
     const __m512i sel0 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
     const __m512i one = _mm512_set1_epi32(1), four = _mm512_set1_epi32(4);
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-    __m256 mins = _mm256_setzero_ps();
-    for (int64_t b = 0; b < k / 256; b++, g++, x += bb) {
+    const __m512i sel1 = _mm512_add_epi32(sel0, one), sel2 = _mm512_add_epi32(sel0, four);
+    const __m512i sel3 = _mm512_add_epi32(sel1, four);
+    __m512 a0[QMM_VNNI_ROWS], a1[QMM_VNNI_ROWS];
+    __m256 mins[QMM_VNNI_ROWS];
+    ROWS_EACH(r, R) a0[r] = a1[r] = _mm512_setzero_ps(), mins[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / 256; b++, x += bb) {
         prefetch_ahead(x, qh ? 4 : 3);
         uint64_t sc, mn;
         uint16_t dh, mh;
         memcpy(&dh, x, 2), memcpy(&mh, x + 2, 2);
         k4_scales(x + 4, &sc, &mn);
         const __m256 d = _mm256_set1_ps(_cvtsh_ss(dh)), dmin = _mm256_set1_ps(_cvtsh_ss(mh));
-        const __m256 s8y = _mm256_mul_ps(_mm256_mul_ps(bytes8_f32(sc), d), _mm256_loadu_ps(g->xd));
-        const __m512 s8 = _mm512_castps256_ps512(s8y);
-        mins = _mm256_fmadd_ps(_mm256_mul_ps(bytes8_f32(mn), dmin), _mm256_loadu_ps(g->xs), mins);
+        const __m256 sd = _mm256_mul_ps(bytes8_f32(sc), d), md = _mm256_mul_ps(bytes8_f32(mn), dmin);
         const uint8_t *qs = x + (qh ? 48 : 16);
         const __m512i q0 = ld(qs), q1 = ld(qs + 64), z = _mm512_setzero_si512();
         __m512i l0 = _mm512_and_si512(q0, m4), h0 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
@@ -585,63 +557,76 @@ VNNI static inline float k45_dot(const void *w, const void *xp, int64_t k, bool 
             l0 = _mm512_or_si512(l0, bit_at(H, 0, 2, 4)), h0 = _mm512_or_si512(h0, bit_at(H, 1, 3, 4));
             l1 = _mm512_or_si512(l1, bit_at(H, 4, 6, 4)), h1 = _mm512_or_si512(h1, bit_at(H, 5, 7, 4));
         }
-        const __m512i s0 = _mm512_dpbusd_epi32(z, l0, ld(g->x));
-        const __m512i s1 = _mm512_dpbusd_epi32(z, h0, ld(g->x + 64));
-        const __m512i s2 = _mm512_dpbusd_epi32(z, l1, ld(g->x + 128));
-        const __m512i s3 = _mm512_dpbusd_epi32(z, h1, ld(g->x + 192));
-        const __m512i sel1 = _mm512_add_epi32(sel0, one), sel2 = _mm512_add_epi32(sel0, four);
-        const __m512i sel3 = _mm512_add_epi32(sel1, four);
-        a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(sel0, s8), a0);
-        a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_permutexvar_ps(sel1, s8), a1);
-        a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s2), _mm512_permutexvar_ps(sel2, s8), a0);
-        a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s3), _mm512_permutexvar_ps(sel3, s8), a1);
+        ROWS_EACH(r, R) {
+            const xg_k4 *g = X_ROW(xg_k4, xp, st, r) + b;
+            const __m512 s8 = _mm512_castps256_ps512(_mm256_mul_ps(sd, _mm256_loadu_ps(g->xd)));
+            mins[r] = _mm256_fmadd_ps(md, _mm256_loadu_ps(g->xs), mins[r]);
+            const __m512i s0 = _mm512_dpbusd_epi32(z, l0, ld(g->x));
+            const __m512i s1 = _mm512_dpbusd_epi32(z, h0, ld(g->x + 64));
+            const __m512i s2 = _mm512_dpbusd_epi32(z, l1, ld(g->x + 128));
+            const __m512i s3 = _mm512_dpbusd_epi32(z, h1, ld(g->x + 192));
+            a0[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(sel0, s8), a0[r]);
+            a1[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_permutexvar_ps(sel1, s8), a1[r]);
+            a0[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s2), _mm512_permutexvar_ps(sel2, s8), a0[r]);
+            a1[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s3), _mm512_permutexvar_ps(sel3, s8), a1[r]);
+        }
     }
-    const __m128 m = _mm_add_ps(_mm256_castps256_ps128(mins), _mm256_extractf128_ps(mins, 1));
-    const __m128 m2 = _mm_add_ps(m, _mm_movehl_ps(m, m));
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - _mm_cvtss_f32(_mm_add_ss(m2, _mm_movehdup_ps(m2)));
+    ROWS_EACH(r, R) {
+        const __m128 m = _mm_add_ps(_mm256_castps256_ps128(mins[r]), _mm256_extractf128_ps(mins[r], 1));
+        const __m128 m2 = _mm_add_ps(m, _mm_movehl_ps(m, m));
+        out[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0[r], a1[r])) - _mm_cvtss_f32(_mm_add_ss(m2, _mm_movehdup_ps(m2)));
+    }
 }
 
-VNNI static float dot_q4_K(const void *w, const void *xp, int64_t k) { return k45_dot(w, xp, k, false); }
-VNNI static float dot_q5_K(const void *w, const void *xp, int64_t k) { return k45_dot(w, xp, k, true); }
+DOT_FNS(q4_K, K4_ROWS, k45_rows, false)
+DOT_FNS(q5_K, K4_ROWS, k45_rows, true)
 
 /* ── Q6_K ── */
 
 /* Per half h of 128 elements: elements 32j + l take a nibble of ql[64h + l + 32(j & 1)] (the
  * high one for j >= 2) and bits 2j, 2j + 1 of qh[32h + l]. A zmm of ql gives j = 0, 1 from its
  * low nibbles and j = 2, 3 from its high ones; qh, copied to both halves, is shifted per half. */
-VNNI static float dot_q6_K(const void *w, const void *xp, int64_t k) {
+VNNI static inline __attribute__((always_inline)) void k6_rows(const void *w, const void *xp, size_t st, const int R,
+                                                               int64_t k, int unused, float *out) {
+    (void)unused;
     const mlxn_block_q6_K *x = w;
-    const xg_k6 *g = xp;
     const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(0x30);
     const __m512i sh01 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
     const __m512i sh23 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
     /* lane l of the r-th zmm of a super-block takes the scale of group 4r + l / 4 */
     const __m512i sel0 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), four = _mm512_set1_epi32(4);
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), off = _mm512_setzero_ps();
-    for (int64_t b = 0; b < k / 256; b++, g++) {
+    const __m512i sel[4] = {sel0, _mm512_add_epi32(sel0, four), _mm512_add_epi32(sel0, _mm512_set1_epi32(8)),
+                            _mm512_add_epi32(sel0, _mm512_set1_epi32(12))};
+    __m512 a0[QMM_VNNI_ROWS], a1[QMM_VNNI_ROWS], off[QMM_VNNI_ROWS];
+    ROWS_EACH(r, R) a0[r] = a1[r] = off[r] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < k / 256; b++) {
         prefetch_ahead(x + b, 4);
         const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)x[b].scales));
         const __m512 s16 = _mm512_mul_ps(_mm512_cvtepi32_ps(sc), _mm512_set1_ps(_cvtsh_ss(x[b].d)));
-        off = _mm512_fmadd_ps(s16, _mm512_loadu_ps(g->xs), off);
-        const __m512 sx = _mm512_mul_ps(s16, _mm512_loadu_ps(g->xd));
-        __m512i sel = sel0;
+        __m512i q[4];
         for (int h = 0; h < 2; h++) {
             const __m512i L = ld(x[b].ql + 64 * h);
             const __m512i H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h)));
-            const __m512i q01 =
-                _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_and_si512(_mm512_sllv_epi16(H, sh01), m2));
-            const __m512i q23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4),
-                                                _mm512_and_si512(_mm512_srlv_epi16(H, sh23), m2));
-            const __m512i s01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, ld(g->x + 128 * h));
-            const __m512i s23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, ld(g->x + 128 * h + 64));
-            a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s01), _mm512_permutexvar_ps(sel, sx), a0);
-            sel = _mm512_add_epi32(sel, four);
-            a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), _mm512_permutexvar_ps(sel, sx), a1);
-            sel = _mm512_add_epi32(sel, four);
+            q[2 * h] = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_and_si512(_mm512_sllv_epi16(H, sh01), m2));
+            q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4),
+                                           _mm512_and_si512(_mm512_srlv_epi16(H, sh23), m2));
+        }
+        ROWS_EACH(r, R) {
+            const xg_k6 *g = X_ROW(xg_k6, xp, st, r) + b;
+            off[r] = _mm512_fmadd_ps(s16, _mm512_loadu_ps(g->xs), off[r]);
+            const __m512 sx = _mm512_mul_ps(s16, _mm512_loadu_ps(g->xd));
+            for (int h = 0; h < 2; h++) {
+                const __m512i s01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[2 * h], ld(g->x + 128 * h));
+                const __m512i s23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[2 * h + 1], ld(g->x + 128 * h + 64));
+                a0[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s01), _mm512_permutexvar_ps(sel[2 * h], sx), a0[r]);
+                a1[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), _mm512_permutexvar_ps(sel[2 * h + 1], sx), a1[r]);
+            }
         }
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - 32.0f * _mm512_reduce_add_ps(off);
+    ROWS_EACH(r, R) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0[r], a1[r])) - 32.0f * _mm512_reduce_add_ps(off[r]);
 }
+
+DOT_FNS(q6_K, K6_ROWS, k6_rows, 0)
 
 /* ── Q2_K and Q3_K: 2-bit fields of qs (Q3_K: bit 2 from hmask), 16 groups of 16 with their
  * own scales; X as Q6_K's. Per 128 elements a 32-byte run of qs, copied to both halves of a
@@ -654,35 +639,16 @@ VNNI static inline __m512i two_bits(__m512i V, short s0, short s1) {
 
 VNNI static inline __m512i run32(const uint8_t *p) { return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p)); }
 
-/* Σ over a super-block of the four zmm of levels u[r] (elements 64r..64r+63) with X, each
+/* Σ over a super-block of the four zmm of levels u[q] (elements 64q..64q+63) with X, each
  * lane times the scale of its group (sx: per group of 16), into a0 and a1. */
 VNNI static inline void k23_acc(const __m512i *u, const xg_k6 *g, __m512 sx, __m512 *a0, __m512 *a1) {
     __m512i sel = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     const __m512i four = _mm512_set1_epi32(4);
-    for (int r = 0; r < 4; r++, sel = _mm512_add_epi32(sel, four)) {
-        const __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[r], ld(g->x + 64 * r));
-        __m512 *a = r % 2 ? a1 : a0;
+    for (int q = 0; q < 4; q++, sel = _mm512_add_epi32(sel, four)) {
+        const __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[q], ld(g->x + 64 * q));
+        __m512 *a = q % 2 ? a1 : a0;
         *a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_permutexvar_ps(sel, sx), *a);
     }
-}
-
-/* Q2_K: d · (sc & 15) · q - dmin · (sc >> 4), q in 0..3. */
-VNNI static float dot_q2_K(const void *w, const void *xp, int64_t k) {
-    const mlxn_block_q2_K *x = w;
-    const xg_k6 *g = xp;
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), mins = _mm512_setzero_ps();
-    for (int64_t b = 0; b < k / 256; b++, g++) {
-        prefetch_ahead(x + b, 2);
-        const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)x[b].scales));
-        const __m512 s16 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(sc, _mm512_set1_epi32(15))),
-                                         _mm512_set1_ps(_cvtsh_ss(x[b].d)));
-        mins = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(sc, 4)), _mm512_set1_ps(_cvtsh_ss(x[b].dmin))),
-                               _mm512_loadu_ps(g->xs), mins);
-        const __m512i v0 = run32(x[b].qs), v1 = run32(x[b].qs + 32);
-        const __m512i u[4] = {two_bits(v0, 0, 2), two_bits(v0, 4, 6), two_bits(v1, 0, 2), two_bits(v1, 4, 6)};
-        k23_acc(u, g, _mm512_mul_ps(s16, _mm512_loadu_ps(g->xd)), &a0, &a1);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - _mm512_reduce_add_ps(mins);
 }
 
 /* Q3_K's 16 6-bit scales minus 32, times d: scale j has its low 4 bits in the low nibble of
@@ -699,24 +665,49 @@ VNNI static inline __m512 q3_scales(const uint8_t *sb, float d) {
     return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc)), _mm512_set1_ps(d));
 }
 
-/* Q3_K: d · (s - 32) · (q - 4), q = the 2 bits of qs plus 4 where hmask's bit is set; the -4
- * comes off as 4 · Σ scale · xs. */
-VNNI static float dot_q3_K(const void *w, const void *xp, int64_t k) {
-    const mlxn_block_q3_K *x = w;
-    const xg_k6 *g = xp;
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), off = _mm512_setzero_ps();
-    for (int64_t b = 0; b < k / 256; b++, g++) {
-        prefetch_ahead(x + b, 2);
-        const __m512 s16 = q3_scales(x[b].scales, _cvtsh_ss(x[b].d));
-        off = _mm512_fmadd_ps(s16, _mm512_loadu_ps(g->xs), off);
-        const __m512i H = run32(x[b].hmask), v0 = run32(x[b].qs), v1 = run32(x[b].qs + 32);
-        const __m512i u[4] = {
-            _mm512_or_si512(two_bits(v0, 0, 2), bit_at(H, 0, 1, 2)), _mm512_or_si512(two_bits(v0, 4, 6), bit_at(H, 2, 3, 2)),
-            _mm512_or_si512(two_bits(v1, 0, 2), bit_at(H, 4, 5, 2)), _mm512_or_si512(two_bits(v1, 4, 6), bit_at(H, 6, 7, 2))};
-        k23_acc(u, g, _mm512_mul_ps(s16, _mm512_loadu_ps(g->xd)), &a0, &a1);
+/* Q2_K (q3 false): d · (sc & 15) · q - dmin · (sc >> 4), q in 0..3.
+ * Q3_K (q3 true): d · (s - 32) · (q - 4), q = the 2 bits of qs plus 4 where hmask's bit is
+ * set; the -4 comes off as 4 · Σ scale · xs. */
+VNNI static inline __attribute__((always_inline)) void k23_rows(const void *w, const void *xp, size_t st, const int R,
+                                                                int64_t k, bool q3, float *out) {
+    const mlxn_block_q2_K *x2 = w;
+    const mlxn_block_q3_K *x3 = w;
+    __m512 a0[QMM_VNNI_ROWS], a1[QMM_VNNI_ROWS], off[QMM_VNNI_ROWS];
+    ROWS_EACH(r, R) a0[r] = a1[r] = off[r] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < k / 256; b++) {
+        __m512 s16, md = _mm512_setzero_ps();
+        __m512i u[4];
+        if (q3) {
+            prefetch_ahead(x3 + b, 2);
+            s16 = q3_scales(x3[b].scales, _cvtsh_ss(x3[b].d));
+            const __m512i H = run32(x3[b].hmask), v0 = run32(x3[b].qs), v1 = run32(x3[b].qs + 32);
+            u[0] = _mm512_or_si512(two_bits(v0, 0, 2), bit_at(H, 0, 1, 2));
+            u[1] = _mm512_or_si512(two_bits(v0, 4, 6), bit_at(H, 2, 3, 2));
+            u[2] = _mm512_or_si512(two_bits(v1, 0, 2), bit_at(H, 4, 5, 2));
+            u[3] = _mm512_or_si512(two_bits(v1, 4, 6), bit_at(H, 6, 7, 2));
+        } else {
+            prefetch_ahead(x2 + b, 2);
+            const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)x2[b].scales));
+            s16 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(sc, _mm512_set1_epi32(15))),
+                                _mm512_set1_ps(_cvtsh_ss(x2[b].d)));
+            md = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(sc, 4)), _mm512_set1_ps(_cvtsh_ss(x2[b].dmin)));
+            const __m512i v0 = run32(x2[b].qs), v1 = run32(x2[b].qs + 32);
+            u[0] = two_bits(v0, 0, 2), u[1] = two_bits(v0, 4, 6), u[2] = two_bits(v1, 0, 2), u[3] = two_bits(v1, 4, 6);
+        }
+        ROWS_EACH(r, R) {
+            const xg_k6 *g = X_ROW(xg_k6, xp, st, r) + b;
+            off[r] = _mm512_fmadd_ps(q3 ? s16 : md, _mm512_loadu_ps(g->xs), off[r]);
+            k23_acc(u, g, _mm512_mul_ps(s16, _mm512_loadu_ps(g->xd)), &a0[r], &a1[r]);
+        }
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - 4.0f * _mm512_reduce_add_ps(off);
+    ROWS_EACH(r, R) {
+        const float o = _mm512_reduce_add_ps(off[r]);
+        out[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0[r], a1[r])) - (q3 ? 4.0f * o : o);
+    }
 }
+
+DOT_FNS(q2_K, K23_ROWS, k23_rows, false)
+DOT_FNS(q3_K, K23_ROWS, k23_rows, true)
 
 /* qmm_quantize_x, 32 at a time: the same bits (cvtps rounds to nearest even as
  * mlxn_nearest_int does; |x · id| <= 127 before the clamp). */
@@ -743,13 +734,19 @@ VNNI void qmm_quantize_x_vnni(const float *x, int64_t k, int8_t *xq, float *xd, 
 }
 
 static const qmm_vnni_fused vnni[MLXN_TYPE_COUNT] = {
-    [MLXN_TYPE_Q4_0] = {xb_nib, prep_q4_0, dot_q4_0},     [MLXN_TYPE_IQ4_NL] = {xb_nib, prep_iq4_nl, dot_iq4_nl},
-    [MLXN_TYPE_Q4_1] = {xb_nib, prep_q4_1, dot_q4_1},     [MLXN_TYPE_IQ4_XS] = {xb_nib, prep_iq4_nl, dot_iq4_xs},
-    [MLXN_TYPE_Q5_0] = {xb_nib, prep_q5_0, dot_q5_0},     [MLXN_TYPE_Q5_1] = {xb_nib, prep_q4_1, dot_q5_1},
-    [MLXN_TYPE_MXFP4] = {xb_nib, prep_iq4_nl, dot_mxfp4},
-    [MLXN_TYPE_Q8_0] = {xb_q8, prep_q8_0, dot_q8_0},      [MLXN_TYPE_Q4_K] = {xb_k4, prep_q4_K, dot_q4_K},
-    [MLXN_TYPE_Q5_K] = {xb_k4, prep_q4_K, dot_q5_K},      [MLXN_TYPE_Q6_K] = {xb_k6, prep_q6_K, dot_q6_K},
-    [MLXN_TYPE_Q2_K] = {xb_k6, prep_q6_K, dot_q2_K},      [MLXN_TYPE_Q3_K] = {xb_k6, prep_q6_K, dot_q3_K},
+    [MLXN_TYPE_Q4_0] = {xb_nib, prep_q4_0, dot_q4_0, rows_q4_0, NIB_ROWS},
+    [MLXN_TYPE_IQ4_NL] = {xb_nib, prep_iq4_nl, dot_iq4_nl, rows_iq4_nl, NIB_ROWS},
+    [MLXN_TYPE_Q8_0] = {xb_q8, prep_q8_0, dot_q8_0, rows_q8_0, Q8_ROWS},
+    [MLXN_TYPE_Q4_K] = {xb_k4, prep_q4_K, dot_q4_K, rows_q4_K, K4_ROWS},
+    [MLXN_TYPE_Q5_K] = {xb_k4, prep_q4_K, dot_q5_K, rows_q5_K, K4_ROWS},
+    [MLXN_TYPE_Q6_K] = {xb_k6, prep_q6_K, dot_q6_K, rows_q6_K, K6_ROWS},
+    [MLXN_TYPE_MXFP4] = {xb_nib, prep_iq4_nl, dot_mxfp4, rows_mxfp4, NIB_ROWS},
+    [MLXN_TYPE_Q5_0] = {xb_nib, prep_q5_0, dot_q5_0, rows_q5_0, NIB_ROWS},
+    [MLXN_TYPE_Q4_1] = {xb_nib, prep_q4_1, dot_q4_1, rows_q4_1, MIN_ROWS},
+    [MLXN_TYPE_Q5_1] = {xb_nib, prep_q4_1, dot_q5_1, rows_q5_1, MIN_ROWS},
+    [MLXN_TYPE_IQ4_XS] = {xb_nib, prep_iq4_nl, dot_iq4_xs, rows_iq4_xs, NIB_ROWS},
+    [MLXN_TYPE_Q2_K] = {xb_k6, prep_q6_K, dot_q2_K, rows_q2_K, K23_ROWS},
+    [MLXN_TYPE_Q3_K] = {xb_k6, prep_q6_K, dot_q3_K, rows_q3_K, K23_ROWS},
 };
 
 const qmm_vnni_fused *qmm_vnni_fused_for(mlxn_type t) {
