@@ -266,6 +266,10 @@ static __device__ __forceinline__ void mv1_copy_x(const qmm_kp &p, mlxn_type tx,
  * the same count to within one, and its ring runs on across tiles. LPR is a template argument:
  * copy offsets are constants. */
 #define MV1_ST 2
+
+/* Passes a row takes at LPR = 2^ll lanes a row (K a multiple of 256). */
+static __host__ __device__ __forceinline__ int mv1_passes(int k, int ll) { return ((k >> 8) + (1 << ll) - 1) >> ll; }
+
 template <mlxn_type T, int LL>
 static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p, mlxn_type tx, const uint8_t *xw) {
     typedef mv1<T> F;
@@ -276,7 +280,7 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p,
     const uint8_t *xq = smem;
     const float2 *xd = reinterpret_cast<const float2 *>(smem + p.k);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, sub = lane & (LPR - 1), rsi = lane >> LL;
-    const int G = p.k >> 8, rowb = G * F::NB, passes = (G + LPR - 1) >> LL;
+    const int G = p.k >> 8, rowb = G * F::NB, passes = mv1_passes(p.k, LL);
     uint8_t *ring = smem + p.k + p.k / 4 + warp * (MV1_ST * SB) + rsi * (LPR * F::NB);
     const long long ntiles = (p.n + RS - 1) / RS, step = (long long)gridDim.x * MV1_WARPS;
     /* the copy cursor runs MV1_ST - 1 jobs (tile, pass) ahead of the compute cursor */
@@ -356,7 +360,7 @@ template <mlxn_type T, int LL> static mlxn_status mv1_go(const qmm_launch &l, co
     /* One block an SM where at full occupancy a warp would get fewer than two jobs (tile
      * passes). H100, same run, µs: 4096² Q4_0 5.39 -> 5.10, Q6_K 8.29 -> 7.11, IQ4_NL 7.33 ->
      * 6.48; where warps get more jobs one block an SM loses (14336×4096 1-3%, 4096×14336 16-63%). */
-    const long long jobs = tiles * (((p.k >> 8) + (1 << LL) - 1) >> LL);
+    const long long jobs = tiles * mv1_passes(p.k, LL);
     if (bps > 1 && jobs < 2LL * bps * l.dev->prop.multiProcessorCount * MV1_WARPS) bps = 1;
     const long long cap = (long long)bps * l.dev->prop.multiProcessorCount, need = (tiles + MV1_WARPS - 1) / MV1_WARPS;
     return mlxn_cuda_launch(l.s, k, dim3((unsigned)(need < cap ? need : cap)), dim3(32 * MV1_WARPS), (size_t)smem, 1,
