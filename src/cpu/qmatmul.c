@@ -75,7 +75,7 @@ typedef struct qmm_job {
     float *xd, *xs;
     unsigned char *xp; /* X laid out for vf, xp_bytes per row */
     size_t xp_bytes;
-    /* per worker: a decoded W row and a gather row */
+    /* per worker: X's gather row, then (decode path) a decoded W row */
     unsigned char *work;
     size_t work_bytes;
     /* W units handed out `batch` at a time (w_batches) */
@@ -232,7 +232,8 @@ static void qmatmul_run(cpu_device *dev, const void *args) {
     j.xp_bytes = j.vf ? align64(j.vf->x_bytes(K)) : 0;
     const size_t xqbytes = align64((size_t)(R * K)) + align64(sizeof(float) * (size_t)(R * (K / 32 + K / 16)));
     size_t xbytes = fw ? align64(sizeof(float) * (size_t)(R * K)) : xqbytes + j.xp_bytes * (size_t)R;
-    j.work_bytes = align64(sizeof(float) * (size_t)K) + align64((size_t)K) + align64(sizeof(float) * (size_t)(K / 8));
+    j.work_bytes = align64(sizeof(float) * (size_t)K); /* the VNNI dots read X's layout, not a decoded row */
+    if (!j.vf) j.work_bytes += align64((size_t)K) + align64(sizeof(float) * (size_t)(K / 8));
     unsigned char *mem = aligned_alloc(64, xbytes + j.work_bytes * (size_t)threads);
     if (!mem) {
         /* a replayed graph has no way to report this: the NaNs and the log line do */
