@@ -322,15 +322,19 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p,
                     u[4 * c] = v.x, u[4 * c + 1] = v.y, u[4 * c + 2] = v.z, u[4 * c + 3] = v.w;
                 }
             } else { /* 2-byte aligned: words from the boundary below, shifted by 0 or 16 bits */
+                static_assert(F::NB % 4 == 2, "the last word holds two bytes of the group");
                 const uint32_t *w = reinterpret_cast<const uint32_t *>((uintptr_t)src & ~(uintptr_t)3);
                 const unsigned sh = 8 * ((unsigned)(uintptr_t)src & 3u);
                 uint32_t prev = w[0];
 #pragma unroll
-                for (int i = 0; i < NW; i++) {
+                for (int i = 0; i < NW - 1; i++) {
                     const uint32_t next = w[i + 1];
                     u[i] = __funnelshift_r(prev, next, sh);
                     prev = next;
                 }
+                /* the last word without the one after it: past the stage's last group lies
+                 * the next stage, whose copies may be in flight (racecheck) */
+                u[NW - 1] = prev >> sh;
             }
             mv1_group<T>(u, xq, xd, g, acc);
         }
@@ -351,7 +355,7 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p,
 template <mlxn_type T, int LL> static mlxn_status mv1_go(const qmm_launch &l, const uint8_t *xw) {
     const qmm_kp &p = *l.p;
     const long long tiles = (p.n + (32 >> LL) - 1) / (32 >> LL);
-    const int smem = p.k + p.k / 4 + MV1_WARPS * MV1_ST * 32 * mv1<T>::NB + 16; /* 16: word reads past the last group */
+    const int smem = p.k + p.k / 4 + MV1_WARPS * MV1_ST * 32 * mv1<T>::NB;
     auto k = mv1_kernel<T, LL>;
     MLXN_CUDA_TRY(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     int bps = 0;
