@@ -291,10 +291,10 @@ template <mlxn_type T, int BM, int BN> static mlxn_status qmw_go(const qmm_launc
  * Q4_0 91.4 -> 42.8 (128) -> 31.4 (64), Q6_K 81.3 -> 51.4 -> 39.6; 14336×4096 Q4_0 46.5 -> 28.6
  * (64), Q6_K 54.6 -> 31.5; 4096² Q4_0 33.1 -> 20.3 -> 16.0; at M 128 4096×14336 Q4_0 71.9 ->
  * 40.5; 14336×4096 at M 128 and every shape at M 256 within 1%. Above M 128, 128 × 256 (the
- * wider wgmma, half the W decode per flop) where they fill the GPU at least once. Below that, decoded W in 64 × 256 (K split between the consumer
- * warpgroups: the decode per flop of 128 × 256 on twice the tiles) unless that takes more
- * waves than 128 × 128 (4096×4096 and 4096×14336 at M = 512: 128 tiles of either, 64 of
- * 128 × 256). */
+ * wider wgmma, half the W decode per flop) where they fill the GPU at least once. Below
+ * that, decoded W in 64 × 256 (K split between the consumer warpgroups: the decode per flop
+ * of 128 × 256 on twice the tiles) unless that takes more waves than 128 × 128 (4096×4096
+ * and 4096×14336 at M = 512: 128 tiles of either, 64 of 128 × 256). */
 template <mlxn_type T> static mlxn_status qmw_pick(const qmm_launch &l, int splits) {
     const qmm_kp &p = *l.p;
     const long long sms = l.dev->prop.multiProcessorCount, bs = (long long)l.batch * splits;
