@@ -101,6 +101,19 @@ static __device__ __forceinline__ void emit(const att_params &p, float *ws, int 
     if (d == 0) part[0] = m, part[1] = l;
 }
 
+/* emit for the four columns d .. d + 3 (d a multiple of 4): one 16-byte store of a partial. */
+static __device__ __forceinline__ void emit4(const att_params &p, float *ws, int split, long long hq, long long i, int d,
+                                             float m, float l, float4 acc) {
+    if (p.n_split == 1) {
+        finish(p.a, hq, i, d, m, l, acc.x), finish(p.a, hq, i, d + 1, m, l, acc.y);
+        finish(p.a, hq, i, d + 2, m, l, acc.z), finish(p.a, hq, i, d + 3, m, l, acc.w);
+        return;
+    }
+    float *part = att_part_row(p.a, ws, split, hq, i);
+    *reinterpret_cast<float4 *>(part + 4 + d) = acc;
+    if (d == 0) part[0] = m, part[1] = l;
+}
+
 /* ---- PTX wrappers ---- */
 
 static __device__ __forceinline__ uint32_t smem_u32(const void *p) {
@@ -170,7 +183,7 @@ template <int D_, int MT_, int WR_, int WK_, int BC_, int ST_, bool QREG_> struc
         return (size_t)(kq8 ? 1 : ST) * BC * DP * 2 + (size_t)(vq8 ? 1 : ST) * BC * DP * 2 +
                (size_t)((kq8 ? 1 : 0) + (vq8 ? 1 : 0)) * ST * RAWB;
     }
-    static constexpr size_t merge_bytes() { return WK > 1 ? (size_t)WK * 16 * MT * WR * (D + 2 + 4) * 4 : 0; }
+    static constexpr size_t merge_bytes() { return WK > 1 ? (size_t)WK * 16 * MT * WR * (D + 4) * 4 : 0; }
     static constexpr size_t smem(bool kq8, bool vq8) {
         size_t t = (size_t)BR * DP * 2 + tiles(kq8, vq8);
         return t > merge_bytes() ? t : merge_bytes();
@@ -186,12 +199,33 @@ static __device__ __forceinline__ void load_tile(const unsigned char *base, size
                                                  const unsigned char *lim, unsigned char *tile, unsigned char *raw) {
     constexpr int CH = C::D / 8; /* 16-byte chunks per f16/bf16 row */
     if (!q8) {
-        for (int c = threadIdx.x; c < C::BC * CH; c += C::NT) {
-            const int r = c / CH, cc = c % CH;
-            const int j = j0 + r;
-            const bool ok = j < L;
-            cp_async16(smem_u32(tile + (size_t)r * C::DP * 2 + cc * 16), ok ? base + (size_t)j * rb + cc * 16 : base,
-                       ok ? 16 : 0);
+        if constexpr (C::NT % CH == 0) {
+            /* a thread's chunks sit RPI rows apart in one column: one address, then fixed steps;
+             * the row test only in a tile that reaches L */
+            constexpr int RPI = C::NT / CH;
+            static_assert(C::BC % RPI == 0, "whole passes per tile");
+            const int r0 = threadIdx.x / CH, cc = threadIdx.x % CH;
+            const unsigned char *src = base + (size_t)(j0 + r0) * rb + cc * 16;
+            const uint32_t dst = smem_u32(tile) + (uint32_t)((r0 * C::DP + cc * 8) * 2);
+            const size_t step = (size_t)RPI * rb;
+            if (j0 + C::BC <= L) {
+#pragma unroll
+                for (int k = 0; k < C::BC / RPI; k++) cp_async16(dst + k * RPI * C::DP * 2, src + k * step, 16);
+            } else {
+#pragma unroll
+                for (int k = 0; k < C::BC / RPI; k++) {
+                    const bool ok = j0 + r0 + k * RPI < L;
+                    cp_async16(dst + k * RPI * C::DP * 2, ok ? src + k * step : base, ok ? 16 : 0);
+                }
+            }
+        } else {
+            for (int c = threadIdx.x; c < C::BC * CH; c += C::NT) {
+                const int r = c / CH, cc = c % CH;
+                const int j = j0 + r;
+                const bool ok = j < L;
+                cp_async16(smem_u32(tile + (size_t)r * C::DP * 2 + cc * 16), ok ? base + (size_t)j * rb + cc * 16 : base,
+                           ok ? 16 : 0);
+            }
         }
         return;
     }
@@ -245,16 +279,22 @@ static __device__ __forceinline__ void dequant_tile(const unsigned char *base, s
 
 /* q converted to the operand type TQ, 8 elements at a time (the row start is 16-byte aligned
  * and D a multiple of 8, so every group is aligned to 8 elements). */
-template <typename TQ>
-static __device__ __forceinline__ uint4 q_chunk(mlxn_type t, const void *q, long long idx) {
+static __device__ __forceinline__ void q_raw(mlxn_type t, const void *q, long long idx, uint4 (&w)[2]) {
+    if (t == MLXN_TYPE_F32) {
+        const uint4 *s = reinterpret_cast<const uint4 *>(static_cast<const float *>(q) + idx);
+        w[0] = s[0], w[1] = s[1];
+    } else {
+        w[0] = *reinterpret_cast<const uint4 *>(static_cast<const unsigned short *>(q) + idx);
+    }
+}
+template <typename TQ> static __device__ __forceinline__ uint4 q_pack(mlxn_type t, const uint4 (&r)[2]) {
     float f[8];
     if (t == MLXN_TYPE_F32) {
-        const float4 *s = reinterpret_cast<const float4 *>(static_cast<const float *>(q) + idx);
-        float4 x = s[0], y = s[1];
-        f[0] = x.x, f[1] = x.y, f[2] = x.z, f[3] = x.w, f[4] = y.x, f[5] = y.y, f[6] = y.z, f[7] = y.w;
+        const uint32_t w[8] = {r[0].x, r[0].y, r[0].z, r[0].w, r[1].x, r[1].y, r[1].z, r[1].w};
+#pragma unroll
+        for (int k = 0; k < 8; k++) f[k] = __uint_as_float(w[k]);
     } else {
-        const uint4 v = *reinterpret_cast<const uint4 *>(static_cast<const unsigned short *>(q) + idx);
-        const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+        const uint32_t w[4] = {r[0].x, r[0].y, r[0].z, r[0].w};
 #pragma unroll
         for (int k = 0; k < 4; k++) {
             float2 g = t == MLXN_TYPE_F16 ? __half22float2(*reinterpret_cast<const __half2 *>(&w[k]))
@@ -264,10 +304,15 @@ static __device__ __forceinline__ uint4 q_chunk(mlxn_type t, const void *q, long
     }
     return make_uint4(pack2<TQ>(f[0], f[1]), pack2<TQ>(f[2], f[3]), pack2<TQ>(f[4], f[5]), pack2<TQ>(f[6], f[7]));
 }
+template <typename TQ> static __device__ __forceinline__ uint4 q_chunk(mlxn_type t, const void *q, long long idx) {
+    uint4 r[2];
+    q_raw(t, q, idx, r);
+    return q_pack<TQ>(t, r);
+}
 
-/* The merged (m, l, acc) rows a block shows its cluster: [BR][D + 2] floats after the WK merge
- * buffer (the kernel's dynamic smem covers it: smem_cl). */
-template <class C> static constexpr size_t cl_red_bytes() { return (size_t)C::BR * (C::D + 2) * 4; }
+/* The merged rows a block shows its cluster: [BR][D + 4] floats of (m, l, two unused, acc[D])
+ * after the WK merge buffer (the kernel's dynamic smem covers it: smem_cl). */
+template <class C> static constexpr size_t cl_red_bytes() { return (size_t)C::BR * (C::D + 4) * 4; }
 template <class C> static constexpr size_t smem_cl(bool kq8, bool vq8) {
     return C::smem(kq8, vq8) > C::merge_bytes() + cl_red_bytes<C>() ? C::smem(kq8, vq8) : C::merge_bytes() + cl_red_bytes<C>();
 }
@@ -301,6 +346,21 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
             iq[mt][hf] = (R < rows ? R : Rl) / G;
         }
     mlxn_pdl_wait(); /* q, the cache and kv_len may come from the grid before */
+    /* decode (WK > 1: one row tile, R0 = 0, at most 16 rows): Q's loads go out with kv_len's,
+     * and are packed into smem once the first tiles are issued */
+    constexpr int QN = C::BR * (D / 8), QC = (QN + C::NT - 1) / C::NT;
+    uint4 qraw[WK > 1 ? QC : 1][2];
+    if constexpr (WK > 1) {
+#pragma unroll
+        for (int k = 0; k < QC; k++) {
+            const int c = tid + k * C::NT, r = c / (D / 8), d8 = (c % (D / 8)) * 8;
+            qraw[k][0] = qraw[k][1] = make_uint4(0, 0, 0, 0);
+            if (c < QN && r < rows) {
+                const int gi = (int)G;
+                q_raw(a.tq, a.q, ((h * G + r % gi) * a.M + r / gi) * D + d8, qraw[k]);
+            }
+        }
+    }
     const int L = (int)kv_count(a);
 
     unsigned char *qs = smem;
@@ -349,16 +409,24 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
     };
 #pragma unroll
     for (int s = 0; s < ST - 1; s++) issue(s);
-    /* Q rows -> smem as TK, while the first tiles are in flight */
-    for (int c = tid; c < C::BR * (D / 8); c += C::NT) {
-        const int r = c / (D / 8), d8 = (c % (D / 8)) * 8;
-        const long long R = R0 + r;
-        uint4 v = make_uint4(0, 0, 0, 0);
-        if (R < rows) {
-            const long long i = R / G, hq = h * G + R % G;
-            v = q_chunk<TK>(a.tq, a.q, (hq * a.M + i) * D + d8);
+    /* Q rows -> smem as TK, while the first tiles are in flight (rows past `rows` zero) */
+    if constexpr (WK > 1) {
+#pragma unroll
+        for (int k = 0; k < QC; k++) {
+            const int c = tid + k * C::NT, r = c / (D / 8), d8 = (c % (D / 8)) * 8;
+            if (c < QN) *reinterpret_cast<uint4 *>(qs + (size_t)r * DP * 2 + d8 * 2) = q_pack<TK>(a.tq, qraw[k]);
         }
-        *reinterpret_cast<uint4 *>(qs + (size_t)r * DP * 2 + d8 * 2) = v;
+    } else {
+        for (int c = tid; c < QN; c += C::NT) {
+            const int r = c / (D / 8), d8 = (c % (D / 8)) * 8;
+            const long long R = R0 + r;
+            uint4 v = make_uint4(0, 0, 0, 0);
+            if (R < rows) {
+                const long long i = R / G, hq = h * G + R % G;
+                v = q_chunk<TK>(a.tq, a.q, (hq * a.M + i) * D + d8);
+            }
+            *reinterpret_cast<uint4 *>(qs + (size_t)r * DP * 2 + d8 * 2) = v;
+        }
     }
 
     __syncthreads(); /* Q tile written */
@@ -541,8 +609,11 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
             }
     } else {
         static_assert(!CL || WK > 1, "the cluster merge follows the warp merge");
-        /* merge the WK warps of each row group through smem: [WK][rows][D + 2] (m, l, acc) */
-        constexpr int RB = 16 * MT * WR, RS = D + 2;
+        /* merge the WK warps of each row group through smem: [WK][rows][RS] rows of (m, l, two
+         * unused, acc[D]), acc 16-byte aligned; only the nr rows that hold queries */
+        constexpr int RB = 16 * MT * WR, RS = D + 4;
+        /* decode shapes: one row tile (R0 = 0) of at most 16 rows, so int indices */
+        const int Gi = (int)G, nr = (int)(rows - R0 < RB ? rows - R0 : RB);
         mlxn_pdl_trigger(); /* the cache is read: the next grid may start launching */
         cp_async_wait<0>();
         __syncthreads();
@@ -551,39 +622,44 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
         for (int mt = 0; mt < MT; mt++)
 #pragma unroll
             for (int hf = 0; hf < 2; hf++) {
+                if (wr * 16 * MT + mt * 16 + hf * 8 >= nr) continue; /* the warp's 8 rows are all empty */
                 const int r = wr * 16 * MT + mt * 16 + (lane >> 2) + hf * 8;
+                if (r >= nr) continue;
                 float *row = mb + ((size_t)wk * RB + r) * RS;
-                if ((lane & 3) == 0) row[0] = m[mt][hf], row[1] = l[mt][hf];
+                if ((lane & 3) == 0) *reinterpret_cast<float2 *>(row) = make_float2(m[mt][hf], l[mt][hf]);
 #pragma unroll
                 for (int dt = 0; dt < DT; dt++)
-#pragma unroll
-                    for (int e = 0; e < 2; e++) row[2 + dt * 8 + (lane & 3) * 2 + e] = o[mt][dt][2 * hf + e];
+                    *reinterpret_cast<float2 *>(row + 4 + dt * 8 + (lane & 3) * 2) =
+                        make_float2(o[mt][dt][2 * hf], o[mt][dt][2 * hf + 1]);
             }
         __syncthreads();
-        /* decode shapes: one row tile (R0 = 0) of at most 16 rows, so int indices */
-        const int Gi = (int)G, nr = (int)(rows - R0 < RB ? rows - R0 : RB);
-        for (int c = tid; c < nr * D; c += C::NT) {
-            const int r = c / D, d = c % D;
+        /* a thread per (row, 4 columns) */
+        for (int c = tid; c < nr * (D / 4); c += C::NT) {
+            const int r = c / (D / 4), d = (c % (D / 4)) * 4;
             const int R = (int)R0 + r;
+            float2 ml[WK];
+#pragma unroll
+            for (int w = 0; w < WK; w++) ml[w] = *reinterpret_cast<const float2 *>(mb + ((size_t)w * RB + r) * RS);
             float mm = -INFINITY;
 #pragma unroll
-            for (int w = 0; w < WK; w++) mm = fmaxf(mm, mb[((size_t)w * RB + r) * RS]);
-            float ll = 0.0f, aa = 0.0f;
+            for (int w = 0; w < WK; w++) mm = fmaxf(mm, ml[w].x);
+            float ll = 0.0f;
+            float4 aa = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
             if (mm != -INFINITY)
 #pragma unroll
                 for (int w = 0; w < WK; w++) {
-                    const float *row = mb + ((size_t)w * RB + r) * RS;
-                    const float f = exp2f(row[0] - mm);
-                    ll += row[1] * f;
-                    aa += row[2 + d] * f;
+                    const float f = exp2f(ml[w].x - mm);
+                    const float4 x = *reinterpret_cast<const float4 *>(mb + ((size_t)w * RB + r) * RS + 4 + d);
+                    ll += ml[w].y * f;
+                    aa.x += x.x * f, aa.y += x.y * f, aa.z += x.z * f, aa.w += x.w * f;
                 }
             const float mn = mm == -INFINITY ? -INFINITY : mm * ATT_LN2;
             if constexpr (CL) {
-                float *red = reinterpret_cast<float *>(smem + C::merge_bytes()) + (size_t)r * (D + 2);
-                red[2 + d] = aa;
+                float *red = reinterpret_cast<float *>(smem + C::merge_bytes()) + (size_t)r * RS;
+                *reinterpret_cast<float4 *>(red + 4 + d) = aa;
                 if (d == 0) red[0] = mn, red[1] = ll;
             } else {
-                emit(p, ws, split, h * G + R % Gi, R / Gi, d, mn, ll, aa);
+                emit4(p, ws, split, h * G + R % Gi, R / Gi, d, mn, ll, aa);
             }
         }
         if constexpr (CL) {
@@ -599,8 +675,8 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
 #pragma unroll
                 for (int k = 0; k < 8; k++) {
                     if (k < ns) {
-                        const float *row = cl.map_shared_rank(red, k) + (size_t)r * (D + 2);
-                        pm[k] = row[0], pl[k] = row[1], pv[k] = row[2 + d];
+                        const float *row = cl.map_shared_rank(red, k) + (size_t)r * (D + 4);
+                        pm[k] = row[0], pl[k] = row[1], pv[k] = row[4 + d];
                     }
                 }
                 float mm = -INFINITY;
