@@ -40,14 +40,15 @@ static __device__ __forceinline__ void store_out(mlxn_type t, void *base, long l
 }
 
 /* The keys query i (at position L - M + i) sees within a split's keys [js, je]: from
- * att_key_lo to att_key_hi (none when hi < lo), by the window and the causal mask. */
-static __device__ __forceinline__ int att_key_lo(const mlxn_attention_args &a, int L, long long js, long long i) {
-    long long lo = js, pos = L - a.M + i;
+ * att_key_lo to att_key_hi (none when hi < lo), by the window and the causal mask. T is int
+ * where every position fits (decode: M <= 16, L_cap <= 2^30), else long long. */
+template <typename T> static __device__ __forceinline__ int att_key_lo(const mlxn_attention_args &a, int L, T js, T i) {
+    T lo = js, pos = (T)L - (T)a.M + i;
     if (a.window > 0 && pos - a.window + 1 > lo) lo = pos - a.window + 1;
     return (int)lo;
 }
-static __device__ __forceinline__ int att_key_hi(const mlxn_attention_args &a, int L, long long je, long long i) {
-    long long hi = L - 1 < je ? L - 1 : je, pos = L - a.M + i;
+template <typename T> static __device__ __forceinline__ int att_key_hi(const mlxn_attention_args &a, int L, T je, T i) {
+    T hi = (T)L - 1 < je ? (T)L - 1 : je, pos = (T)L - (T)a.M + i;
     if (a.causal && pos < hi) hi = pos;
     return (int)(hi < -1 ? -1 : hi);
 }
@@ -321,9 +322,10 @@ template <class C> static constexpr size_t smem_cl(bool kq8, bool vq8) {
  * P·V (P is rounded to it); a Q8_0 cache is dequantized to f16. CL (sm_90, WK > 1): the
  * n_split slices of a row tile form one thread-block cluster along z and merge through
  * distributed shared memory, each block finishing a share of the outputs (no workspace, no
- * combine kernel). */
+ * combine kernel). The launch bound's one block an SM lets ptxas pass 168 registers, where it
+ * spilled in the D 128 decode instances; their smem holds them at two blocks an SM. */
 template <class C, typename TK, typename TV, bool CL = false>
-static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, float *ws) {
+static __global__ void __launch_bounds__(C::NT, 1) attn_mma_kernel(att_params p, float *ws) {
     constexpr int D = C::D, MT = C::MT, WR = C::WR, WK = C::WK, BC = C::BC, ST = C::ST, DP = C::DP;
     constexpr int NKW = BC / WK, NTL = NKW / 8, KS = D / 16, DT = D / 8;
     const mlxn_attention_args &a = p.a;
@@ -373,15 +375,16 @@ static __global__ void __launch_bounds__(C::NT) attn_mma_kernel(att_params p, fl
      * (L_cap < 2^31, checked by the launcher). Decode shapes (WK > 1, one row tile) cut the
      * keys the rows see under this L into n_split slices of whole tiles, so a cache filled
      * far below L_cap, or a window, still spreads over every block; prefill slices L_cap. */
-    long long js = (long long)split * p.chunk, je = js + p.chunk - 1;
+    using IT = typename std::conditional<(WK > 1), int, long long>::type; /* key positions */
+    IT js = (IT)split * (IT)p.chunk, je = js + (IT)p.chunk - 1;
     if constexpr (WK > 1) {
-        const int r_lo = att_key_lo(a, L, 0, 0) / BC * BC, r_hi = att_key_hi(a, L, a.L_cap - 1, a.M - 1);
+        const int r_lo = att_key_lo<IT>(a, L, 0, 0) / BC * BC, r_hi = att_key_hi<IT>(a, L, (IT)a.L_cap - 1, (IT)a.M - 1);
         const int per = (r_hi - r_lo + p.n_split) / p.n_split; /* ceil((r_hi - r_lo + 1) / n_split) */
         const int ch = (per + BC - 1) / BC * BC;
-        js = r_lo + (long long)split * (ch > 0 ? ch : BC), je = js + (ch > 0 ? ch : BC) - 1;
+        js = r_lo + split * (ch > 0 ? ch : BC), je = js + (ch > 0 ? ch : BC) - 1;
     }
-    auto lo_of = [&](long long i) { return att_key_lo(a, L, js, i); };
-    auto hi_of = [&](long long i) { return att_key_hi(a, L, je, i); };
+    auto lo_of = [&](long long i) { return att_key_lo<IT>(a, L, js, (IT)i); };
+    auto hi_of = [&](long long i) { return att_key_hi<IT>(a, L, je, (IT)i); };
     const int kb = lo_of(i_first), ke = hi_of(i_last);         /* union over the block's rows */
     const int lo_max = lo_of(i_last), hi_min = hi_of(i_first); /* intersection */
     int rlo[MT][2], rhi[MT][2], ri[MT][2];

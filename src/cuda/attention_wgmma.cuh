@@ -116,8 +116,8 @@ attn_wgmma_kernel(att_params p, float *ws, const __grid_constant__ CUtensorMap t
     const int L = (int)kv_count(a);
 
     const long long js = (long long)split * p.chunk, je = js + p.chunk - 1;
-    auto lo_of = [&](long long i) { return att_key_lo(a, L, js, i); };
-    auto hi_of = [&](long long i) { return att_key_hi(a, L, je, i); };
+    auto lo_of = [&](long long i) { return att_key_lo<long long>(a, L, js, i); };
+    auto hi_of = [&](long long i) { return att_key_hi<long long>(a, L, je, i); };
     const long long Rl = (R0 + BR < rows ? R0 + BR : rows) - 1;
     const int kb = lo_of(R0 / G), ke = hi_of(Rl / G), lo_max = lo_of(Rl / G), hi_min = hi_of(R0 / G);
     const int t0 = kb / BC, n_tiles = ke >= kb ? ke / BC - t0 + 1 : 0;
