@@ -29,6 +29,21 @@ static __device__ __forceinline__ void commit() { asm volatile("cp.async.commit_
 template <int N> static __device__ __forceinline__ void waitg() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
 static __device__ __forceinline__ uint32_t su32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
+// Rows [g0, g0 + rows) of K and V (from kb, vb) into stage rows [s0, s0 + rows) of ks, vs: thread
+// `id` of `n` copies 16-byte chunks id, id + n, ...
+static __device__ __forceinline__ void copy_rows(unsigned char *ks, unsigned char *vs, int s0, const unsigned char *kb,
+                                                 const unsigned char *vb, long long g0, int rows, int id, int n) {
+    for (int c = id; c < rows * (PD / 8); c += n) {
+        const int r = c / (PD / 8), cc = c % (PD / 8);
+        cp16(su32(ks + (size_t)(s0 + r) * DP * 2 + cc * 16), kb + (size_t)(g0 + r) * RB + cc * 16);
+        cp16(su32(vs + (size_t)(s0 + r) * DP * 2 + cc * 16), vb + (size_t)(g0 + r) * RB + cc * 16);
+    }
+}
+// One word of stage row `row` of K and of V (column group col), folded into acc.
+static __device__ __forceinline__ unsigned touch(const unsigned char *ks, const unsigned char *vs, int row, int col) {
+    return *(const unsigned *)(ks + (size_t)row * DP * 2 + col * 4) ^ *(const unsigned *)(vs + (size_t)row * DP * 2 + col * 4);
+}
+
 // A: the library's structure. NT threads, ST stages of K and V tiles (BC x DP f16), one
 // block barrier per tile; every thread touches one word of each staged tile.
 template <int NT, int ST>
@@ -40,14 +55,7 @@ __global__ void __launch_bounds__(NT) p_att(const unsigned char *k, const unsign
     const unsigned char *vb = v + ((size_t)h * Lc + (size_t)split * chunk) * RB;
     const int nt = chunk / BC;
     auto issue = [&](int t) {
-        if (t < nt) {
-            const int s = t % ST;
-            for (int c = threadIdx.x; c < BC * (PD / 8); c += NT) {
-                const int r = c / (PD / 8), cc = c % (PD / 8);
-                cp16(su32(ks + ((size_t)s * BC + r) * DP * 2 + cc * 16), kb + ((size_t)t * BC + r) * RB + cc * 16);
-                cp16(su32(vs + ((size_t)s * BC + r) * DP * 2 + cc * 16), vb + ((size_t)t * BC + r) * RB + cc * 16);
-            }
-        }
+        if (t < nt) copy_rows(ks, vs, t % ST * BC, kb, vb, (long long)t * BC, BC, threadIdx.x, NT);
         commit();
     };
     for (int s = 0; s < ST - 1; s++) issue(s);
@@ -56,9 +64,7 @@ __global__ void __launch_bounds__(NT) p_att(const unsigned char *k, const unsign
         waitg<ST - 2>();
         __syncthreads();
         issue(t + ST - 1);
-        const int s = t % ST;
-        acc ^= *(const unsigned *)(ks + ((size_t)s * BC + (threadIdx.x & 63)) * DP * 2 + (threadIdx.x >> 6) * 4);
-        acc ^= *(const unsigned *)(vs + ((size_t)s * BC + (threadIdx.x & 63)) * DP * 2 + (threadIdx.x >> 6) * 4);
+        acc ^= touch(ks, vs, t % ST * BC + (threadIdx.x & 63), threadIdx.x >> 6);
     }
     out[(blockIdx.z * gridDim.y + blockIdx.y) * NT + threadIdx.x] = acc;
 }
@@ -75,14 +81,7 @@ __global__ void __launch_bounds__(NW * 32) p_warp(const unsigned char *k, const 
     const unsigned char *vb = v + ((size_t)h * Lc + (size_t)split * chunk) * RB;
     const int np = chunk / 16, mine = (np - w + NW - 1) / NW;
     auto issue = [&](int t) {
-        if (t < mine) {
-            const int s = t % SW, pc = w + t * NW;
-            for (int c = lane; c < 16 * (PD / 8); c += 32) {
-                const int r = c / (PD / 8), cc = c % (PD / 8);
-                cp16(su32(ks + ((size_t)s * 16 + r) * DP * 2 + cc * 16), kb + ((size_t)pc * 16 + r) * RB + cc * 16);
-                cp16(su32(vs + ((size_t)s * 16 + r) * DP * 2 + cc * 16), vb + ((size_t)pc * 16 + r) * RB + cc * 16);
-            }
-        }
+        if (t < mine) copy_rows(ks, vs, t % SW * 16, kb, vb, (long long)(w + t * NW) * 16, 16, lane, 32);
         commit();
     };
     for (int s = 0; s < SW - 1; s++) issue(s);
@@ -91,9 +90,7 @@ __global__ void __launch_bounds__(NW * 32) p_warp(const unsigned char *k, const 
         waitg<SW - 2>();
         __syncwarp();
         issue(t + SW - 1);
-        const int s = t % SW;
-        acc ^= *(const unsigned *)(ks + ((size_t)s * 16 + (lane & 15)) * DP * 2 + (lane >> 4) * 4);
-        acc ^= *(const unsigned *)(vs + ((size_t)s * 16 + (lane & 15)) * DP * 2 + (lane >> 4) * 4);
+        acc ^= touch(ks, vs, t % SW * 16 + (lane & 15), lane >> 4);
         __syncwarp();
     }
     out[(blockIdx.z * gridDim.y + blockIdx.y) * NW * 32 + threadIdx.x] = acc;
