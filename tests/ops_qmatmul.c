@@ -66,9 +66,9 @@ static mlxn_status run_op(mlxn_stream *s, void *ctx) {
 
 static bool float_w(mlxn_type t) { return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16; }
 
-/* CUDA rounds X to int8 per 32 for these formats at M <= 16: the streamed M = 1 mat-vec, the
- * dp4a one (M <= 4, Q4_0 and Q4_1 M <= 2) and above it the int8 tensor-core one (sm_90a, rows
- * 16-byte multiples).
+/* CUDA rounds X to int8 per 32 for these formats at M <= 16: the streamed mat-vec (M <= 2),
+ * the dp4a one (M <= 4, Q4_0 and Q4_1 M <= 2) and above it the int8 tensor-core one (sm_90a,
+ * rows 16-byte multiples).
  * Where another kernel takes such a case (other GPUs, other rows) its bf16 X meets the int8
  * bound too. */
 static bool cuda_int8_x(const qspec *q) {

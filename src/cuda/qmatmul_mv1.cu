@@ -1,25 +1,27 @@
-/* CUDA mat-vec for M = 1 on integer dot products.
+/* CUDA mat-vec for M = 1 and 2 on integer dot products.
  *
  * A group is 256 elements of K of one W row (eight blocks of 32, or one K-quant super-block):
  * NB bytes (a multiple of 16, but for Q6_K's 210). A lane owns one group at a time; the LPR lanes of a row set take
  * the row's groups g, g + LPR, ... (LPR: the power of two that covers a row's groups, at most
  * 32), and a warp holds 32 / LPR row sets. W streams through a per-warp ring in shared memory
- * by cp.async (mv1_kernel says how); X is rounded to int8 per 32 elements (q = nearest(x ·
- * 127 / amax), d = amax / 127, s = d · Σq, as the other int8 paths) in the layout the lanes
- * read: by each block into its shared memory up to K 4096, above that by a pre-pass into the
- * workspace, which each block copies (qmm_mv1_launch gives the measured choice). On sm_90 the
- * pre-pass and the mat-vec are programmatic dependent launches that let their dependents
- * launch at once: a mat-vec's blocks take the SMs as the grid before it leaves them and issue
- * their first W copies before they wait for X (a call's fixed cost 3.5 -> 2.7 µs, H100). W
+ * by cp.async (mv1_kernel says how); X's rows are rounded to int8 per 32 elements (q =
+ * nearest(x · 127 / amax), d = amax / 127, s = d · Σq, as the other int8 paths) in the layout
+ * the lanes read: by each block into its shared memory, or by a pre-pass into the workspace,
+ * which each block copies (mv1_go gives the measured choice). A lane's levels meet every row
+ * of X: at M = 2 a weight is decoded once for two dot products. On sm_90 the pre-pass and the
+ * mat-vec are programmatic dependent launches that let their dependents launch at once: a
+ * mat-vec's blocks take the SMs as the grid before it leaves them and issue their first W
+ * copies before they wait for X (a call's fixed cost 3.5 -> 2.7 µs, H100). W
  * is read before any wait: no kernel that lets dependents launch early writes block-format
  * weights (cuda_common.cuh). Levels meet X's in __dp4a; the block's scales apply in f32:
  * y += d_w · d_x · Σ w_q x_q + c_w · s_x. Lanes add up by a fixed shuffle tree: results are
  * reproducible.
  *
- * Taken for M = 1, batch 1, K a multiple of 256 (at most 32768), W rows and X's 8-element
- * pieces 16-byte aligned (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, Q5_K, and Q6_K, whose rows are
- * 16-byte multiples where K is a multiple of 2048); other layouts go to the kernels of
- * qmatmul_mv.cu's choice. */
+ * Taken for M = 1 and 2, batch 1, K a multiple of 256 (at most 32768), W rows and X's
+ * 8-element pieces 16-byte aligned (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, Q5_K, and at M = 1 Q6_K,
+ * whose rows are 16-byte multiples where K is a multiple of 2048, and whose 128 registers at M
+ * = 1 leave no room for a second row); other layouts go to the kernels of qmatmul_mv.cu's
+ * choice. */
 #include "cuda/qmatmul.cuh"
 
 #define MV1_WARPS 8
@@ -181,18 +183,16 @@ template <> struct mv1<MLXN_TYPE_Q6_K> {
     }
 };
 
-/* The 8 elements of X (row 0) from k, rounded to int8 per 32 into xq (the workspace or a
- * block's shared memory), laid out for the mat-vec's lanes: the levels of group g (256
- * elements) at xq + 256 g, its 16-byte piece c at 16 (c ^ (g & 7)) so that lanes reading
- * consecutive groups hit distinct banks; the (d, s) of its block b at xd + 8 g + 2 ((b / 2) ^
- * ((g / 2) & 3)) + b % 2. xd follows xq (K bytes): the mat-vec copies both from the workspace
- * as one run of K + K / 4 bytes. A warp per group, a lane per 8 elements (one 16- or 32-byte
- * load), four lanes a block. */
-template <typename TX> static __device__ __forceinline__ void mv1_round8(const qmm_kp &p, int k, uint8_t *xq) {
-    float2 *xd = reinterpret_cast<float2 *>(xq + p.k);
-    float v[8], s;
+/* The 8 elements v of X from k, rounded to int8 per 32 into xq (the workspace or a block's
+ * shared memory; K + K / 4 bytes a row of X), laid out for the mat-vec's lanes: the levels of
+ * group g (256 elements) at xq + 256 g, its 16-byte piece c at 16 (c ^ (g & 7)) so that lanes
+ * reading consecutive groups hit distinct banks; the (d, s) of its block b at xd + 8 g + 2 ((b
+ * / 2) ^ ((g / 2) & 3)) + b % 2. xd follows xq (K bytes): the mat-vec copies both from the
+ * workspace as one run. A warp per group, a lane per 8 elements, four lanes a block. */
+static __device__ __forceinline__ void mv1_round8(int kk, int k, const float (&v)[8], uint8_t *xq) {
+    float2 *xd = reinterpret_cast<float2 *>(xq + kk);
+    float s;
     int q[8];
-    mlxn_ld8(static_cast<const TX *>(p.x) + qmm_x_off(p, 0, 0, k), 8, true, v);
     const float d = mvq_round<8, 4>(v, q, s);
     uint32_t w[2] = {0, 0};
 #pragma unroll
@@ -201,56 +201,96 @@ template <typename TX> static __device__ __forceinline__ void mv1_round8(const q
     *reinterpret_cast<uint2 *>(xq + 256 * g + 16 * (c ^ (g & 7)) + 8 * ((k >> 3) & 1)) = make_uint2(w[0], w[1]);
     if ((k & 31) == 0) xd[8 * g + 2 * ((b >> 1) ^ ((g >> 1) & 3)) + (b & 1)] = make_float2(d, s);
 }
+
+/* X's 8 elements of row m from k: raw 16-byte pieces (one for 2-byte types, two for f32), and
+ * widened to f32. */
+template <typename TX> struct mv1_raw {
+    uint4 r[sizeof(TX) / 2];
+};
+template <typename TX> static __device__ __forceinline__ void mv1_load8(const qmm_kp &p, int m, int k, mv1_raw<TX> &x) {
+    const uint4 *src = reinterpret_cast<const uint4 *>(static_cast<const TX *>(p.x) + qmm_x_off(p, 0, m, k));
+#pragma unroll
+    for (int i = 0; i < (int)(sizeof(TX) / 2); i++) x.r[i] = __ldg(src + i);
+}
+template <typename TX> static __device__ __forceinline__ void mv1_widen8(const mv1_raw<TX> &x, float (&v)[8]) {
+    const TX *h = reinterpret_cast<const TX *>(x.r);
+#pragma unroll
+    for (int j = 0; j < 8; j++) v[j] = mlxn_to_f32(h[j]);
+}
+
 template <typename TX> static __global__ void __launch_bounds__(32 * MV1_WARPS) mv1_quant_x_kernel(qmm_kp p, uint8_t *xq) {
     mlxn_pdl_trigger(); /* the mat-vec may launch and start its weight loads */
     mlxn_pdl_wait();    /* X, and the workspace the grid before may still read */
-    const int k = 8 * (int)(blockIdx.x * blockDim.x + threadIdx.x);
+    const int k = 8 * (int)(blockIdx.x * blockDim.x + threadIdx.x), m = (int)blockIdx.y;
     if ((k & ~255) >= p.k) return; /* whole warps: K is a multiple of 256 */
-    mv1_round8<TX>(p, k, xq);
+    mv1_raw<TX> x;
+    float v[8];
+    mv1_load8<TX>(p, m, k, x);
+    mv1_widen8<TX>(x, v);
+    mv1_round8(p.k, k, v, xq + (size_t)m * (p.k + p.k / 4));
 }
 
-/* The dot of one row's group g (levels u) with X, into acc. */
-template <mlxn_type T>
-static __device__ __forceinline__ void mv1_group(const uint32_t (&u)[(mv1<T>::NB + 3) / 4], const uint8_t *xq, const float2 *xd, int g,
-                                                 float &acc) {
+/* The dot of one row's group g (levels u) with the MR rows of X (levels xq, scales xd; rows xs
+ * bytes apart), into acc. */
+template <mlxn_type T, int MR>
+static __device__ __forceinline__ void mv1_group(const uint32_t (&u)[(mv1<T>::NB + 3) / 4], const uint8_t *xq, const float2 *xd, int xs,
+                                                 int g, float (&acc)[MR]) {
     typedef mv1<T> F;
     typename F::pre pr;
     F::prep(u, pr);
-    const uint8_t *xg = xq + 256 * g;
-    const float2 *dg = xd + 8 * g;
     const int sw = g & 7, sw2 = (g >> 1) & 3;
 #pragma unroll
     for (int b = 0; b < 8; b++) {
-        mv1_x x;
-        x.a = *reinterpret_cast<const int4 *>(xg + 16 * ((2 * b) ^ sw));
-        x.c = *reinterpret_cast<const int4 *>(xg + 16 * ((2 * b + 1) ^ sw));
-        const float2 ds = dg[2 * ((b >> 1) ^ sw2) + (b & 1)];
-        x.d = ds.x, x.s = ds.y;
-        switch (b) { /* the block index as a template argument: constant offsets */
-        case 0: F::template blk<0>(u, pr, x, acc); break;
-        case 1: F::template blk<1>(u, pr, x, acc); break;
-        case 2: F::template blk<2>(u, pr, x, acc); break;
-        case 3: F::template blk<3>(u, pr, x, acc); break;
-        case 4: F::template blk<4>(u, pr, x, acc); break;
-        case 5: F::template blk<5>(u, pr, x, acc); break;
-        case 6: F::template blk<6>(u, pr, x, acc); break;
-        default: F::template blk<7>(u, pr, x, acc); break;
+#pragma unroll
+        for (int r = 0; r < MR; r++) {
+            const uint8_t *xg = xq + r * xs + 256 * g;
+            const float2 *dg = reinterpret_cast<const float2 *>(reinterpret_cast<const uint8_t *>(xd) + r * xs) + 8 * g;
+            mv1_x x;
+            x.a = *reinterpret_cast<const int4 *>(xg + 16 * ((2 * b) ^ sw));
+            x.c = *reinterpret_cast<const int4 *>(xg + 16 * ((2 * b + 1) ^ sw));
+            const float2 ds = dg[2 * ((b >> 1) ^ sw2) + (b & 1)];
+            x.d = ds.x, x.s = ds.y;
+            switch (b) { /* the block index as a template argument: constant offsets */
+            case 0: F::template blk<0>(u, pr, x, acc[r]); break;
+            case 1: F::template blk<1>(u, pr, x, acc[r]); break;
+            case 2: F::template blk<2>(u, pr, x, acc[r]); break;
+            case 3: F::template blk<3>(u, pr, x, acc[r]); break;
+            case 4: F::template blk<4>(u, pr, x, acc[r]); break;
+            case 5: F::template blk<5>(u, pr, x, acc[r]); break;
+            case 6: F::template blk<6>(u, pr, x, acc[r]); break;
+            default: F::template blk<7>(u, pr, x, acc[r]); break;
+            }
         }
     }
 }
 
-/* X into shared memory after the wait: the pre-pass's rounding done by this block (tx: X's
- * type) where xg is NULL, else the workspace's copy (K + K / 4 bytes). */
-static __device__ __forceinline__ void mv1_copy_x(const qmm_kp &p, mlxn_type tx, const uint8_t *xg, uint8_t *xs) {
+/* X's MR rows rounded by the block into shared memory (xs, K + K / 4 bytes a row), up to
+ * MV1_OWN_K: a thread's pieces of one k from every row are loaded before any is rounded. */
+#define MV1_OWN_K 4096
+template <typename TX, int MR> static __device__ __forceinline__ void mv1_round_x(const qmm_kp &p, uint8_t *xs) {
+    for (int k = 8 * (int)threadIdx.x; k < p.k; k += 8 * 32 * MV1_WARPS) { /* whole warps: K % 256 == 0 */
+        mv1_raw<TX> x[MR];
+#pragma unroll
+        for (int m = 0; m < MR; m++) mv1_load8<TX>(p, m, k, x[m]);
+#pragma unroll
+        for (int m = 0; m < MR; m++) {
+            float v[8];
+            mv1_widen8<TX>(x[m], v);
+            mv1_round8(p.k, k, v, xs + m * (p.k + p.k / 4));
+        }
+    }
+}
+
+/* X's MR rows into shared memory after the wait: rounded by this block (tx: X's type) where xg
+ * is NULL, else the workspace's copy. */
+template <int MR> static __device__ __forceinline__ void mv1_copy_x(const qmm_kp &p, mlxn_type tx, const uint8_t *xg, uint8_t *xs) {
     mlxn_pdl_wait();
     if (!xg) {
-        for (int k = 8 * (int)threadIdx.x; k < p.k; k += 8 * 32 * MV1_WARPS) { /* whole warps: K % 256 == 0 */
-            if (tx == MLXN_TYPE_F32) mv1_round8<float>(p, k, xs);
-            else if (tx == MLXN_TYPE_F16) mv1_round8<__half>(p, k, xs);
-            else mv1_round8<__nv_bfloat16>(p, k, xs);
-        }
+        if (tx == MLXN_TYPE_F32) mv1_round_x<float, MR>(p, xs);
+        else if (tx == MLXN_TYPE_F16) mv1_round_x<__half, MR>(p, xs);
+        else mv1_round_x<__nv_bfloat16, MR>(p, xs);
     } else {
-        const int n16 = (p.k + p.k / 4) / 16;
+        const int n16 = MR * (p.k + p.k / 4) / 16;
         for (int i = threadIdx.x; i < n16; i += 32 * MV1_WARPS)
             reinterpret_cast<uint4 *>(xs)[i] = __ldcg(reinterpret_cast<const uint4 *>(xg) + i);
     }
@@ -270,7 +310,7 @@ static __device__ __forceinline__ void mv1_copy_x(const qmm_kp &p, mlxn_type tx,
 /* Passes a row takes at LPR = 2^ll lanes a row (K a multiple of 256). */
 static __host__ __device__ __forceinline__ int mv1_passes(int k, int ll) { return ((k >> 8) + (1 << ll) - 1) >> ll; }
 
-template <mlxn_type T, int LL>
+template <mlxn_type T, int LL, int MR>
 static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p, mlxn_type tx, const uint8_t *xw) {
     typedef mv1<T> F;
     constexpr int NW = (F::NB + 3) / 4, NP = (F::NB + 15) / 16; /* 16-byte pieces a lane copies a stage */
@@ -279,9 +319,10 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p,
     mlxn_pdl_trigger(); /* the next grid may launch: it waits for this one before it reads or writes */
     const uint8_t *xq = smem;
     const float2 *xd = reinterpret_cast<const float2 *>(smem + p.k);
+    const int xs = p.k + p.k / 4; /* bytes of one row of X */
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, sub = lane & (LPR - 1), rsi = lane >> LL;
     const int G = p.k >> 8, rowb = G * F::NB, passes = mv1_passes(p.k, LL);
-    uint8_t *ring = smem + p.k + p.k / 4 + warp * (MV1_ST * SB) + rsi * (LPR * F::NB);
+    uint8_t *ring = smem + MR * xs + warp * (MV1_ST * SB) + rsi * (LPR * F::NB);
     const long long ntiles = (p.n + RS - 1) / RS, step = (long long)gridDim.x * MV1_WARPS;
     /* the copy cursor runs MV1_ST - 1 jobs (tile, pass) ahead of the compute cursor */
     long long itile = blockIdx.x + (long long)gridDim.x * warp;
@@ -304,8 +345,10 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p,
     long long tile = itile;
 #pragma unroll
     for (int j = 0; j < MV1_ST - 1; j++) issue();
-    mv1_copy_x(p, tx, xw, smem);
-    float acc = 0.0f;
+    mv1_copy_x<MR>(p, tx, xw, smem);
+    float acc[MR];
+#pragma unroll
+    for (int r = 0; r < MR; r++) acc[r] = 0.0f;
     int pass = 0, stage = 0;
     while (tile < ntiles) {
         issue();
@@ -336,27 +379,43 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p,
                  * the next stage, whose copies may be in flight (racecheck) */
                 u[NW - 1] = prev >> sh;
             }
-            mv1_group<T>(u, xq, xd, g, acc);
+            mv1_group<T, MR>(u, xq, xd, xs, g, acc);
         }
         __syncwarp(); /* the stage is read before a later issue overwrites it */
         stage = stage + 1 == MV1_ST ? 0 : stage + 1;
         if (++pass == passes) { /* the tile's last pass: its row sets' sums */
-            float v = acc;
-#pragma unroll
-            for (int o = LPR >> 1; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
             const long long n = tile * RS + rsi;
-            if (sub == 0 && n < p.n) qmm_store(p, 0, 0, 0, (int)n, v);
-            acc = 0.0f, pass = 0, tile += step;
+#pragma unroll
+            for (int r = 0; r < MR; r++) {
+                float v = acc[r];
+#pragma unroll
+                for (int o = LPR >> 1; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+                if (sub == 0 && n < p.n && (MR == 1 || r < p.m)) qmm_store(p, 0, 0, r, (int)n, v);
+                acc[r] = 0.0f;
+            }
+            pass = 0, tile += step;
         }
     }
     qmm_cp_wait<0>();
 }
 
-template <mlxn_type T, int LL> static mlxn_status mv1_go(const qmm_launch &l, const uint8_t *xw) {
+/* X rounded into s's workspace by the pre-pass (K + K / 4 bytes a row), into *xw. */
+static mlxn_status mv1_prepass(cuda_stream *s, const qmm_launch &l, const uint8_t **xw) {
+    const qmm_kp &p = *l.p;
+    void *ws;
+    if (mlxn_status e = mlxn_cuda_workspace(s, (size_t)p.m * (p.k + p.k / 4), &ws); e != MLXN_OK) return e;
+    *xw = static_cast<const uint8_t *>(ws);
+    return mlxn_dispatch_float(l.tx, [&](auto tx) {
+        return mlxn_cuda_launch(l.s, mv1_quant_x_kernel<decltype(tx)>, dim3((unsigned)(p.k / 256 + MV1_WARPS - 1) / MV1_WARPS, (unsigned)p.m),
+                                dim3(32 * MV1_WARPS), 0, 1, mlxn_cuda_sm90(l.dev), p, static_cast<uint8_t *>(ws));
+    });
+}
+
+template <mlxn_type T, int LL, int MR> static mlxn_status mv1_go(cuda_stream *s, const qmm_launch &l) {
     const qmm_kp &p = *l.p;
     const long long tiles = (p.n + (32 >> LL) - 1) / (32 >> LL);
-    const int smem = p.k + p.k / 4 + MV1_WARPS * MV1_ST * 32 * mv1<T>::NB;
-    auto k = mv1_kernel<T, LL>;
+    const int smem = MR * (p.k + p.k / 4) + MV1_WARPS * MV1_ST * 32 * mv1<T>::NB;
+    auto k = mv1_kernel<T, LL, MR>;
     MLXN_CUDA_TRY(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     int bps = 0;
     MLXN_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&bps, k, 32 * MV1_WARPS, smem));
@@ -367,28 +426,42 @@ template <mlxn_type T, int LL> static mlxn_status mv1_go(const qmm_launch &l, co
     const long long jobs = tiles * mv1_passes(p.k, LL);
     if (bps > 1 && jobs < 2LL * bps * l.dev->prop.multiProcessorCount * MV1_WARPS) bps = 1;
     const long long cap = (long long)bps * l.dev->prop.multiProcessorCount, need = (tiles + MV1_WARPS - 1) / MV1_WARPS;
+    /* Up to MV1_OWN_K each block rounds X itself after its wait, at M = 2 only on a full grid of
+     * one block an SM. H100, same run, µs: M = 1 4096² Q4_0 6.19 -> 5.44 (the pre-pass's grid
+     * boundary costs more than a block's rounding), but 4096×14336 13.67 -> 16.40; M = 2 (own
+     * against pre-pass) 4096² Q4_0 6.27 / 7.72, IQ4_NL 7.5 / 9.96, but 14336×4096 14.6 / 14.2,
+     * 1024×4096 (64 blocks) Q4_0 4.8 / 4.6, IQ4_NL 6.0 / 4.45. */
+    const uint8_t *xw = nullptr;
+    if (p.k > MV1_OWN_K || (MR > 1 && (bps > 1 || need < cap)))
+        if (mlxn_status st = mv1_prepass(s, l, &xw); st != MLXN_OK) return st;
     return mlxn_cuda_launch(l.s, k, dim3((unsigned)(need < cap ? need : cap)), dim3(32 * MV1_WARPS), (size_t)smem, 1,
                             mlxn_cuda_sm90(l.dev), p, l.tx, xw);
 }
 
 /* LPR = 2^lpr_log lanes a row. */
-template <mlxn_type T> static mlxn_status mv1_fmt(const qmm_launch &l, const uint8_t *xw, int lpr_log) {
+template <mlxn_type T, int MR> static mlxn_status mv1_lpr(cuda_stream *s, const qmm_launch &l, int lpr_log) {
     switch (lpr_log) {
-    case 0: return mv1_go<T, 0>(l, xw);
-    case 1: return mv1_go<T, 1>(l, xw);
-    case 2: return mv1_go<T, 2>(l, xw);
-    case 3: return mv1_go<T, 3>(l, xw);
-    case 4: return mv1_go<T, 4>(l, xw);
-    default: return mv1_go<T, 5>(l, xw);
+    case 0: return mv1_go<T, 0, MR>(s, l);
+    case 1: return mv1_go<T, 1, MR>(s, l);
+    case 2: return mv1_go<T, 2, MR>(s, l);
+    case 3: return mv1_go<T, 3, MR>(s, l);
+    case 4: return mv1_go<T, 4, MR>(s, l);
+    default: return mv1_go<T, 5, MR>(s, l);
     }
+}
+/* M rows of X: 1, or 2 where the format's registers allow (not Q6_K: 128 at M = 1). */
+template <mlxn_type T> static mlxn_status mv1_fmt(cuda_stream *s, const qmm_launch &l, int lpr_log) {
+    if constexpr (T != MLXN_TYPE_Q6_K)
+        if (l.p->m == 2) return mv1_lpr<T, 2>(s, l, lpr_log);
+    return mv1_lpr<T, 1>(s, l, lpr_log);
 }
 
 mlxn_status qmm_mv1_launch(cuda_stream *s, const qmm_launch &l) {
     const qmm_kp &p = *l.p;
-    if (p.m != 1 || l.batch != 1 || p.batch != 1 || p.k % 256 || p.k <= 0 || p.k > 32768 ||
+    if (p.m > (l.tw == MLXN_TYPE_Q6_K ? 1 : 2) || l.batch != 1 || p.batch != 1 || p.k % 256 || p.k <= 0 || p.k > 32768 ||
         ((uintptr_t)p.w | (uintptr_t)p.w_row) % 16)
         return MLXN_ERR_UNSUPPORTED;
-    mlxn_status (*run)(const qmm_launch &, const uint8_t *, int);
+    mlxn_status (*run)(cuda_stream *, const qmm_launch &, int);
     switch (l.tw) {
     case MLXN_TYPE_Q4_0: run = mv1_fmt<MLXN_TYPE_Q4_0>; break;
     case MLXN_TYPE_Q4_1: run = mv1_fmt<MLXN_TYPE_Q4_1>; break;
@@ -399,23 +472,11 @@ mlxn_status qmm_mv1_launch(cuda_stream *s, const qmm_launch &l) {
     case MLXN_TYPE_Q6_K: run = mv1_fmt<MLXN_TYPE_Q6_K>; break;
     default: return MLXN_ERR_UNSUPPORTED;
     }
+    /* X in 16-byte pieces of 8 elements, each inside one row and head */
+    const long long xes = l.tx == MLXN_TYPE_F32 ? 4 : 2;
+    if ((uintptr_t)p.x % 16 || (p.m > 1 && (p.x_row * xes) % 16) || (p.x_hs && (p.x_hd % 8 || (p.x_hs * xes) % 16)))
+        return MLXN_ERR_UNSUPPORTED;
     int lpr_log = 0;
     while (lpr_log < 5 && (1 << lpr_log) < p.k / 256) lpr_log++;
-    /* Up to K 4096 each block rounds X itself after its wait (H100, same run: 4096² Q4_0 6.19 ->
-     * 5.44 µs, Q8_0 8.48 -> 7.48; 14336×4096 Q4_0 13.46 -> 13.27): the pre-pass's grid boundary
-     * costs more than K / 2048 rounds of rounding a block. At K 14336 the rounding costs more
-     * (Q4_0 4096×14336 13.67 -> 16.40): the pre-pass rounds it once. */
-    void *ws = nullptr;
-    const bool own = p.k <= 4096;
-    mlxn_status st = mlxn_dispatch_float(l.tx, [&](auto tx) -> mlxn_status {
-        typedef decltype(tx) TX;
-        /* X in 16-byte pieces of 8 elements, each inside one head */
-        if ((uintptr_t)p.x % 16 || (p.x_hs && (p.x_hd % 8 || (p.x_hs * (long long)sizeof(TX)) % 16))) return MLXN_ERR_UNSUPPORTED;
-        if (own) return MLXN_OK;
-        mlxn_status e = mlxn_cuda_workspace(s, (size_t)p.k + p.k / 4, &ws);
-        if (e) return e;
-        return mlxn_cuda_launch(l.s, mv1_quant_x_kernel<TX>, dim3((unsigned)(p.k / 256 + MV1_WARPS - 1) / MV1_WARPS),
-                                dim3(32 * MV1_WARPS), 0, 1, mlxn_cuda_sm90(l.dev), p, static_cast<uint8_t *>(ws));
-    });
-    return st ? st : run(l, static_cast<const uint8_t *>(ws), lpr_log);
+    return run(s, l, lpr_log);
 }
