@@ -66,7 +66,7 @@ static mlxn_status run_op(mlxn_stream *s, void *ctx) {
 
 static bool float_w(mlxn_type t) { return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16; }
 
-/* CUDA rounds X to int8 per 32 for these formats at M <= 16: the streamed mat-vec (M <= 2),
+/* CUDA rounds X to int8 per 32 for these formats at M <= 16: the streamed mat-vec (M <= 4),
  * the dp4a one (M <= 4, Q4_0 and Q4_1 M <= 2) and above it the int8 tensor-core one (sm_90a,
  * rows 16-byte multiples).
  * Where another kernel takes such a case (other GPUs, other rows) its bf16 X meets the int8
@@ -260,6 +260,17 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         qspec d = {fmts[f], MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, is_cuda ? 512 : 64, 256, 14336, ROWS, 0, false, false,
                    (*seed)++};
         run_case(dev, s, &d);
+    }
+    if (is_cuda) {
+        /* M = 2..4 on a grid of one block an SM, where CUDA's streamed mat-vec rounds X's rows in
+         * each block (fewer SMs than 256 blocks): every row count it holds, the attention layout */
+        static const mlxn_type t4[] = {MLXN_TYPE_Q4_0, MLXN_TYPE_Q8_0, MLXN_TYPE_IQ4_NL, MLXN_TYPE_Q5_K};
+        for (int i = 0; i < 4; i++) {
+            qspec r = {t4[i], ftypes[i % 3], ftypes[(i + 1) % 3], 1, 2 + i % 3, 4096, 4096, ROWS, 0, false, false, (*seed)++};
+            run_case(dev, s, &r);
+        }
+        qspec hd = {MLXN_TYPE_Q4_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 3, 4096, 4096, HEADS, 32, false, false, (*seed)++};
+        run_case(dev, s, &hd);
     }
     if (is_cuda) { /* tensor-core tiles on full-size prefill, and the split-K of a narrow N */
         qspec e = {MLXN_TYPE_Q4_K, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 1, 512, 4096, 4096, ROWS, 0, false, false, (*seed)++};

@@ -190,7 +190,7 @@ struct qmm_launch {
 /* Mat-vec on the tensor cores for block formats, M <= 16 (qmatmul_mv.cu). UNSUPPORTED
  * when the layout does not suit it (the caller then takes the generic kernel). */
 mlxn_status qmm_mv_launch(const qmm_launch &l);
-/* Mat-vec for M = 1 (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, Q5_K, Q6_K) and M = 2 (not Q6_K) with X
+/* Mat-vec for M <= 4 (Q8_0, IQ4_NL, Q4_K, Q5_K), M <= 2 (Q4_0, Q4_1) and M = 1 (Q6_K) with X
  * rounded to int8 per 32, W streamed through shared memory (qmatmul_mv1.cu). UNSUPPORTED where
  * the layout does not suit it: batched W, K not a multiple of 256, W rows not 16-byte aligned. */
 mlxn_status qmm_mv1_launch(cuda_stream *s, const qmm_launch &l);

@@ -1,4 +1,4 @@
-/* CUDA mat-vec for M = 1 and 2 on integer dot products.
+/* CUDA mat-vec for M <= 4 on integer dot products.
  *
  * A group is 256 elements of K of one W row (eight blocks of 32, or one K-quant super-block):
  * NB bytes (a multiple of 16, but for Q6_K's 210). A lane owns one group at a time; the LPR lanes of a row set take
@@ -8,20 +8,19 @@
  * nearest(x · 127 / amax), d = amax / 127, s = d · Σq, as the other int8 paths) in the layout
  * the lanes read: by each block into its shared memory, or by a pre-pass into the workspace,
  * which each block copies (mv1_go gives the measured choice). A lane's levels meet every row
- * of X: at M = 2 a weight is decoded once for two dot products. On sm_90 the pre-pass and the
- * mat-vec are programmatic dependent launches that let their dependents launch at once: a
- * mat-vec's blocks take the SMs as the grid before it leaves them and issue their first W
- * copies before they wait for X (a call's fixed cost 3.5 -> 2.7 µs, H100). W
- * is read before any wait: no kernel that lets dependents launch early writes block-format
- * weights (cuda_common.cuh). Levels meet X's in __dp4a; the block's scales apply in f32:
+ * of X (MR of them: 1, 2 or 4, the rows past M unused): a weight is decoded once for all of
+ * them. On sm_90 the pre-pass and the mat-vec are programmatic dependent launches that let
+ * their dependents launch at once: a mat-vec's blocks take the SMs as the grid before it
+ * leaves them and issue their first W copies before they wait for X (a call's fixed cost 3.5
+ * -> 2.7 µs, H100). W is read before any wait: no kernel that lets dependents launch early
+ * writes block-format weights (cuda_common.cuh). Levels meet X's in __dp4a; the block's scales apply in f32:
  * y += d_w · d_x · Σ w_q x_q + c_w · s_x. Lanes add up by a fixed shuffle tree: results are
  * reproducible.
  *
- * Taken for M = 1 and 2, batch 1, K a multiple of 256 (at most 32768), W rows and X's
- * 8-element pieces 16-byte aligned (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, Q5_K, and at M = 1 Q6_K,
- * whose rows are 16-byte multiples where K is a multiple of 2048, and whose 128 registers at M
- * = 1 leave no room for a second row); other layouts go to the kernels of qmatmul_mv.cu's
- * choice. */
+ * Taken for M up to mv1_max_m (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, Q5_K, and Q6_K, whose rows are
+ * 16-byte multiples where K is a multiple of 2048), batch 1, K a multiple of 256 (at most
+ * 32768), W rows and X's 8-element pieces 16-byte aligned; other layouts go to the kernels of
+ * qmatmul_mv.cu's choice. */
 #include "cuda/qmatmul.cuh"
 
 #define MV1_WARPS 8
@@ -271,13 +270,15 @@ template <typename TX, int MR> static __device__ __forceinline__ void mv1_round_
     for (int k = 8 * (int)threadIdx.x; k < p.k; k += 8 * 32 * MV1_WARPS) { /* whole warps: K % 256 == 0 */
         mv1_raw<TX> x[MR];
 #pragma unroll
-        for (int m = 0; m < MR; m++) mv1_load8<TX>(p, m, k, x[m]);
+        for (int m = 0; m < MR; m++)
+            if (MR == 1 || m < p.m) mv1_load8<TX>(p, m, k, x[m]);
 #pragma unroll
-        for (int m = 0; m < MR; m++) {
-            float v[8];
-            mv1_widen8<TX>(x[m], v);
-            mv1_round8(p.k, k, v, xs + m * (p.k + p.k / 4));
-        }
+        for (int m = 0; m < MR; m++)
+            if (MR == 1 || m < p.m) {
+                float v[8];
+                mv1_widen8<TX>(x[m], v);
+                mv1_round8(p.k, k, v, xs + m * (p.k + p.k / 4));
+            }
     }
 }
 
@@ -290,7 +291,7 @@ template <int MR> static __device__ __forceinline__ void mv1_copy_x(const qmm_kp
         else if (tx == MLXN_TYPE_F16) mv1_round_x<__half, MR>(p, xs);
         else mv1_round_x<__nv_bfloat16, MR>(p, xs);
     } else {
-        const int n16 = MR * (p.k + p.k / 4) / 16;
+        const int n16 = (MR == 1 ? 1 : p.m) * (p.k + p.k / 4) / 16;
         for (int i = threadIdx.x; i < n16; i += 32 * MV1_WARPS)
             reinterpret_cast<uint4 *>(xs)[i] = __ldcg(reinterpret_cast<const uint4 *>(xg) + i);
     }
@@ -311,7 +312,7 @@ template <int MR> static __device__ __forceinline__ void mv1_copy_x(const qmm_kp
 static __host__ __device__ __forceinline__ int mv1_passes(int k, int ll) { return ((k >> 8) + (1 << ll) - 1) >> ll; }
 
 template <mlxn_type T, int LL, int MR>
-static __global__ void __launch_bounds__(32 * MV1_WARPS, 2) mv1_kernel(qmm_kp p, mlxn_type tx, const uint8_t *xw) {
+static __global__ void __launch_bounds__(32 * MV1_WARPS, MR > 2 ? 1 : 2) mv1_kernel(qmm_kp p, mlxn_type tx, const uint8_t *xw) {
     typedef mv1<T> F;
     constexpr int NW = (F::NB + 3) / 4, NP = (F::NB + 15) / 16; /* 16-byte pieces a lane copies a stage */
     constexpr int LPR = 1 << LL, RS = 32 >> LL, SB = 32 * F::NB; /* lanes a row, row sets, stage bytes */
@@ -449,16 +450,26 @@ template <mlxn_type T, int MR> static mlxn_status mv1_lpr(cuda_stream *s, const 
     default: return mv1_go<T, 5, MR>(s, l);
     }
 }
-/* M rows of X: 1, or 2 where the format's registers allow (not Q6_K: 128 at M = 1). */
+/* The largest M a format takes here. Q6_K: 1 (its kernel holds 128 registers at M = 1). M = 3
+ * and 4 (MR 4) against the int8 tensor-core kernel, H100, same run, time ratio over 4096²,
+ * 14336×4096, 4096×14336, 1024×4096 and 768×2048: IQ4_NL 0.81-0.93, Q8_0 0.75-0.91 (14336×4096
+ * 1.04-1.06), Q5_K 0.64-0.96 (14336×4096 1.03-1.07), Q4_K 0.86-1.0 (14336×4096 1.12); Q4_0
+ * 0.93-1.12 and Q4_1 0.96-1.26 stay there from M = 3. */
+static int mv1_max_m(mlxn_type t) {
+    return t == MLXN_TYPE_Q6_K ? 1 : t == MLXN_TYPE_Q4_0 || t == MLXN_TYPE_Q4_1 ? 2 : 4;
+}
 template <mlxn_type T> static mlxn_status mv1_fmt(cuda_stream *s, const qmm_launch &l, int lpr_log) {
-    if constexpr (T != MLXN_TYPE_Q6_K)
+    if constexpr (T != MLXN_TYPE_Q6_K) {
         if (l.p->m == 2) return mv1_lpr<T, 2>(s, l, lpr_log);
+        if constexpr (T != MLXN_TYPE_Q4_0 && T != MLXN_TYPE_Q4_1)
+            if (l.p->m > 2) return mv1_lpr<T, 4>(s, l, lpr_log);
+    }
     return mv1_lpr<T, 1>(s, l, lpr_log);
 }
 
 mlxn_status qmm_mv1_launch(cuda_stream *s, const qmm_launch &l) {
     const qmm_kp &p = *l.p;
-    if (p.m > (l.tw == MLXN_TYPE_Q6_K ? 1 : 2) || l.batch != 1 || p.batch != 1 || p.k % 256 || p.k <= 0 || p.k > 32768 ||
+    if (p.m > mv1_max_m(l.tw) || l.batch != 1 || p.batch != 1 || p.k % 256 || p.k <= 0 || p.k > 32768 ||
         ((uintptr_t)p.w | (uintptr_t)p.w_row) % 16)
         return MLXN_ERR_UNSUPPORTED;
     mlxn_status (*run)(cuda_stream *, const qmm_launch &, int);
