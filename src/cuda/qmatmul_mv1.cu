@@ -426,6 +426,9 @@ template <mlxn_type T, int LL, int MR> static mlxn_status mv1_go(cuda_stream *s,
      * 6.48; where warps get more jobs one block an SM loses (14336×4096 1-3%, 4096×14336 16-63%). */
     const long long jobs = tiles * mv1_passes(p.k, LL);
     if (bps > 1 && jobs < 2LL * bps * l.dev->prop.multiProcessorCount * MV1_WARPS) bps = 1;
+    /* Four rows of X on two blocks an SM (14336×4096, H100, same run): Q4_K took 1.12× the int8
+     * tensor-core kernel's time (IQ4_NL 0.81); the caller takes that kernel. */
+    if (MR > 2 && bps > 1 && T != MLXN_TYPE_IQ4_NL) return MLXN_ERR_UNSUPPORTED;
     const long long cap = (long long)bps * l.dev->prop.multiProcessorCount, need = (tiles + MV1_WARPS - 1) / MV1_WARPS;
     /* Up to MV1_OWN_K each block rounds X itself after its wait, at M = 2 only on a full grid of
      * one block an SM. H100, same run, µs: M = 1 4096² Q4_0 6.19 -> 5.44 (the pre-pass's grid
@@ -453,8 +456,8 @@ template <mlxn_type T, int MR> static mlxn_status mv1_lpr(cuda_stream *s, const 
 /* The largest M a format takes here. Q6_K: 1 (its kernel holds 128 registers at M = 1). M = 3
  * and 4 (MR 4) against the int8 tensor-core kernel, H100, same run, time ratio over 4096²,
  * 14336×4096, 4096×14336, 1024×4096 and 768×2048: IQ4_NL 0.81-0.93, Q8_0 0.75-0.91 (14336×4096
- * 1.04-1.06), Q5_K 0.64-0.96 (14336×4096 1.03-1.07), Q4_K 0.86-1.0 (14336×4096 1.12); Q4_0
- * 0.93-1.12 and Q4_1 0.96-1.26 stay there from M = 3. */
+ * 1.03-1.07), Q5_K 0.64-0.96 (14336×4096 1.03-1.07), Q4_K 0.86-1.0 (on two blocks an SM: see
+ * mv1_go); Q4_0 0.93-1.12 and Q4_1 0.96-1.26 stay there from M = 3. */
 static int mv1_max_m(mlxn_type t) {
     return t == MLXN_TYPE_Q6_K ? 1 : t == MLXN_TYPE_Q4_0 || t == MLXN_TYPE_Q4_1 ? 2 : 4;
 }
