@@ -13,9 +13,9 @@
  * their dependents launch at once: a mat-vec's blocks take the SMs as the grid before it
  * leaves them and issue their first W copies before they wait for X (a call's fixed cost 3.5
  * -> 2.7 µs, H100). W is read before any wait: no kernel that lets dependents launch early
- * writes block-format weights (cuda_common.cuh). Levels meet X's in __dp4a; the block's scales apply in f32:
- * y += d_w · d_x · Σ w_q x_q + c_w · s_x. Lanes add up by a fixed shuffle tree: results are
- * reproducible.
+ * writes block-format weights (cuda_common.cuh). Levels meet X's in __dp4a; the block's
+ * scales apply in f32: y += d_w · d_x · Σ w_q x_q + c_w · s_x. Lanes add up by a fixed shuffle
+ * tree: results are reproducible.
  *
  * Taken for M up to mv1_max_m (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, Q5_K, and Q6_K, whose rows are
  * 16-byte multiples where K is a multiple of 2048), batch 1, K a multiple of 256 (at most
