@@ -425,18 +425,21 @@ template <mlxn_type T, int LL, int MR> static mlxn_status mv1_go(cuda_stream *s,
      * passes). H100, same run, µs: 4096² Q4_0 5.39 -> 5.10, Q6_K 8.29 -> 7.11, IQ4_NL 7.33 ->
      * 6.48; where warps get more jobs one block an SM loses (14336×4096 1-3%, 4096×14336 16-63%). */
     const long long jobs = tiles * mv1_passes(p.k, LL);
+    const int fit = bps; /* blocks an SM that registers and shared memory allow */
     if (bps > 1 && jobs < 2LL * bps * l.dev->prop.multiProcessorCount * MV1_WARPS) bps = 1;
     /* Four rows of X on two blocks an SM (14336×4096, H100, same run): Q4_K took 1.12× the int8
      * tensor-core kernel's time (IQ4_NL 0.81); the caller takes that kernel. */
     if (MR > 2 && bps > 1 && T != MLXN_TYPE_IQ4_NL) return MLXN_ERR_UNSUPPORTED;
     const long long cap = (long long)bps * l.dev->prop.multiProcessorCount, need = (tiles + MV1_WARPS - 1) / MV1_WARPS;
-    /* Up to MV1_OWN_K each block rounds X itself after its wait, at M = 2 only on a full grid of
-     * one block an SM. H100, same run, µs: M = 1 4096² Q4_0 6.19 -> 5.44 (the pre-pass's grid
-     * boundary costs more than a block's rounding), but 4096×14336 13.67 -> 16.40; M = 2 (own
-     * against pre-pass) 4096² Q4_0 6.27 / 7.72, IQ4_NL 7.5 / 9.96, but 14336×4096 14.6 / 14.2,
-     * 1024×4096 (64 blocks) Q4_0 4.8 / 4.6, IQ4_NL 6.0 / 4.45. */
+    /* Up to MV1_OWN_K each block rounds X itself after its wait; more than one row only on a full
+     * grid of one block an SM, and four only where two would fit. H100, same run, µs: M = 1
+     * 4096² Q4_0 6.19 -> 5.44 (the pre-pass's grid boundary costs more than a block's rounding),
+     * but 4096×14336 13.67 -> 16.40; own against pre-pass at M = 2: 4096² Q4_0 6.27 / 7.72,
+     * IQ4_NL 7.5 / 9.96, Q8_0 8.5 / 9.2, but 14336×4096 Q4_0 14.6 / 14.2, 1024×4096 (64 blocks)
+     * Q4_0 4.8 / 4.6, IQ4_NL 6.0 / 4.45; at M = 4 on 4096²: Q4_K 9.5 / 11.2, IQ4_NL 9.7 / 11.3,
+     * but where one block fits, Q5_K 10.1 / 8.8, Q8_0 11.0 / 10.1 (and 14336×4096 26.1 / 24.4). */
     const uint8_t *xw = nullptr;
-    if (p.k > MV1_OWN_K || (MR > 1 && (bps > 1 || need < cap)))
+    if (p.k > MV1_OWN_K || (MR > 1 && (bps > 1 || need < cap || (MR > 2 && fit == 1))))
         if (mlxn_status st = mv1_prepass(s, l, &xw); st != MLXN_OK) return st;
     return mlxn_cuda_launch(l.s, k, dim3((unsigned)(need < cap ? need : cap)), dim3(32 * MV1_WARPS), (size_t)smem, 1,
                             mlxn_cuda_sm90(l.dev), p, l.tx, xw);
