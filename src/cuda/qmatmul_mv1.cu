@@ -461,15 +461,14 @@ template <mlxn_type T, int MR> static mlxn_status mv1_lpr(cuda_stream *s, const 
  * 14336×4096, 4096×14336, 1024×4096 and 768×2048: IQ4_NL 0.81-0.93, Q8_0 0.75-0.91 (14336×4096
  * 1.03-1.07), Q5_K 0.64-0.96 (14336×4096 1.03-1.07), Q4_K 0.86-1.0 (on two blocks an SM: see
  * mv1_go); Q4_0 0.93-1.12 and Q4_1 0.96-1.26 stay there from M = 3. */
-static int mv1_max_m(mlxn_type t) {
+static constexpr int mv1_max_m(mlxn_type t) {
     return t == MLXN_TYPE_Q6_K ? 1 : t == MLXN_TYPE_Q4_0 || t == MLXN_TYPE_Q4_1 ? 2 : 4;
 }
 template <mlxn_type T> static mlxn_status mv1_fmt(cuda_stream *s, const qmm_launch &l, int lpr_log) {
-    if constexpr (T != MLXN_TYPE_Q6_K) {
+    if constexpr (mv1_max_m(T) >= 4)
+        if (l.p->m > 2) return mv1_lpr<T, 4>(s, l, lpr_log);
+    if constexpr (mv1_max_m(T) >= 2)
         if (l.p->m == 2) return mv1_lpr<T, 2>(s, l, lpr_log);
-        if constexpr (T != MLXN_TYPE_Q4_0 && T != MLXN_TYPE_Q4_1)
-            if (l.p->m > 2) return mv1_lpr<T, 4>(s, l, lpr_log);
-    }
     return mv1_lpr<T, 1>(s, l, lpr_log);
 }
 
