@@ -271,6 +271,10 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         }
         qspec hd = {MLXN_TYPE_Q4_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 3, 4096, 4096, HEADS, 32, false, false, (*seed)++};
         run_case(dev, s, &hd);
+        /* K 28672 (Llama-3-70B's down projection): four rows of X and Q8_0's ring outgrow shared
+         * memory there, and another kernel takes the case */
+        qspec lk = {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 4, 64, 28672, ROWS, 0, false, false, (*seed)++};
+        run_case(dev, s, &lk);
     }
     if (is_cuda) { /* tensor-core tiles on full-size prefill, and the split-K of a narrow N */
         qspec e = {MLXN_TYPE_Q4_K, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 1, 512, 4096, 4096, ROWS, 0, false, false, (*seed)++};
