@@ -262,8 +262,10 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         run_case(dev, s, &d);
     }
     if (is_cuda) {
-        /* M = 2..4 on a grid of one block an SM, where CUDA's streamed mat-vec rounds X's rows in
-         * each block (fewer SMs than 256 blocks): every row count it holds, the attention layout */
+        /* M = 2..4 at 4096 × 4096: CUDA's streamed mat-vec on a full grid of one block an SM,
+         * each block rounding X's rows itself where two blocks would fit (Q4_0, IQ4_NL, Q5_K,
+         * Q4_K) and copying them from the pre-pass where one does (Q8_0 at M = 3); every row
+         * count it holds, and the attention layout */
         static const mlxn_type t4[] = {MLXN_TYPE_Q4_0, MLXN_TYPE_Q8_0, MLXN_TYPE_IQ4_NL, MLXN_TYPE_Q5_K};
         for (int i = 0; i < 4; i++) {
             qspec r = {t4[i], ftypes[i % 3], ftypes[(i + 1) % 3], 1, 2 + i % 3, 4096, 4096, ROWS, 0, false, false, (*seed)++};
