@@ -356,7 +356,7 @@ static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, at
     const size_t smem = C::smem(kq8, vq8);
     static std::atomic<unsigned long long> raised; /* the smem limit, raised per device to its largest use */
     const size_t most = C::smem(true, true) > C::smem(false, false) ? C::smem(true, true) : C::smem(false, false);
-    if (mlxn_status st_ = mlxn_cuda_raise_smem(kern, most, s->dev, raised); st_ != MLXN_OK) return st_;
+    if (mlxn_status st_ = mlxn_cuda_raise_smem(kern, most, s->dev, "attention", raised); st_ != MLXN_OK) return st_;
     int per_sm = 1;
     MLXN_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, C::NT, smem));
     if (per_sm < 1) per_sm = 1;
@@ -374,7 +374,7 @@ static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, at
             auto kcl = attn_mma_kernel<C, TK, TV, true>;
             static std::atomic<unsigned long long> raised_cl;
             const size_t most_cl = smem_cl<C>(true, true) > smem_cl<C>(false, false) ? smem_cl<C>(true, true) : smem_cl<C>(false, false);
-            if (mlxn_status st_ = mlxn_cuda_raise_smem(kcl, most_cl, s->dev, raised_cl); st_ != MLXN_OK) return st_;
+            if (mlxn_status st_ = mlxn_cuda_raise_smem(kcl, most_cl, s->dev, "attention", raised_cl); st_ != MLXN_OK) return st_;
             return mlxn_cuda_launch(s->s, kcl, grid, dim3(C::NT), smem_cl<C>(kq8, vq8), (unsigned)p.n_split, pdl, p,
                                     (float *)nullptr);
         }
@@ -393,7 +393,7 @@ static mlxn_status launch_wgmma_t(cuda_stream *s, const mlxn_attention_args *a) 
     auto kern = attn_wgmma_kernel<C, T>;
     const size_t smem = C::smem();
     static std::atomic<unsigned long long> raised;
-    if (mlxn_status st_ = mlxn_cuda_raise_smem(kern, smem, s->dev, raised); st_ != MLXN_OK) return st_;
+    if (mlxn_status st_ = mlxn_cuda_raise_smem(kern, smem, s->dev, "attention", raised); st_ != MLXN_OK) return st_;
     int per_sm = 1;
     MLXN_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, C::NT, smem));
     if (per_sm < 1) per_sm = 1;

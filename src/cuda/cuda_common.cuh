@@ -48,15 +48,27 @@ static inline mlxn_status mlxn_cuda_status(cudaError_t e, const char *expr, cons
 /* After a kernel launch: the launch's own error (bad configuration, no kernel image). */
 #define MLXN_CUDA_CHECK_LAUNCH() MLXN_CUDA_TRY(cudaPeekAtLastError())
 
-/* Raises kernel f's dynamic shared-memory limit to `bytes` on device d (the current one), once
- * per device: the attribute is per device. `raised` is the caller's static, a bit per ordinal
- * (ordinals from 64 on set it every call). Pass the largest size the kernel is launched with. */
+/* Sets kernel f's dynamic shared-memory limit to `bytes` on device d (the current one). A size
+ * over the device's per-block opt-in limit is MLXN_ERR_UNSUPPORTED naming op (a caller with
+ * another kernel may take it), not a CUDA error. */
 template <typename K>
-static inline mlxn_status mlxn_cuda_raise_smem(K *f, size_t bytes, const cuda_device *d,
+static inline mlxn_status mlxn_cuda_set_smem(K *f, size_t bytes, const cuda_device *d, const char *op) {
+    if (bytes > d->prop.sharedMemPerBlockOptin)
+        return mlxn_err(MLXN_ERR_UNSUPPORTED, "%s: a kernel needs %zu bytes of shared memory a block, %s allows %zu", op, bytes,
+                        d->prop.name, (size_t)d->prop.sharedMemPerBlockOptin);
+    MLXN_CUDA_TRY(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    return MLXN_OK;
+}
+
+/* mlxn_cuda_set_smem once per device: the attribute is per device. `raised` is the caller's
+ * static, a bit per ordinal (ordinals from 64 on set it every call). Pass the largest size the
+ * kernel is launched with. */
+template <typename K>
+static inline mlxn_status mlxn_cuda_raise_smem(K *f, size_t bytes, const cuda_device *d, const char *op,
                                                std::atomic<unsigned long long> &raised) {
     const unsigned long long bit = d->ordinal >= 0 && d->ordinal < 64 ? 1ull << d->ordinal : 0;
     if (bit && (raised.load(std::memory_order_relaxed) & bit)) return MLXN_OK;
-    MLXN_CUDA_TRY(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    if (mlxn_status st = mlxn_cuda_set_smem(f, bytes, d, op); st != MLXN_OK) return st;
     raised.fetch_or(bit, std::memory_order_relaxed);
     return MLXN_OK;
 }

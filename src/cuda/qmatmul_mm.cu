@@ -189,7 +189,7 @@ template <mlxn_type T> static mlxn_status mm_go(const qmm_launch &l, int splits)
     dim3 grid((unsigned)((p.n + QMM_MM_BN - 1) / QMM_MM_BN), (unsigned)((p.m + QMM_MM_BM - 1) / QMM_MM_BM),
               (unsigned)(l.batch * splits));
     if (grid.y > 65535 || grid.z > 65535) return MLXN_ERR_UNSUPPORTED;
-    MLXN_CUDA_TRY(cudaFuncSetAttribute(qmm_mm_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, GE::SMEM));
+    if (mlxn_status st = mlxn_cuda_set_smem(qmm_mm_kernel<T>, GE::SMEM, l.dev, "qmatmul"); st != MLXN_OK) return st;
     qmm_mm_kernel<T><<<grid, 256, GE::SMEM, l.s>>>(p, splits, G);
     MLXN_CUDA_CHECK_LAUNCH();
     return MLXN_OK;
@@ -277,7 +277,7 @@ template <mlxn_type T, int BM, int BN> static mlxn_status qmw_go(const qmm_launc
     if (r != CUDA_SUCCESS) return mlxn_err(MLXN_ERR_DEVICE, "qmatmul: cuTensorMapEncodeTiled failed (%d)", (int)r);
     auto kern = qmw_kernel<T, BM, BN>;
     static std::atomic<unsigned long long> raised;
-    if (mlxn_status st = mlxn_cuda_raise_smem(kern, C::smem(), l.dev, raised); st != MLXN_OK) return st;
+    if (mlxn_status st = mlxn_cuda_raise_smem(kern, C::smem(), l.dev, "qmatmul", raised); st != MLXN_OK) return st;
     const long long tiles = (long long)((p.n + C::BN - 1) / C::BN) * ((p.m + BM - 1) / BM);
     dim3 grid((unsigned)tiles, 1, (unsigned)(l.batch * splits));
     if (tiles > INT32_MAX || grid.z > 65535) return MLXN_ERR_UNSUPPORTED;

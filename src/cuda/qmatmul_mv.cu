@@ -543,7 +543,7 @@ template <mlxn_type T, int NT, int STAGES> static mlxn_status mv_go(const qmm_la
     typedef mv_geom<T> GE;
     const int smem = GE::TAB_BYTES + nw * STAGES * GE::stage_bytes(mr);
     auto k = qmm_mv_kernel<T, NT, STAGES>;
-    MLXN_CUDA_TRY(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    if (mlxn_status st = mlxn_cuda_set_smem(k, (size_t)smem, l.dev, "qmatmul"); st != MLXN_OK) return st;
     dim3 grid((unsigned)((l.p->n + 15) / 16), (unsigned)l.batch);
     k<<<grid, 32 * nw, smem, l.s>>>(*l.p, G, mr);
     MLXN_CUDA_CHECK_LAUNCH();

@@ -417,8 +417,7 @@ template <mlxn_type T, int LL, int MR> static mlxn_status mv1_go(cuda_stream *s,
     const long long tiles = (p.n + (32 >> LL) - 1) / (32 >> LL);
     const int smem = MR * (p.k + p.k / 4) + MV1_WARPS * MV1_ST * 32 * mv1<T>::NB;
     auto k = mv1_kernel<T, LL, MR>;
-    if ((size_t)smem > l.dev->prop.sharedMemPerBlockOptin) return MLXN_ERR_UNSUPPORTED; /* X's rows at long K */
-    MLXN_CUDA_TRY(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    if (mlxn_status st = mlxn_cuda_set_smem(k, (size_t)smem, l.dev, "qmatmul"); st != MLXN_OK) return st; /* X's rows at long K */
     int bps = 0;
     MLXN_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&bps, k, 32 * MV1_WARPS, smem));
     if (bps < 1) return MLXN_ERR_UNSUPPORTED;

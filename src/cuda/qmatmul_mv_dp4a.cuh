@@ -433,7 +433,7 @@ template <mlxn_type T, int MT> static mlxn_status mvq_go(cuda_stream *s, const q
     if (ntiles > INT32_MAX / 2) return MLXN_ERR_UNSUPPORTED;
     const int smem = GE::template smem<MT>();
     auto k = mvq_kernel<T, MT, GE::STAGES, GE::CHB>;
-    MLXN_CUDA_TRY(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    if (mlxn_status e = mlxn_cuda_set_smem(k, (size_t)smem, l.dev, "qmatmul"); e != MLXN_OK) return e;
     int bps = 0;
     MLXN_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&bps, k, 32 * MVQ_WARPS, smem));
     const long long cap = (long long)(bps > 0 ? bps : 1) * l.dev->prop.multiProcessorCount;

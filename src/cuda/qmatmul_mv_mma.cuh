@@ -442,7 +442,7 @@ template <mlxn_type T, int MT, int BN> static mlxn_status qmi_go(cuda_stream *s,
     if (r != CUDA_SUCCESS) return mlxn_err(MLXN_ERR_DEVICE, "qmatmul: cuTensorMapEncodeTiled failed (%d)", (int)r);
     auto k = qmi_kernel<T, MT, BN>;
     static std::atomic<unsigned long long> raised;
-    if ((st = mlxn_cuda_raise_smem(k, C::smem(), l.dev, raised))) return st;
+    if ((st = mlxn_cuda_raise_smem(k, C::smem(), l.dev, "qmatmul", raised))) return st;
     const dim3 grid((unsigned)((p.n + BN - 1) / BN), (unsigned)splits, (unsigned)l.batch);
     return mlxn_cuda_launch(l.s, k, grid, dim3(QMI_THREADS), C::smem(), 1, true, p, (const int8_t *)xq, (const float2 *)xd, cnt, mw);
 }

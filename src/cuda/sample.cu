@@ -864,7 +864,7 @@ template <mlxn_sample_mode MODE, bool CL, typename TL>
 static mlxn_status smp_launch(cuda_stream *s, const mlxn_sample_args *a, smp_params p, unsigned c, size_t dyn,
                               float *scratch) {
     auto kern = smp_kernel<MODE, CL, TL>;
-    MLXN_CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)dyn));
+    if (mlxn_status st = mlxn_cuda_set_smem(kern, dyn, s->dev, "sample"); st != MLXN_OK) return st;
     const TL *lg = static_cast<const TL *>(a->logits);
     if constexpr (!CL) {
         kern<<<(unsigned)a->rows, SMP_THREADS, dyn, s->s>>>(lg, a->recent, a->rng, a->out, a->values, scratch, p);
