@@ -54,9 +54,10 @@ typedef struct qmm_case {
     mlxn_qmatmul_params p;
 } qmm_case;
 
-static bool is_cuda;
-static double worst_ratio[3]; /* the largest nmse / bound seen (float w, block w, int8 x), printed */
-static char worst_case[3][300];
+static bool is_cuda, is_sm90;
+static bool half_x; /* set while half_x_cases runs: cases built to reach sm_90's mat-vec on X as it is */
+static double worst_ratio[4]; /* the largest nmse / bound seen (float w, block w, int8 x, half x), printed */
+static char worst_case[4][300];
 static double big_int8_nmse; /* the largest nmse of the int8-x cases with N·K >= 2^20 */
 
 static mlxn_status run_op(mlxn_stream *s, void *ctx) {
@@ -80,9 +81,15 @@ static bool cuda_int8_x(const qspec *q) {
     return false;
 }
 
+/* The tensor-core mat-vec of sm_90a builds takes f16 and bf16 X as it is where its grid needs
+ * no split: the levels are exact in X's type and the sums f32, so only y's rounding and f32
+ * sums of up to K terms remain (the cases marked half_x, on an sm_90 device with the default
+ * build's 90a code). */
+static bool cuda_half_x(const qspec *q) { return is_sm90 && half_x && q->tx != MLXN_TYPE_F32; }
+
 /* The bound for a case; ref_energy = Σ ref² / Σ terms² scales y's rounding. */
 static double bound(const qspec *q, double ref_energy) {
-    double e = ref_eps(q->ty), base = is_cuda ? (cuda_int8_x(q) ? 5e-4 : 2e-5) : float_w(q->tw) ? 1e-9 : 5e-4;
+    double e = ref_eps(q->ty), base = is_cuda ? (cuda_half_x(q) ? 1e-8 : cuda_int8_x(q) ? 5e-4 : 2e-5) : float_w(q->tw) ? 1e-9 : 5e-4;
     return base + e * e * ref_energy;
 }
 
@@ -182,7 +189,7 @@ static void run_case(mlxn_device *dev, mlxn_stream *s, const qspec *q) {
             }
         const double nmse = den > 0 ? num / den : num, lim = bound(q, den > 0 ? rsq / den : 1.0);
         CHECK(nmse <= lim, "%s: nmse %.3g over its bound %.3g", name, nmse, lim);
-        const int cat = cuda_int8_x(q) ? 2 : !float_w(q->tw);
+        const int cat = cuda_half_x(q) ? 3 : cuda_int8_x(q) ? 2 : !float_w(q->tw);
         if (cat == 2 && q->N * q->K >= (1 << 20) && nmse > big_int8_nmse) big_int8_nmse = nmse;
         if (nmse / lim > worst_ratio[cat]) {
             worst_ratio[cat] = nmse / lim;
@@ -246,6 +253,42 @@ static void variants(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     }
 }
 
+/* Q4_0 (M > 2) and Q6_K (M > 1) up to M = 16 with f16 or bf16 X where the tensor-core
+ * mat-vec's row tiles fill the GPU without a split (132 tiles of 16 rows for Q4_0: N >= 2112,
+ * of 32 for Q6_K: N >= 4224) and W's rows are 16-byte multiples: one and two 8-row MMA tiles,
+ * the last row tile and the last stage of K partial, X strided, in heads of 128, 512 and 1024
+ * (and of 80, which the pre-pass takes), and batched. */
+static void half_x_cases(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
+    static const struct {
+        mlxn_type tw, tx;
+        int64_t b, m, n, k, heads;
+        int layout;
+        bool w_shared;
+    } c[] = {
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, 1, 3, 2200, 2816, 0, ROWS, false},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_F16, 1, 16, 2200, 2816, 0, ROWS, false},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, 1, 9, 2200, 1024, 0, ROWS, false},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, 1, 2, 4300, 2048, 0, ROWS, false},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, 1, 11, 4300, 6144, 0, ROWS, false},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, 1, 6, 2200, 1024, 0, STRIDED, false},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, 1, 8, 2200, 4096, 32, HEADS, false},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_F16, 1, 4, 2200, 2048, 2, HEADS, false},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, 1, 13, 4300, 2048, 4, HEADS, false},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, 2, 5, 4300, 2048, 0, ROWS, false},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_F16, 3, 7, 2200, 512, 0, ROWS, true},
+    };
+    half_x = true;
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        qspec q = {c[i].tw, c[i].tx, ftypes[i % 3], c[i].b, c[i].m, c[i].n, c[i].k, c[i].layout, c[i].heads, c[i].w_shared,
+                   false, (*seed)++};
+        run_case(dev, s, &q);
+    }
+    half_x = false;
+    /* heads of 80 are not whole 64-element lines: X from the pre-pass */
+    qspec h80 = {MLXN_TYPE_Q4_0, MLXN_TYPE_F16, MLXN_TYPE_F32, 1, 5, 2200, 2560, HEADS, 32, false, false, (*seed)++};
+    run_case(dev, s, &h80);
+}
+
 /* Model shapes: Llama-3-8B's 4096 × 4096 and 1024 × 4096, a Qwen3-30B-A3B expert
  * (768 × 2048), a slice of Llama's 14336 × 4096, at decode and prefill sizes. */
 static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
@@ -277,6 +320,7 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
          * memory there, and another kernel takes the case */
         qspec lk = {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 4, 64, 28672, ROWS, 0, false, false, (*seed)++};
         run_case(dev, s, &lk);
+        half_x_cases(dev, s, seed);
     }
     if (is_cuda) { /* tensor-core tiles on full-size prefill, and the split-K of a narrow N */
         qspec e = {MLXN_TYPE_Q4_K, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 1, 512, 4096, 4096, ROWS, 0, false, false, (*seed)++};
@@ -421,6 +465,7 @@ static void bad_input(mlxn_device *dev, mlxn_stream *s) {
 void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s) {
     mlxn_device_props props;
     is_cuda = mlxn_device_info(dev, &props) == MLXN_OK && props.backend == MLXN_BACKEND_CUDA;
+    is_sm90 = is_cuda && props.cc_major == 9 && props.cc_minor == 0;
     uint64_t seed = 4000;
     bad_input(dev, s);
     zero_sizes(dev, s);
@@ -428,8 +473,8 @@ void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s) {
     variants(dev, s, &seed);
     real_shapes(dev, s, &seed);
     single_row(dev, s, &seed);
-    static const char *cats[3] = {"float weights", "block weights", "block weights, int8 x"};
-    for (int cat = 0; cat < (is_cuda ? 3 : 2); cat++)
+    static const char *cats[4] = {"float weights", "block weights", "block weights, int8 x", "block weights, half x"};
+    for (int cat = 0; cat < (is_cuda ? 3 + is_sm90 : 2); cat++)
         printf("qmatmul: worst nmse/bound, %s: %.3g: %s\n", cats[cat], worst_ratio[cat], worst_case[cat]);
     if (big_int8_nmse > 0) printf("qmatmul: int8 x, largest nmse with N·K >= 2^20: %.3g\n", big_int8_nmse);
 }

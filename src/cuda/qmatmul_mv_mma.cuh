@@ -1,4 +1,4 @@
-/* CUDA mat-vec for 4 < M <= 16 on the int8 tensor cores (sm_90a; included by qmatmul_mv.cu
+/* CUDA mat-vec for 4 < M <= 16 on the tensor cores (sm_90a; included by qmatmul_mv.cu
  * after qmatmul_mv_dp4a.cuh).
  *
  * X is rounded to int8 per 32 as for the dp4a kernel (q, d, s = d·Σq), by a pre-pass that
@@ -16,9 +16,20 @@
  * dp4a kernel's formula. Narrower row tiles, then splits over K, fill the GPU where 64-row
  * tiles do not (qmi_plan): each split stores its partials, and the last of a tile's splits
  * to finish (a counter per tile, zeroed by the pre-pass) adds them in split order and stores
- * y, so results do not depend on which split finishes last. */
+ * y, so results do not depend on which split finishes last.
+ *
+ * For Q4_0 and Q6_K (qmh_lv), where X is f16 or bf16 and the grid needs no split, there is no
+ * pre-pass: the producer copies a stage of X's rows as they are by one TMA box (XK = QMI_XF16,
+ * QMI_XBF16; qmh_xmap), and a 32-block's levels become halves of X's type, exactly (qmh_cvt),
+ * for two mma.sync m16n8k16 with f32 sums. Their k order is a permutation of the block's: slot
+ * 2t, 2t + 1 holds k = 4t, 4t + 1 and slot 2t + 8, 2t + 9 holds 4t + 2, 4t + 3 (the second
+ * mma the same from 16), so that the int8 A fragments split into halves in place and a lane's
+ * B fragment is X's k = 4t..4t+3, one 8-byte load. */
 
 #define QMI_THREADS (32 * 9)       /* eight consumer warps, one producer */
+#define QMI_X8 0                   /* X from the int8 pre-pass */
+#define QMI_XF16 1                 /* X's f16 rows */
+#define QMI_XBF16 2                /* X's bf16 rows */
 
 /* KS elements of K per stage; a stage's W bytes start at a multiple of 16 (KS/QK·BB is) and
  * fit the WB-byte box. Its rows sit WB bytes apart whatever its height: WB / 4 words is an
@@ -159,6 +170,59 @@ template <> struct qmi_dec<MLXN_TYPE_Q6_K> {
     }
 };
 
+/* The formats that take X as it is (qmi_x_go): the A-fragment bytes of qmi_dec made levels
+ * below 128 (fix) that less OFF are the weight's integer level. Q4_0's -8 moves into OFF;
+ * Q6_K's q - 32 goes back to q ((b ^ 128) - 96 per byte). Same run, time against the int8
+ * pre-pass at M 3..16 on 4096², 14336×4096, 4096×14336 (dev/qmatmul/NOTES.md, session 11):
+ * H100 Q4_0 0.85-1.0, Q6_K 0.72-1.02 (only 14336×4096 gains: 4096² and 4096×14336 take a
+ * split and the pre-pass); H200 Q4_0 0.88-1.02, Q6_K 0.67-1.0. The formats that need Σ x for their offset (Q4_1, Q4_K,
+ * Q5_K: an MMA of ones) or whose bytes are signed (Q8_0, IQ4_NL: through f32 in bf16) took up
+ * to 1.32× as long at M 8 (H200) and keep the pre-pass. */
+template <mlxn_type T> struct qmh_lv;
+template <> struct qmh_lv<MLXN_TYPE_Q4_0> {
+    static constexpr int OFF = 8;
+    static __device__ __forceinline__ uint32_t fix(uint32_t a) { return a; }
+};
+template <> struct qmh_lv<MLXN_TYPE_Q6_K> {
+    static constexpr int OFF = 32;
+    static __device__ __forceinline__ uint32_t fix(uint32_t a) { return (a ^ 0x80808080u) - 0x60606060u; }
+};
+static constexpr bool qmh_takes(mlxn_type t) { return t == MLXN_TYPE_Q4_0 || t == MLXN_TYPE_Q6_K; }
+
+/* Bytes 0, 1 (lo) and 2, 3 (hi) of w, each below 128, less OFF as pairs of halves of X's type:
+ * under the high byte 0x43 a byte u is bf16 128 + u, under 0x64 f16 1024 + u; the difference
+ * is a small integer, exact. */
+template <typename H2> static __device__ __forceinline__ uint32_t qmh_sub2(uint32_t v, H2 o) {
+    const H2 r = __hsub2(*reinterpret_cast<const H2 *>(&v), o);
+    return *reinterpret_cast<const uint32_t *>(&r);
+}
+template <int XK, int OFF> static __device__ __forceinline__ void qmh_cvt(uint32_t w, uint32_t &lo, uint32_t &hi) {
+    if constexpr (XK == QMI_XF16) {
+        const __half2 o = __float2half2_rn((float)(1024 + OFF));
+        lo = qmh_sub2(__byte_perm(w, 0x64646464u, 0x4140), o);
+        hi = qmh_sub2(__byte_perm(w, 0x64646464u, 0x4342), o);
+    } else {
+        const __nv_bfloat162 o = __float2bfloat162_rn((float)(128 + OFF));
+        lo = qmh_sub2(__byte_perm(w, 0x43434343u, 0x4140), o);
+        hi = qmh_sub2(__byte_perm(w, 0x43434343u, 0x4342), o);
+    }
+}
+
+/* d += A·B on halves of X's type, m16n8k16, f32 sums. */
+template <int XK>
+static __device__ __forceinline__ void qmh_mma(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint2 b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    if constexpr (XK == QMI_XBF16)
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                     : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b.x), "r"(b.y));
+    else
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                     : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b.x), "r"(b.y));
+#endif
+}
+
 static __device__ __forceinline__ void qmi_mma(int (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
@@ -203,16 +267,21 @@ static __global__ void qmi_quant_x_kernel(qmm_kp p, int8_t *xq, float2 *xd, unsi
 }
 
 /* BN W rows a block: BN / 16 row slabs, H consumer warps per slab taking units of UW 32-blocks
- * in turn (a K-quant super-block is split into 8 / UW runs when H warps share a stage of two). */
-template <mlxn_type T, int MT, int BN> struct qmi_cfg {
+ * in turn (a K-quant super-block is split into 8 / UW runs when H warps share a stage of two).
+ * X's rows as they are (XK) lead a stage, 1024-aligned: [KS / 64][MT][64] halves, each 128-byte
+ * line swizzled by TMA (16-byte chunk c at c ^ (line % 8)), so that the 8 rows g of a B-fragment
+ * load hit distinct banks. */
+template <mlxn_type T, int MT, int BN, int XK = QMI_X8> struct qmi_cfg {
     typedef qmi_fmt<T> F;
-    static constexpr int KS = F::KS, NB = KS / 32, WBY = BN * F::WB, XBY = NB * MT * 32, DBY = NB * MT * 8;
-    static constexpr int SB = (WBY + XBY + DBY + 127) / 128 * 128;
+    static constexpr int KS = F::KS, NB = KS / 32, WBY = BN * F::WB, AL = XK ? 1024 : 128;
+    static constexpr int XBY = XK ? MT * KS * 2 : NB * MT * 32, DBY = XK ? 0 : NB * MT * 8;
+    static constexpr int WOFF = XK ? XBY : 0, XOFF = XK ? 0 : WBY; /* a stage's W and X */
+    static constexpr int SB = (WBY + XBY + DBY + AL - 1) / AL * AL;
     static constexpr int SLABS = BN / 16, H = 8 / SLABS;
     static constexpr int UW = qmi_dec<T>::UNIT < NB / H ? qmi_dec<T>::UNIT : NB / H;
     /* stages: two blocks per SM, at most 8 (a 64-row box gets at most 6 in 110 KB) */
     static constexpr int ST = (110 * 1024) / SB < 8 ? (110 * 1024) / SB : 8;
-    static constexpr size_t smem() { return 128 + (size_t)ST * SB + 16 * ST; }
+    static constexpr size_t smem() { return AL + (size_t)ST * SB + 16 * ST; }
     static constexpr int DATA = KS / F::QK * F::BB; /* W bytes of a stage */
     static_assert(F::WB % 16 == 0 && F::WB <= 512 && F::WB >= DATA + (DATA % 16 ? 12 : 0) && DATA % 4 == 0,
                   "a stage's W bytes fit the box from any 4-aligned offset");
@@ -223,16 +292,17 @@ template <mlxn_type T, int MT, int BN> struct qmi_cfg {
 };
 
 /* grid: (N tiles of BN, splits, batch); tw: W's raw bytes as [batch][n][row bytes / 2] u16. */
-template <mlxn_type T, int MT, int BN>
-static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const int8_t *xq, const float2 *xd,
-                                                                  unsigned *cnt, const __grid_constant__ CUtensorMap tw) {
+template <mlxn_type T, int MT, int BN, int XK>
+static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const int8_t *xq, const float2 *xd, unsigned *cnt,
+                                                                  const __grid_constant__ CUtensorMap tw,
+                                                                  const __grid_constant__ CUtensorMap tx) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    typedef qmi_cfg<T, MT, BN> C;
+    typedef qmi_cfg<T, MT, BN, XK> C;
     typedef qmi_fmt<T> F;
     typedef qmi_dec<T> D;
     constexpr int ST = C::ST, NT = MT / 8, SLABS = C::SLABS, H = C::H, UW = C::UW;
     extern __shared__ unsigned char smem_raw[];
-    const uint32_t sraw = (uint32_t)__cvta_generic_to_shared(smem_raw), sbase = (sraw + 127) & ~127u;
+    const uint32_t sraw = (uint32_t)__cvta_generic_to_shared(smem_raw), sbase = (sraw + C::AL - 1) & ~(uint32_t)(C::AL - 1);
     const unsigned char *sptr = smem_raw + (sbase - sraw);
     const uint32_t bars = sbase + ST * C::SB;
     auto full = [&](int s) { return bars + 8 * s; };
@@ -253,15 +323,20 @@ static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const
             const float2 *xdb = xd + (long long)b * bpr * MT;
             auto stage_blocks = [&](int i) { return min(C::NB, (k1 - k0 - i * C::KS) / 32); };
             auto copy_x = [&](int i) {
-                const int s = i % ST, kb = (k0 + i * C::KS) / 32, nb = stage_blocks(i);
-                const uint32_t xs = sbase + s * C::SB + C::WBY;
-                qmi_bulk(xs, xqb + (long long)kb * MT * 32, nb * MT * 32, full(s));
-                qmi_bulk(xs + C::XBY, xdb + (long long)kb * MT, nb * MT * 8, full(s));
+                const int s = i % ST, kx = k0 + i * C::KS, nb = stage_blocks(i);
+                const uint32_t xs = sbase + s * C::SB + C::XOFF;
+                if constexpr (XK != QMI_X8) { /* the box of qmh_xmap at head kx / hd, 64-chunk kx % hd / 64 */
+                    const int hd = p.x_hs ? (int)p.x_hd : p.k;
+                    tma_5d(xs, &tx, 0, 0, kx % hd / 64, kx / hd, b, full(s));
+                } else {
+                    qmi_bulk(xs, xqb + (long long)kx / 32 * MT * 32, nb * MT * 32, full(s));
+                    qmi_bulk(xs + C::XBY, xdb + (long long)kx / 32 * MT, nb * MT * 8, full(s));
+                }
             };
             auto copy_w = [&](int i) {
                 const int s = i % ST, kx = k0 + i * C::KS;
-                mbar_expect(full(s), C::WBY + stage_blocks(i) * MT * 40);
-                tma_3d(sbase + s * C::SB, &tw, (kx / F::QK * F::BB & ~15) / 2, n0, wz, full(s));
+                mbar_expect(full(s), C::WBY + (XK ? C::XBY : stage_blocks(i) * MT * 40));
+                tma_3d(sbase + s * C::SB + C::WOFF, &tw, (kx / F::QK * F::BB & ~15) / 2, n0, wz, full(s));
             };
             /* W needs nothing of the pre-pass: its first stages go out before the wait for X */
             const int pre = min(nst, ST);
@@ -282,7 +357,7 @@ static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const
     for (int j = 0; j < NT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
     for (int i = 0; i < nst; i++) {
         const int s = i % ST, nb = min(C::NB, (k1 - k0 - i * C::KS) / 32);
-        const unsigned char *ws = sptr + s * C::SB, *xs = ws + C::WBY;
+        const unsigned char *ws = sptr + s * C::SB + C::WOFF, *xs = sptr + s * C::SB + C::XOFF;
         const float4 *xds = reinterpret_cast<const float4 *>(xs + C::XBY);
         const int delta = (k0 + i * C::KS) / F::QK * F::BB & 15;
         const uint8_t *r0 = ws + (16 * rw + g) * F::WB + delta, *r1 = r0 + 8 * F::WB;
@@ -299,25 +374,48 @@ static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const
                 const int kb = u + G;
                 qmi_blk o;
                 D::blk(r0, r1, kb, t, P, o);
+                if constexpr (XK != QMI_X8) {
+                    typedef qmh_lv<T> L;
+                    uint32_t hv[8]; /* [word i][lo, hi] */
 #pragma unroll
-                for (int j = 0; j < NT; j++) {
-                    const uint2 bx = *reinterpret_cast<const uint2 *>(xs + (kb * MT + 8 * j + g) * 32 + 8 * t);
-                    const float4 sx = xds[(kb * MT + 8 * j) / 2 + t]; /* (d, s) of X rows 8j + 2t, +1 */
-                    int c[4] = {0, 0, 0, 0};
-                    if constexpr (D::S16) {
-                        int c2[4] = {0, 0, 0, 0};
-                        qmi_mma16(c, o.a[0], o.a[1], bx.x);
-                        qmi_mma16(c2, o.a[2], o.a[3], bx.y);
+                    for (int w = 0; w < 4; w++) qmh_cvt<XK, L::OFF>(L::fix(o.a[w]), hv[2 * w], hv[2 * w + 1]);
 #pragma unroll
-                        for (int e = 0; e < 4; e++) c[e] = o.sa[e >> 1] * c[e] + o.sb[e >> 1] * c2[e];
-                    } else {
-                        qmi_mma(c, o.a, bx.x, bx.y);
+                    for (int j = 0; j < NT; j++) {
+                        /* k = 32kb + 4t (+ 16): line (kb / 2)·MT + m, chunk 4(kb % 2) + t / 2 (+ 2) */
+                        const unsigned char *xr = xs + ((kb >> 1) * MT + 8 * j + g) * 128 + 8 * (t & 1);
+                        const int ch = 4 * (kb & 1) + (t >> 1);
+                        const uint2 b0 = *reinterpret_cast<const uint2 *>(xr + 16 * (ch ^ g)),
+                                    b1 = *reinterpret_cast<const uint2 *>(xr + 16 * ((ch + 2) ^ g));
+                        float c[4] = {0.0f, 0.0f, 0.0f, 0.0f}, c2[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                        qmh_mma<XK>(c, hv[0], hv[2], hv[1], hv[3], b0);
+                        qmh_mma<XK>(D::S16 ? c2 : c, hv[4], hv[6], hv[5], hv[7], b1);
+                        if constexpr (D::S16)
+#pragma unroll
+                            for (int e = 0; e < 4; e++) c[e] = (float)o.sa[e >> 1] * c[e] + (float)o.sb[e >> 1] * c2[e];
+#pragma unroll
+                        for (int e = 0; e < 4; e++) acc[j][e] = fmaf(o.d[e >> 1], c[e], acc[j][e]);
                     }
+                } else {
 #pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        const float xdv = e & 1 ? sx.z : sx.x, xsv = e & 1 ? sx.w : sx.y;
-                        acc[j][e] = fmaf(o.d[e >> 1], xdv * (float)c[e], acc[j][e]);
-                        if (F::MIN) acc[j][e] = fmaf(o.c[e >> 1], xsv, acc[j][e]);
+                    for (int j = 0; j < NT; j++) {
+                        const uint2 bx = *reinterpret_cast<const uint2 *>(xs + (kb * MT + 8 * j + g) * 32 + 8 * t);
+                        const float4 sx = xds[(kb * MT + 8 * j) / 2 + t]; /* (d, s) of X rows 8j + 2t, +1 */
+                        int c[4] = {0, 0, 0, 0};
+                        if constexpr (D::S16) {
+                            int c2[4] = {0, 0, 0, 0};
+                            qmi_mma16(c, o.a[0], o.a[1], bx.x);
+                            qmi_mma16(c2, o.a[2], o.a[3], bx.y);
+#pragma unroll
+                            for (int e = 0; e < 4; e++) c[e] = o.sa[e >> 1] * c[e] + o.sb[e >> 1] * c2[e];
+                        } else {
+                            qmi_mma(c, o.a, bx.x, bx.y);
+                        }
+#pragma unroll
+                        for (int e = 0; e < 4; e++) {
+                            const float xdv = e & 1 ? sx.z : sx.x, xsv = e & 1 ? sx.w : sx.y;
+                            acc[j][e] = fmaf(o.d[e >> 1], xdv * (float)c[e], acc[j][e]);
+                            if (F::MIN) acc[j][e] = fmaf(o.c[e >> 1], xsv, acc[j][e]);
+                        }
                     }
                 }
             }
@@ -408,30 +506,62 @@ static qmi_shape qmi_plan(const qmm_launch &l, int ks, int bn_min) {
     return qmi_shape{bn, (l.p->k + k_split - 1) / k_split, k_split};
 }
 
-template <mlxn_type T, int MT, int BN> static mlxn_status qmi_go(cuda_stream *s, const qmm_launch &l, const qmi_shape &sh) {
-    typedef qmi_cfg<T, MT, BN> C;
+/* X as a 5-D tensor of halves (64, M, hd / 64, K / hd, batch), plain rows one head of K: a box
+ * (64, MT, KS' / 64, KS / KS', 1) with KS' = min(hd, KS) is a stage, rows past M and K zeros. */
+static bool qmh_x_ok(const qmm_launch &l, int ks) {
+    const qmm_kp &p = *l.p;
+    const long long hd = p.x_hs ? p.x_hd : p.k;
+    return (l.tx == MLXN_TYPE_F16 || l.tx == MLXN_TYPE_BF16) && qmm_x_pieces16(p) && p.x_row > 0 && hd % 64 == 0 &&
+           (!p.x_hs || ks % hd == 0 || hd % ks == 0);
+}
+static mlxn_status qmh_xmap(const qmm_launch &l, int mt, int ks, CUtensorMap *map) {
+    const qmm_kp &p = *l.p;
+    const long long hd = p.x_hs ? p.x_hd : p.k, ksh = hd < ks ? hd : ks;
+    const cuuint64_t dim[5] = {64, (cuuint64_t)p.m, (cuuint64_t)(hd / 64), (cuuint64_t)(p.k / hd), (cuuint64_t)l.batch};
+    const long long big = 2LL * p.x_row * p.m; /* the stride of a dimension of one */
+    const cuuint64_t str[4] = {(cuuint64_t)(2 * p.x_row), 128, (cuuint64_t)(p.x_hs ? 2 * p.x_hs : big),
+                               (cuuint64_t)(l.batch > 1 ? 2 * p.x_batch : big)};
+    const cuuint32_t box[5] = {64, (cuuint32_t)mt, (cuuint32_t)(ksh / 64), (cuuint32_t)(ks / ksh), 1}, one[5] = {1, 1, 1, 1, 1};
+    const CUresult r = wg_encoder()(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 5, const_cast<void *>(p.x), dim, str, box, one,
+                                    CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                                    CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS) return mlxn_err(MLXN_ERR_DEVICE, "qmatmul: cuTensorMapEncodeTiled (x) failed (%d)", (int)r);
+    return MLXN_OK;
+}
+
+template <mlxn_type T, int MT, int BN, int XK> static mlxn_status qmi_go(cuda_stream *s, const qmm_launch &l, const qmi_shape &sh) {
+    typedef qmi_cfg<T, MT, BN, XK> C;
     typedef qmi_fmt<T> F;
     qmm_kp p = *l.p;
     const int bpr = p.k / 32, splits = sh.splits;
     p.k_split = sh.k_split;
-    const long long tiles = (long long)(p.n + BN - 1) / BN * l.batch;
-    const size_t qb = ((size_t)l.batch * bpr * MT * 32 + 255) / 256 * 256, db = ((size_t)l.batch * bpr * MT * 8 + 255) / 256 * 256;
-    const size_t pb = splits > 1 ? ((size_t)splits * l.batch * p.m * p.n * 4 + 255) / 256 * 256 : 0;
-    const int ncnt = splits > 1 ? (int)tiles : 0;
-    void *ws = NULL;
-    mlxn_status st = mlxn_cuda_workspace(s, qb + db + pb + 4 * (size_t)ncnt, &ws);
-    if (st) return st;
-    int8_t *xq = static_cast<int8_t *>(ws);
-    float2 *xd = reinterpret_cast<float2 *>(static_cast<char *>(ws) + qb);
-    p.part = splits > 1 ? reinterpret_cast<float *>(static_cast<char *>(ws) + qb + db) : NULL;
-    unsigned *cnt = reinterpret_cast<unsigned *>(static_cast<char *>(ws) + qb + db + pb);
-    const long long warps = (long long)l.batch * bpr * MT;
-    st = mlxn_dispatch_float(l.tx, [&](auto tx) {
-        return mlxn_cuda_launch(l.s, qmi_quant_x_kernel<decltype(tx), MT>, dim3((unsigned)((warps + 7) / 8)), dim3(256), 0, 1,
-                                mlxn_cuda_sm90(l.dev), p, xq, xd, cnt, ncnt);
-    });
-    if (st) return st;
-    CUtensorMap mw;
+    int8_t *xq = NULL;
+    float2 *xd = NULL;
+    unsigned *cnt = NULL;
+    mlxn_status st;
+    if constexpr (XK == QMI_X8) {
+        const long long tiles = (long long)(p.n + BN - 1) / BN * l.batch;
+        const size_t qb = ((size_t)l.batch * bpr * MT * 32 + 255) / 256 * 256, db = ((size_t)l.batch * bpr * MT * 8 + 255) / 256 * 256;
+        const size_t pb = splits > 1 ? ((size_t)splits * l.batch * p.m * p.n * 4 + 255) / 256 * 256 : 0;
+        const int ncnt = splits > 1 ? (int)tiles : 0;
+        void *ws = NULL;
+        if ((st = mlxn_cuda_workspace(s, qb + db + pb + 4 * (size_t)ncnt, &ws))) return st;
+        xq = static_cast<int8_t *>(ws);
+        xd = reinterpret_cast<float2 *>(static_cast<char *>(ws) + qb);
+        p.part = splits > 1 ? reinterpret_cast<float *>(static_cast<char *>(ws) + qb + db) : NULL;
+        cnt = reinterpret_cast<unsigned *>(static_cast<char *>(ws) + qb + db + pb);
+        const long long warps = (long long)l.batch * bpr * MT;
+        st = mlxn_dispatch_float(l.tx, [&](auto tx) {
+            return mlxn_cuda_launch(l.s, qmi_quant_x_kernel<decltype(tx), MT>, dim3((unsigned)((warps + 7) / 8)), dim3(256), 0, 1,
+                                    mlxn_cuda_sm90(l.dev), p, xq, xd, cnt, ncnt);
+        });
+        if (st) return st;
+    } else if (splits != 1) {
+        return MLXN_ERR_UNSUPPORTED; /* no pre-pass to zero the split counters */
+    }
+    CUtensorMap mw, mx = {};
+    if constexpr (XK != QMI_X8)
+        if ((st = qmh_xmap(l, MT, C::KS, &mx))) return st;
     const cuuint32_t one[3] = {1, 1, 1};
     const cuuint64_t wd[3] = {(cuuint64_t)(p.k / F::QK * F::BB / 2), (cuuint64_t)p.n, (cuuint64_t)(p.w_batch ? l.batch : 1)},
                      wst[2] = {(cuuint64_t)p.w_row, p.w_batch ? (cuuint64_t)p.w_batch : (cuuint64_t)p.w_row * p.n};
@@ -440,11 +570,23 @@ template <mlxn_type T, int MT, int BN> static mlxn_status qmi_go(cuda_stream *s,
                                     CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
                                     CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     if (r != CUDA_SUCCESS) return mlxn_err(MLXN_ERR_DEVICE, "qmatmul: cuTensorMapEncodeTiled failed (%d)", (int)r);
-    auto k = qmi_kernel<T, MT, BN>;
+    auto k = qmi_kernel<T, MT, BN, XK>;
     static std::atomic<unsigned long long> raised;
     if ((st = mlxn_cuda_raise_smem(k, C::smem(), l.dev, "qmatmul", raised))) return st;
     const dim3 grid((unsigned)((p.n + BN - 1) / BN), (unsigned)splits, (unsigned)l.batch);
-    return mlxn_cuda_launch(l.s, k, grid, dim3(QMI_THREADS), C::smem(), 1, true, p, (const int8_t *)xq, (const float2 *)xd, cnt, mw);
+    return mlxn_cuda_launch(l.s, k, grid, dim3(QMI_THREADS), C::smem(), 1, true, p, (const int8_t *)xq, (const float2 *)xd, cnt, mw,
+                            XK ? mx : mw);
+}
+
+/* X's rows as they are where qmh_x_ok holds and no split is needed; else rounded to int8 by
+ * the pre-pass. */
+template <mlxn_type T, int MT, int BN> static mlxn_status qmi_x_go(cuda_stream *s, const qmm_launch &l, const qmi_shape &sh) {
+    if constexpr (qmh_takes(T))
+        if (sh.splits == 1 && qmh_x_ok(l, qmi_fmt<T>::KS)) {
+            if (l.tx == MLXN_TYPE_BF16) return qmi_go<T, MT, BN, QMI_XBF16>(s, l, sh);
+            if (l.tx == MLXN_TYPE_F16) return qmi_go<T, MT, BN, QMI_XF16>(s, l, sh);
+        }
+    return qmi_go<T, MT, BN, QMI_X8>(s, l, sh);
 }
 
 /* The narrowest row tile of a format. H100, same run, µs at M = 8 / 16, 64-row tiles with
@@ -462,10 +604,10 @@ template <mlxn_type T, int MT> static mlxn_status qmi_mt_go(cuda_stream *s, cons
     constexpr int bn_min = qmi_bn_min<T>();
     const qmi_shape sh = qmi_plan(l, qmi_fmt<T>::KS, bn_min);
     if constexpr (bn_min <= 16)
-        if (sh.bn == 16) return qmi_go<T, MT, 16>(s, l, sh);
+        if (sh.bn == 16) return qmi_x_go<T, MT, 16>(s, l, sh);
     if constexpr (bn_min <= 32)
-        if (sh.bn == 32) return qmi_go<T, MT, 32>(s, l, sh);
-    return qmi_go<T, MT, 64>(s, l, sh);
+        if (sh.bn == 32) return qmi_x_go<T, MT, 32>(s, l, sh);
+    return qmi_x_go<T, MT, 64>(s, l, sh);
 }
 
 template <mlxn_type T> static mlxn_status qmi_fmt_go(cuda_stream *s, const qmm_launch &l) {
