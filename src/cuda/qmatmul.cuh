@@ -47,20 +47,23 @@ static __device__ __forceinline__ void qmm_store(const qmm_kp &p, int split, int
 /* An f16 value from its 16 bits. */
 static __device__ __forceinline__ float h2f(uint32_t h) { return __half2float(__ushort_as_half((unsigned short)h)); }
 
-/* IQ4_NL: nibbles as Q4_0, each looked up in the 16 int8 levels of mlxn_kvalues_iq4nl
- * (src/quant/blocks.h) for 4 indices, held here as four words for byte permutes. */
-static __device__ __forceinline__ int mvq_iq4nl4(uint32_t idx) { /* idx: 4 bytes of 0..15 */
-    const uint32_t t = idx | (idx >> 4);                           /* bytes 0, 2: two indices each */
-    const uint32_t sel = __byte_perm(t, 0, 0x4420) & 0x7777u;      /* the low 3 bits, a nibble each */
-    const uint32_t lo = __byte_perm(0xBFAD9881u, 0xF6EADDCFu, sel); /* levels 0..7 */
-    const uint32_t hi = __byte_perm(0x26190D01u, 0x71594535u, sel); /* levels 8..15 */
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    uint32_t m; /* bit 3 of each index over its byte: prmt's sign mode (__byte_perm drops the mode bit) */
-    asm("prmt.b32 %0, %1, %2, %3;\n" : "=r"(m) : "r"(idx << 4), "r"(0u), "r"(0xBA98u));
-#else /* on sm_80 the prmt form makes the M = 1 IQ4_NL dp4a kernel spill 8 bytes (ptxas) */
-    const uint32_t m = ((idx >> 3) & 0x01010101u) * 0xffu;
-#endif
-    return (int)((lo & ~m) | (hi & m));
+/* IQ4_NL: the 8 nibbles of w (byte j: element j low, j + 16 high, as Q4_0) looked up in the 16
+ * int8 levels of mlxn_kvalues_iq4nl (src/quant/blocks.h), held here as four words for byte
+ * permutes: lo gets the levels of the low nibbles of bytes 0..3, hi of the high ones. A
+ * nibble's low 3 bits pick a byte of the lower (levels 0..7) and the upper table (8..15), its
+ * bit 3 the table: nibble pairs in byte order, then split into low and high nibbles. prmt reads
+ * four selector nibbles; their bit 3 is its sign mode, so the selectors carry 3 bits. */
+static __device__ __forceinline__ uint32_t mvq_prmt(uint32_t a, uint32_t b, uint32_t s) {
+    uint32_t d;
+    asm("prmt.b32 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(s));
+    return d;
+}
+static __device__ __forceinline__ void mvq_iq4nl8(uint32_t w, uint32_t &lo, uint32_t &hi) {
+    const uint32_t i3 = w & 0x77777777u, up = ((w >> 1) & 0x44444444u) | 0x32103210u; /* byte n or n + 4 */
+    const uint32_t p0 = mvq_prmt(mvq_prmt(0xBFAD9881u, 0xF6EADDCFu, i3), mvq_prmt(0x26190D01u, 0x71594535u, i3), up);
+    const uint32_t p1 = mvq_prmt(mvq_prmt(0xBFAD9881u, 0xF6EADDCFu, i3 >> 16), mvq_prmt(0x26190D01u, 0x71594535u, i3 >> 16), up >> 16);
+    lo = __byte_perm(p0, p1, 0x6420);
+    hi = __byte_perm(p0, p1, 0x7531);
 }
 
 /* X rounded to int8 per block of 32 held by L lanes, V values a lane (V·L = 32): q =

@@ -98,9 +98,10 @@ template <> struct mv1<MLXN_TYPE_IQ4_NL> : mv1_nopre {
         int s = 0;
 #pragma unroll
         for (int j = 0; j < 4; j++) {
-            const uint32_t w = mv1_w32(u, O + 2 + 4 * j);
-            s = __dp4a(mvq_iq4nl4(w & 0x0f0f0f0fu), xa[j], s);
-            s = __dp4a(mvq_iq4nl4((w >> 4) & 0x0f0f0f0fu), xc[j], s);
+            uint32_t lo, hi;
+            mvq_iq4nl8(mv1_w32(u, O + 2 + 4 * j), lo, hi);
+            s = __dp4a((int)lo, xa[j], s);
+            s = __dp4a((int)hi, xc[j], s);
         }
         acc = fmaf(mv1_h16(u, O), x.d * (float)s, acc);
     }

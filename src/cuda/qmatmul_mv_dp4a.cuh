@@ -104,16 +104,16 @@ template <> struct mvq<MLXN_TYPE_Q8_0> : mvq_b32<mvq<MLXN_TYPE_Q8_0>> {
     }
 };
 
-/* IQ4_NL: nibbles as Q4_0, each looked up in the levels (mvq_iq4nl4, qmatmul.cuh). */
+/* IQ4_NL: nibbles as Q4_0, each looked up in the levels (mvq_iq4nl8, qmatmul.cuh). */
 template <> struct mvq<MLXN_TYPE_IQ4_NL> : mvq_b32<mvq<MLXN_TYPE_IQ4_NL>> {
     static constexpr int BB = 18, SUPER = 1, STAGES = 2, CHB = 32;
     static constexpr bool MIN = false, S16 = false;
     template <int O, int N> static __device__ __forceinline__ void dec(const uint32_t (&u)[N], mvq_blk &b) {
 #pragma unroll
         for (int j = 0; j < 4; j++) {
-            const uint32_t w = mvq_w32(u, O + 2 + 4 * j);
-            b.v[j] = mvq_iq4nl4(w & 0x0f0f0f0fu);
-            b.v[4 + j] = mvq_iq4nl4((w >> 4) & 0x0f0f0f0fu);
+            uint32_t lo, hi;
+            mvq_iq4nl8(mvq_w32(u, O + 2 + 4 * j), lo, hi);
+            b.v[j] = (int)lo, b.v[4 + j] = (int)hi;
         }
         b.d = h2f(mvq_w16(u, O));
         b.c = 0.0f;

@@ -100,7 +100,7 @@ template <> struct qmi_dec<MLXN_TYPE_IQ4_NL> : qmi_b32<qmi_dec<MLXN_TYPE_IQ4_NL>
     static constexpr int BB = 18;
     static __device__ __forceinline__ void row(const uint8_t *b, int t, int i, qmi_blk &o) {
         const uint32_t w = qmi_u32(b + 2 + 4 * t);
-        o.a[i] = (uint32_t)mvq_iq4nl4(w & 0x0f0f0f0fu), o.a[2 + i] = (uint32_t)mvq_iq4nl4((w >> 4) & 0x0f0f0f0fu);
+        mvq_iq4nl8(w, o.a[i], o.a[2 + i]);
         o.d[i] = h2f(*reinterpret_cast<const uint16_t *>(b)), o.c[i] = 0.0f;
     }
 };
