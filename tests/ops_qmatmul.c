@@ -279,8 +279,8 @@ static void half_x_cases(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     };
     half_x = true;
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
-        qspec q = {c[i].tw, c[i].tx, ftypes[i % 3], c[i].b, c[i].m, c[i].n, c[i].k, c[i].layout, c[i].heads, c[i].w_shared,
-                   false, (*seed)++};
+        qspec q = {c[i].tw, c[i].tx, ftypes[i / 2 % 3], c[i].b, c[i].m, c[i].n, c[i].k, c[i].layout, c[i].heads,
+                   c[i].w_shared, false, (*seed)++};
         run_case(dev, s, &q);
     }
     half_x = false;

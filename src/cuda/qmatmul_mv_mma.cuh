@@ -271,7 +271,7 @@ static __global__ void qmi_quant_x_kernel(qmm_kp p, int8_t *xq, float2 *xd, unsi
  * X's rows as they are (XK) lead a stage, 1024-aligned: [KS / 64][MT][64] halves, each 128-byte
  * line swizzled by TMA (16-byte chunk c at c ^ (line % 8)), so that the 8 rows g of a B-fragment
  * load hit distinct banks. */
-template <mlxn_type T, int MT, int BN, int XK = QMI_X8> struct qmi_cfg {
+template <mlxn_type T, int MT, int BN, int XK> struct qmi_cfg {
     typedef qmi_fmt<T> F;
     static constexpr int KS = F::KS, NB = KS / 32, WBY = BN * F::WB, AL = XK ? 1024 : 128;
     static constexpr int XBY = XK ? MT * KS * 2 : NB * MT * 32, DBY = XK ? 0 : NB * MT * 8;
@@ -291,7 +291,8 @@ template <mlxn_type T, int MT, int BN, int XK = QMI_X8> struct qmi_cfg {
     static_assert((H - 1) * SLABS * MT / 8 * 4 * 32 * 4 <= SB, "the warps' sums fit stage 0");
 };
 
-/* grid: (N tiles of BN, splits, batch); tw: W's raw bytes as [batch][n][row bytes / 2] u16. */
+/* grid: (N tiles of BN, splits, batch); tw: W's raw bytes as [batch][n][row bytes / 2] u16; tx:
+ * X's map (qmh_xmap) where XK is not QMI_X8, else unused. */
 template <mlxn_type T, int MT, int BN, int XK>
 static __global__ void __launch_bounds__(QMI_THREADS) qmi_kernel(qmm_kp p, const int8_t *xq, const float2 *xd, unsigned *cnt,
                                                                   const __grid_constant__ CUtensorMap tw,
