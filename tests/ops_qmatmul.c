@@ -254,10 +254,10 @@ static void variants(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
 }
 
 /* Q4_0 (M > 2) and Q6_K (M > 1) up to M = 16 with f16 or bf16 X where the tensor-core
- * mat-vec's row tiles fill the GPU without a split (132 tiles of 16 rows for Q4_0: N >= 2112,
- * of 32 for Q6_K: N >= 4224) and W's rows are 16-byte multiples: one and two 8-row MMA tiles,
- * the last row tile and the last stage of K partial, X strided, in heads of 128, 512 and 1024
- * (and of 80, which the pre-pass takes), and batched. */
+ * mat-vec's row tiles fill the H100 without a split (132 tiles of 16 rows: N >= 2112; Q6_K
+ * takes 32-row tiles from N >= 4224) and W's rows are 16-byte multiples: one and two 8-row MMA
+ * tiles, the last row tile and the last stage of K partial, X strided, in heads of 128, 512
+ * and 1024 (and of 80, which the pre-pass takes), and batched. */
 static void half_x_cases(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     static const struct {
         mlxn_type tw, tx;
@@ -276,6 +276,8 @@ static void half_x_cases(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, 1, 13, 4300, 2048, 4, HEADS, false},
         {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, 2, 5, 4300, 2048, 0, ROWS, false},
         {MLXN_TYPE_Q4_0, MLXN_TYPE_F16, 3, 7, 2200, 512, 0, ROWS, true},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, 1, 8, 2200, 4096, 0, ROWS, false},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, 1, 16, 4096, 2048, 0, ROWS, false},
     };
     half_x = true;
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {

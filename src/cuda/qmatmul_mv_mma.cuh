@@ -604,6 +604,16 @@ template <mlxn_type T> static constexpr int qmi_bn_min() {
 template <mlxn_type T, int MT> static mlxn_status qmi_mt_go(cuda_stream *s, const qmm_launch &l) {
     constexpr int bn_min = qmi_bn_min<T>();
     const qmi_shape sh = qmi_plan(l, qmi_fmt<T>::KS, bn_min);
+    /* X as it is in 16-row tiles where those need no split and the pre-pass path would split.
+     * Same run, µs, Q6_K: H100 4096² M 2-8 13.4 -> 11.3, M 16 16.1 -> 11.0, 4096×14336 M 16
+     * 32.3 -> 29.7; H200 4096² M 2-8 12.3 -> 10.5, but 4096×14336 M 2-8 24.5 -> 25.9 (not
+     * profiled: twice the blocks read all of X), hence K <= 4096 at MT 8 */
+    if constexpr (qmh_takes(T) && bn_min > 16)
+        if (sh.splits > 1 && (MT == 16 || l.p->k <= 4096) && qmh_x_ok(l, qmi_fmt<T>::KS)) {
+            const qmi_shape s16 = qmi_plan(l, qmi_fmt<T>::KS, 16);
+            if (s16.splits == 1)
+                return l.tx == MLXN_TYPE_BF16 ? qmi_go<T, MT, 16, QMI_XBF16>(s, l, s16) : qmi_go<T, MT, 16, QMI_XF16>(s, l, s16);
+        }
     if constexpr (bn_min <= 16)
         if (sh.bn == 16) return qmi_x_go<T, MT, 16>(s, l, sh);
     if constexpr (bn_min <= 32)
