@@ -203,7 +203,8 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
  *   0.41-0.77 of the streaming bandwidth where the tensor-core mat-vec read 0.24-0.46;
  *   thresholds in qmatmul_mv_dp4a.cuh).
  * - Above those M up to 16, on sm_90a with W rows 16-byte multiples: the same formats on the
- *   int8 tensor cores, X rounded as for dp4a (qmatmul_mv_mma.cuh).
+ *   tensor cores, X rounded as for dp4a, or for Q4_0 and Q6_K with f16/bf16 X on an unsplit
+ *   grid taken as it is (qmatmul_mv_mma.cuh).
  * - Other M <= 16: mat-vec. Block formats on the tensor cores, a warp per 16 rows of W
  *   streaming them through shared memory; float weights in f32. Layouts the mat-vec kernels
  *   do not take (rows not a multiple of 4 bytes, unaligned x) go to the generic kernel.

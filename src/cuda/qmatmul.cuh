@@ -47,21 +47,23 @@ static __device__ __forceinline__ void qmm_store(const qmm_kp &p, int split, int
 /* An f16 value from its 16 bits. */
 static __device__ __forceinline__ float h2f(uint32_t h) { return __half2float(__ushort_as_half((unsigned short)h)); }
 
-/* IQ4_NL: the 8 nibbles of w (byte j: element j low, j + 16 high, as Q4_0) looked up in the 16
- * int8 levels of mlxn_kvalues_iq4nl (src/quant/blocks.h), held here as four words for byte
- * permutes: lo gets the levels of the low nibbles of bytes 0..3, hi of the high ones. A
- * nibble's low 3 bits pick a byte of the lower (levels 0..7) and the upper table (8..15), its
- * bit 3 the table: nibble pairs in byte order, then split into low and high nibbles. prmt reads
- * four selector nibbles; their bit 3 is its sign mode, so the selectors carry 3 bits. */
-static __device__ __forceinline__ uint32_t mvq_prmt(uint32_t a, uint32_t b, uint32_t s) {
+/* prmt.b32 as written: a selector nibble's bit 3 is its sign mode (__byte_perm drops it). */
+static __device__ __forceinline__ uint32_t qmm_prmt(uint32_t a, uint32_t b, uint32_t s) {
     uint32_t d;
     asm("prmt.b32 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(s));
     return d;
 }
+
+/* IQ4_NL: the 8 nibbles of w (byte j: element j low, j + 16 high, as Q4_0) looked up in the 16
+ * int8 levels of mlxn_kvalues_iq4nl (src/quant/blocks.h), held here as four words for byte
+ * permutes: lo gets the levels of the low nibbles of bytes 0..3, hi of the high ones. A
+ * nibble's low 3 bits pick a byte of the lower (levels 0..7) and the upper table (8..15), its
+ * bit 3 the table: nibble pairs in byte order, then split into low and high nibbles. The
+ * selectors carry 3 bits: bit 3 would be prmt's sign mode. */
 static __device__ __forceinline__ void mvq_iq4nl8(uint32_t w, uint32_t &lo, uint32_t &hi) {
     const uint32_t i3 = w & 0x77777777u, up = ((w >> 1) & 0x44444444u) | 0x32103210u; /* byte n or n + 4 */
-    const uint32_t p0 = mvq_prmt(mvq_prmt(0xBFAD9881u, 0xF6EADDCFu, i3), mvq_prmt(0x26190D01u, 0x71594535u, i3), up);
-    const uint32_t p1 = mvq_prmt(mvq_prmt(0xBFAD9881u, 0xF6EADDCFu, i3 >> 16), mvq_prmt(0x26190D01u, 0x71594535u, i3 >> 16), up >> 16);
+    const uint32_t p0 = qmm_prmt(qmm_prmt(0xBFAD9881u, 0xF6EADDCFu, i3), qmm_prmt(0x26190D01u, 0x71594535u, i3), up);
+    const uint32_t p1 = qmm_prmt(qmm_prmt(0xBFAD9881u, 0xF6EADDCFu, i3 >> 16), qmm_prmt(0x26190D01u, 0x71594535u, i3 >> 16), up >> 16);
     lo = __byte_perm(p0, p1, 0x6420);
     hi = __byte_perm(p0, p1, 0x7531);
 }

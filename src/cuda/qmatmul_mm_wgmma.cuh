@@ -46,19 +46,14 @@ template <> struct qmw_fmt<MLXN_TYPE_IQ4_XS> { static constexpr int QK = 256, BB
 template <> struct qmw_fmt<MLXN_TYPE_F16> { static constexpr int QK = 64, BB = 128, WB = 272; };
 template <> struct qmw_fmt<MLXN_TYPE_BF16> { static constexpr int QK = 1, BB = 2, WB = 0; };
 
-static __device__ __forceinline__ uint32_t qmw_prmt(uint32_t a, uint32_t b, uint32_t sel) {
-    uint32_t r;
-    asm("prmt.b32 %0, %1, %2, %3;\n" : "=r"(r) : "r"(a), "r"(b), "r"(sel));
-    return r;
-}
 static __device__ __forceinline__ uint32_t qmw_u16(const uint8_t *p) { return *reinterpret_cast<const uint16_t *>(p); }
 /* bytes p[0], p[1], p[8], p[9] (p 2-byte aligned) */
 static __device__ __forceinline__ uint32_t qmw_quad(const uint8_t *p) { return qmw_u16(p) | (qmw_u16(p + 8) << 16); }
 static __device__ __forceinline__ float qmw_f16(const uint8_t *p) { return __half2float(__ushort_as_half((unsigned short)qmw_u16(p))); }
 /* byte k (< 128) of v as the float 0.5 + v_k / 256 */
-#define QMW_HALF(v, k) __uint_as_float(qmw_prmt((v), 0x3F000000u, 0x7054u | ((k) << 8)))
+#define QMW_HALF(v, k) __uint_as_float(qmm_prmt((v), 0x3F000000u, 0x7054u | ((k) << 8)))
 /* byte k of v as the float 2^23 + 256 v_k */
-#define QMW_BIG(v, k) __uint_as_float(qmw_prmt((v), 0x4B000000u, 0x7604u | ((k) << 4)))
+#define QMW_BIG(v, k) __uint_as_float(qmm_prmt((v), 0x4B000000u, 0x7604u | ((k) << 4)))
 
 /* Fragments of one row for the 4 k16 steps of k64 chunk cb + c of the row's staged blocks
  * (cb even, c from an unrolled loop): f[j][0] = elements 16j + 2t, +1; f[j][1] = 16j + 2t + 8,
@@ -144,7 +139,7 @@ template <> struct qmw_dec<MLXN_TYPE_Q6_K> {
 };
 
 /* byte k of v as the float 2^23 + v_k */
-#define QMW_INT(v, k) __uint_as_float(qmw_prmt((v), 0x4B000000u, 0x7440u | (k)))
+#define QMW_INT(v, k) __uint_as_float(qmm_prmt((v), 0x4B000000u, 0x7440u | (k)))
 /* bytes p[0], p[1], p[8], p[9] at any alignment (17-byte MXFP4 blocks) */
 static __device__ __forceinline__ uint32_t qmw_quad8(const uint8_t *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[8] << 16) | ((uint32_t)p[9] << 24);
@@ -154,7 +149,7 @@ static __device__ __forceinline__ uint32_t qmw_quad8(const uint8_t *p) {
 static __device__ __forceinline__ uint32_t qmw_lut16(uint32_t idx, uint32_t l0, uint32_t l1, uint32_t h0, uint32_t h1) {
     const uint32_t two = idx | (idx >> 4);                      /* bytes 0 and 2 hold two indices each */
     const uint32_t sel = __byte_perm(two, 0, 0x4420) & 0x7777u; /* their low 3 bits, a nibble each */
-    const uint32_t m = qmw_prmt(idx << 4, 0, 0xBA98u); /* bit 3 of each index over its byte (sign mode) */
+    const uint32_t m = qmm_prmt(idx << 4, 0, 0xBA98u); /* bit 3 of each index over its byte (sign mode) */
     return (__byte_perm(l0, l1, sel) & ~m) | (__byte_perm(h0, h1, sel) & m);
 }
 /* mlxn_kvalues_iq4nl and mlxn_kvalues_mxfp4 (src/quant/blocks.h) plus 128, as unsigned bytes */

@@ -601,8 +601,9 @@ mlxn_status qmm_mv_launch(const qmm_launch &l) {
 #include "cuda/qmatmul_mv_mma.cuh"
 
 /* M <= 4: the streamed mat-vec (qmatmul_mv1.cu) where its layout and the format's M limit
- * (mv1_max_m) hold. Else the int8 tensor-core kernel where it runs (qmi_ok) for 2 < M <= 16,
- * and Q6_K at every M; the dp4a kernel for the rest up to its MVQ_MAX_M. Measured on an H100
+ * (mv1_max_m) hold. Else the tensor-core kernel (qmatmul_mv_mma.cuh: X rounded to int8, or as
+ * it is for Q4_0 and Q6_K) where it runs (qmi_ok) for 2 < M <= 16, and Q6_K at every M; the
+ * dp4a kernel for the rest up to its MVQ_MAX_M. Measured on an H100
  * (dev/qmatmul/NOTES.md, 4096×14336, 14336×4096 and 4096×4096): at M = 1 the streamed kernel
  * reads 0.75-0.90 of the bandwidth on the large shapes where dp4a reads 0.61-0.77 (Q6_K
  * 0.74-0.81, where the tensor-core kernel reads 0.61-0.63 and dp4a 0.43); at M = 2 it takes

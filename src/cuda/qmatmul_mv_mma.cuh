@@ -579,14 +579,16 @@ template <mlxn_type T, int MT, int BN, int XK> static mlxn_status qmi_go(cuda_st
                             XK ? mx : mw);
 }
 
+/* X's rows as they are (qmh_x_ok holds: f16 or bf16), an unsplit grid. */
+template <mlxn_type T, int MT, int BN> static mlxn_status qmh_go(cuda_stream *s, const qmm_launch &l, const qmi_shape &sh) {
+    return l.tx == MLXN_TYPE_BF16 ? qmi_go<T, MT, BN, QMI_XBF16>(s, l, sh) : qmi_go<T, MT, BN, QMI_XF16>(s, l, sh);
+}
+
 /* X's rows as they are where qmh_x_ok holds and no split is needed; else rounded to int8 by
  * the pre-pass. */
 template <mlxn_type T, int MT, int BN> static mlxn_status qmi_x_go(cuda_stream *s, const qmm_launch &l, const qmi_shape &sh) {
     if constexpr (qmh_takes(T))
-        if (sh.splits == 1 && qmh_x_ok(l, qmi_fmt<T>::KS)) {
-            if (l.tx == MLXN_TYPE_BF16) return qmi_go<T, MT, BN, QMI_XBF16>(s, l, sh);
-            if (l.tx == MLXN_TYPE_F16) return qmi_go<T, MT, BN, QMI_XF16>(s, l, sh);
-        }
+        if (sh.splits == 1 && qmh_x_ok(l, qmi_fmt<T>::KS)) return qmh_go<T, MT, BN>(s, l, sh);
     return qmi_go<T, MT, BN, QMI_X8>(s, l, sh);
 }
 
@@ -611,8 +613,7 @@ template <mlxn_type T, int MT> static mlxn_status qmi_mt_go(cuda_stream *s, cons
     if constexpr (qmh_takes(T) && bn_min > 16)
         if (sh.splits > 1 && (MT == 16 || l.p->k <= 4096) && qmh_x_ok(l, qmi_fmt<T>::KS)) {
             const qmi_shape s16 = qmi_plan(l, qmi_fmt<T>::KS, 16);
-            if (s16.splits == 1)
-                return l.tx == MLXN_TYPE_BF16 ? qmi_go<T, MT, 16, QMI_XBF16>(s, l, s16) : qmi_go<T, MT, 16, QMI_XF16>(s, l, s16);
+            if (s16.splits == 1) return qmh_go<T, MT, 16>(s, l, s16);
         }
     if constexpr (bn_min <= 16)
         if (sh.bn == 16) return qmi_x_go<T, MT, 16>(s, l, sh);
