@@ -860,10 +860,32 @@ static mlxn_status smp_launch_cluster(cuda_stream *s, K kern, unsigned grid, uns
     return MLXN_OK;
 }
 
+/* Launches a row's cluster of c blocks, each with its slice of `slice` bytes in dyn bytes of
+ * shared memory (0: the slices in global scratch from the stream's workspace). A slice that
+ * does not fit beside the instance's static shared memory on this device (sm_80: 163 KB a
+ * block, sm_86: 99 KB) goes to the scratch too. */
 template <mlxn_sample_mode MODE, bool CL, typename TL>
 static mlxn_status smp_launch(cuda_stream *s, const mlxn_sample_args *a, smp_params p, unsigned c, size_t dyn,
-                              float *scratch) {
+                              size_t slice) {
     auto kern = smp_kernel<MODE, CL, TL>;
+    if (dyn) {
+        static std::atomic<int> known[64]; /* per device ordinal: the static bytes + 1, 0 not asked */
+        const int o = s->dev->ordinal;
+        int v = o >= 0 && o < 64 ? known[o].load(std::memory_order_relaxed) : 0;
+        if (!v) {
+            cudaFuncAttributes fa;
+            MLXN_CUDA_TRY(cudaFuncGetAttributes(&fa, kern));
+            v = (int)fa.sharedSizeBytes + 1;
+            if (o >= 0 && o < 64) known[o].store(v, std::memory_order_relaxed);
+        }
+        if (dyn + (size_t)(v - 1) > s->dev->prop.sharedMemPerBlockOptin) dyn = 0;
+    }
+    float *scratch = nullptr;
+    if (MODE != MLXN_SAMPLE_ARGMAX && !dyn) {
+        void *ws = nullptr;
+        if (mlxn_status st = mlxn_cuda_workspace(s, slice * c * (size_t)a->rows, &ws); st != MLXN_OK) return st;
+        scratch = static_cast<float *>(ws);
+    }
     if (mlxn_status st = mlxn_cuda_set_smem(kern, dyn, s->dev, "sample"); st != MLXN_OK) return st;
     const TL *lg = static_cast<const TL *>(a->logits);
     if constexpr (!CL) {
@@ -925,25 +947,18 @@ extern "C" mlxn_status mlxn_cuda_sample(void *stream, const mlxn_sample_args *a)
     }
     p.per = smp_per(a->v, c);
     const size_t slice = (size_t)p.per * sizeof(float), dyn = dyn_of(c);
-    float *scratch = nullptr; /* the slices in global memory when they do not fit shared memory */
-    if (a->mode != MLXN_SAMPLE_ARGMAX && slice > SMP_RESIDENT_BYTES) {
-        void *ws = nullptr;
-        mlxn_status wst = mlxn_cuda_workspace(s, slice * c * (size_t)a->rows, &ws);
-        if (wst) return wst;
-        scratch = static_cast<float *>(ws);
-    }
     const mlxn_status st = mlxn_dispatch_float(a->tl, [&](auto tl) -> mlxn_status {
         using TL = decltype(tl);
         switch (a->mode) {
         case MLXN_SAMPLE_ARGMAX:
-            return c > 1 ? smp_launch<MLXN_SAMPLE_ARGMAX, true, TL>(s, a, p, c, dyn, scratch)
-                         : smp_launch<MLXN_SAMPLE_ARGMAX, false, TL>(s, a, p, c, dyn, scratch);
+            return c > 1 ? smp_launch<MLXN_SAMPLE_ARGMAX, true, TL>(s, a, p, c, dyn, slice)
+                         : smp_launch<MLXN_SAMPLE_ARGMAX, false, TL>(s, a, p, c, dyn, slice);
         case MLXN_SAMPLE_TOP_K:
-            return c > 1 ? smp_launch<MLXN_SAMPLE_TOP_K, true, TL>(s, a, p, c, dyn, scratch)
-                         : smp_launch<MLXN_SAMPLE_TOP_K, false, TL>(s, a, p, c, dyn, scratch);
+            return c > 1 ? smp_launch<MLXN_SAMPLE_TOP_K, true, TL>(s, a, p, c, dyn, slice)
+                         : smp_launch<MLXN_SAMPLE_TOP_K, false, TL>(s, a, p, c, dyn, slice);
         default:
-            return c > 1 ? smp_launch<MLXN_SAMPLE_DRAW, true, TL>(s, a, p, c, dyn, scratch)
-                         : smp_launch<MLXN_SAMPLE_DRAW, false, TL>(s, a, p, c, dyn, scratch);
+            return c > 1 ? smp_launch<MLXN_SAMPLE_DRAW, true, TL>(s, a, p, c, dyn, slice)
+                         : smp_launch<MLXN_SAMPLE_DRAW, false, TL>(s, a, p, c, dyn, slice);
         }
     });
     if (st != MLXN_OK) return st;
