@@ -306,6 +306,25 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
                    (*seed)++};
         run_case(dev, s, &d);
     }
+    /* SmolLM2-135M (K 576: Q4_1 rows of 360 bytes, Q8_0 of 612; Q6_K at K 768, 630 bytes):
+     * rows that are not 16-byte multiples, where CUDA's dp4a mat-vec takes M <= 4 with each
+     * block rounding X itself; plain, strided and in 9 heads of 64 */
+    static const struct {
+        mlxn_type tw, tx;
+        int64_t m, n, k;
+        int layout, heads;
+    } sm[] = {
+        {MLXN_TYPE_Q4_1, MLXN_TYPE_BF16, 1, 576, 576, ROWS, 0},   {MLXN_TYPE_Q4_1, MLXN_TYPE_F32, 2, 192, 576, STRIDED, 0},
+        {MLXN_TYPE_Q4_1, MLXN_TYPE_BF16, 1, 1536, 576, HEADS, 9}, {MLXN_TYPE_Q8_0, MLXN_TYPE_F16, 1, 3000, 576, ROWS, 0},
+        {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, 2, 1000, 576, ROWS, 0},  {MLXN_TYPE_Q6_K, MLXN_TYPE_F32, 1, 300, 768, ROWS, 0},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, 2, 300, 1536, HEADS, 12}, {MLXN_TYPE_Q4_0, MLXN_TYPE_F16, 4, 700, 576, STRIDED, 0},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_F32, 3, 130, 768, ROWS, 0},
+    };
+    for (size_t i = 0; i < sizeof sm / sizeof sm[0]; i++) {
+        qspec q = {sm[i].tw, sm[i].tx, ftypes[i % 3], 1, sm[i].m, sm[i].n, sm[i].k, sm[i].layout, sm[i].heads, false, false,
+                   (*seed)++};
+        run_case(dev, s, &q);
+    }
     if (is_cuda) {
         /* M = 2..4 at 4096 × 4096: CUDA's streamed mat-vec on a full grid of one block an SM,
          * each block rounding X's rows itself where two blocks would fit (Q4_0, IQ4_NL, Q5_K,

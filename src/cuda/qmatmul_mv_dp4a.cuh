@@ -15,7 +15,9 @@
  * decode uses constant offsets; it reads each X block once (through L1) for both rows. Lanes
  * add up by a fixed shuffle tree, warps in warp order: results are reproducible. On sm_90
  * the kernel starts while the pre-pass runs (programmatic dependent launch) and waits for it
- * before reading X. */
+ * before reading X. Where X is small (one batch, MT·K <= MVQ_OWN_K) there is no pre-pass:
+ * each block rounds X into its shared memory after the wait, the same bytes the pre-pass
+ * writes (mvq_own_x). */
 
 #define MVQ_WARPS 8
 /* The largest M this kernel takes (Q4_0 and Q4_1: 2), the tensor-core mat-vec the rest.
@@ -24,6 +26,8 @@
  * 0.22-0.36); at M = 4 it reads 0.31-0.59 on the large shapes, where the tensor-core kernel
  * reads 0.38-0.41 for Q4_0 and Q4_1 (ahead of this one for those two only). */
 #define MVQ_MAX_M 4
+/* The most elements of X (MT·K, one batch) a block rounds itself instead of the pre-pass. */
+#define MVQ_OWN_K 4096
 
 /* 4 bytes at byte offset o of the words u (o even, known at compile time after unrolling),
  * and the u16 at o. */
@@ -224,6 +228,38 @@ static __global__ void mvq_quant_x_kernel(qmm_kp p, int8_t *xq, float2 *xd) {
     if (lane == 0) xd[(long long)r * nbk + kb] = make_float2(d, s);
 }
 
+/* X element k of row m (batch 0) as f32. */
+static __device__ __forceinline__ float mvq_x_elem(const qmm_kp &p, mlxn_type tx, int m, int k) {
+    const long long o = qmm_x_off(p, 0, m, k);
+    if (tx == MLXN_TYPE_F32) return __ldg(static_cast<const float *>(p.x) + o);
+    const unsigned short h = __ldg(static_cast<const unsigned short *>(p.x) + o);
+    return tx == MLXN_TYPE_F16 ? __half2float(__ushort_as_half(h)) : __uint_as_float((uint32_t)h << 16);
+}
+
+/* X's MT rows (one batch) rounded by the block as the pre-pass rounds them: xs [MT][K] int8,
+ * xds [MT][K / 32] (d, s); rows m >= M are zeros. Four lanes a block of 32, eight elements
+ * a lane; a warp's rounds are uniform (its 8 blocks lie wholly inside or past MT·K). */
+template <int MT>
+static __device__ __forceinline__ void mvq_own_x(const qmm_kp &p, mlxn_type tx, int8_t *xs, float2 *xds) {
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, tot = MT * p.k;
+    for (int base = 256 * warp; base < tot; base += 256 * MVQ_WARPS) {
+        const int e0 = base + 8 * lane, m = e0 / p.k, k = e0 - m * p.k;
+        float v[8];
+#pragma unroll
+        for (int j = 0; j < 8; j++) v[j] = e0 < tot && m < p.m ? mvq_x_elem(p, tx, m, k + j) : 0.0f;
+        int q[8];
+        float s;
+        const float d = mvq_round<8, 4>(v, q, s);
+        if (e0 < tot) {
+            uint32_t w[2] = {0, 0};
+#pragma unroll
+            for (int j = 0; j < 8; j++) w[j / 4] |= (uint32_t)(q[j] & 0xff) << (8 * (j % 4));
+            *reinterpret_cast<uint2 *>(xs + e0) = make_uint2(w[0], w[1]);
+            if ((k & 31) == 0) xds[e0 / 32] = make_float2(d, s);
+        }
+    }
+}
+
 static __device__ __forceinline__ int mvq_dot(const int (&v)[8], const int4 &a, const int4 &b) {
     int s = __dp4a(v[0], a.x, 0);
     s = __dp4a(v[1], a.y, s);
@@ -244,17 +280,20 @@ static __device__ __forceinline__ int mvq_dot16(const mvq_blk &k, const int4 &a,
     return k.sa * s + k.sb * t;
 }
 
-/* G: the copy granule: 16 or 8 (cp.async; rows and chunks aligned to it) or 2 (plain 2-byte
- * copies). */
-template <mlxn_type T, int MT, int ST, int CHB>
+/* G: the copy granule: 16, 8 or 4 (cp.async; rows and chunks aligned to it), 2 (plain 2-byte
+ * copies), or 0: a job's rows (K within one chunk) as one range of 16-byte copies, the rows
+ * w_row bytes apart in the stage from the range's offset in its first 16 bytes. */
+template <mlxn_type T, int MT, int ST, int CHB, bool OWN>
 static __global__ void __launch_bounds__(32 * MVQ_WARPS, MT >= 4 ? 2 : 3)
-    mvq_kernel(qmm_kp p, const int8_t *xq, const float2 *xd, int wk, int G) {
+    mvq_kernel(qmm_kp p, const int8_t *xq, const float2 *xd, int wk, int G, mlxn_type tx) {
     typedef mvq<T> F;
     /* a chunk: CHB blocks of 32 per row (32 or 64), handled as CHB / 32 halves */
     constexpr int HB = 32 / F::SUPER * F::BB, CB = CHB / 32 * HB, RS = (CB + 15) / 16 * 16, SB = 4 * RS;
     extern __shared__ __align__(16) uint8_t smem[];
+    mlxn_pdl_trigger(); /* the next grid may launch: it waits for this one before it reads or writes */
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int wkk = warp % wk, rpb = 4 * (MVQ_WARPS / wk), rg = lane >> 4, sub = lane & 15;
+    const int rsm = G ? RS : (int)p.w_row; /* a row's stride in a stage */
     const int bpr = p.k / 32, nchunk = (bpr + CHB - 1) / CHB;
     /* tiles of rpb rows (all batches), blockIdx.x + i·gridDim.x for this block; in each, this
      * warp's chunks wkk, wkk + wk, ...: cnt of them; job j is chunk j % cnt of tile j / cnt */
@@ -278,7 +317,21 @@ static __global__ void __launch_bounds__(32 * MVQ_WARPS, MT >= 4 ? 2 : 3)
         const int blk0 = ch * CHB, nb = bpr - blk0 < CHB ? bpr - blk0 : CHB, nbytes = nb / F::SUPER * F::BB;
         uint8_t *dst = st0 + (j % ST) * SB;
         const uint8_t *src = p.w + b * p.w_batch + (long long)n0 * p.w_row + (long long)(blk0 / F::SUPER) * F::BB;
-        if (G >= 8) { /* a row at a time: no division per copy */
+        if (G == 0) { /* the rows as one range from its 16-byte line; the last piece, short of 16
+                         * bytes, by 2-byte loads: nothing past the last row is read */
+            const uint8_t *al = reinterpret_cast<const uint8_t *>((uintptr_t)src & ~(uintptr_t)15);
+            const uint8_t *end = src + (long long)(rows - 1) * p.w_row + nbytes;
+            const int nch = (int)((end - al + 15) >> 4);
+            for (int o = lane; o < nch; o += 32) {
+                const long long left = end - (al + 16 * o);
+                if (left >= 16) {
+                    qmm_cp_async<16>(dst + 16 * o, al + 16 * o);
+                } else {
+                    for (int e = 0; e < (int)left; e += 2)
+                        *reinterpret_cast<uint16_t *>(dst + 16 * o + e) = *reinterpret_cast<const uint16_t *>(al + 16 * o + e);
+                }
+            }
+        } else if (G >= 8) { /* a row at a time: no division per copy */
             const int per = G == 16 ? nbytes >> 4 : nbytes >> 3;
 #pragma unroll
             for (int r = 0; r < 4; r++) {
@@ -312,7 +365,14 @@ static __global__ void __launch_bounds__(32 * MVQ_WARPS, MT >= 4 ? 2 : 3)
         if (s < total) issue(s);
         qmm_cp_commit();
     }
-    mlxn_pdl_wait(); /* the pre-pass's X */
+    mlxn_pdl_wait(); /* X, or the pre-pass's X */
+    /* OWN: X rounded by the block (one batch) after the sums */
+    int8_t *xs = reinterpret_cast<int8_t *>(smem + MVQ_WARPS * (ST * SB + 2 * 4 * MT * 4));
+    float2 *xds = reinterpret_cast<float2 *>(xs + (MT * p.k + 15) / 16 * 16);
+    if constexpr (OWN) {
+        mvq_own_x<MT>(p, tx, xs, xds);
+        __syncthreads();
+    }
     for (int ti = 0; ti < mytiles; ti++) {
         int b, n0;
         const int rows = tile_rows(ti, b, n0);
@@ -329,14 +389,20 @@ static __global__ void __launch_bounds__(32 * MVQ_WARPS, MT >= 4 ? 2 : 3)
             auto xload = [&](int h, int m, int lb, int4 &a, int4 &a2, float2 &sx) {
                 const int kb = ch * CHB + 32 * h + 2 * sub + lb;
                 if (kb < bpr) {
-                    const int4 *xp = reinterpret_cast<const int4 *>(xqb + (long long)m * p.k + 32 * kb);
-                    a = __ldg(xp), a2 = __ldg(xp + 1), sx = __ldg(xdb + (long long)m * bpr + kb);
+                    if constexpr (OWN) {
+                        const int4 *xp = reinterpret_cast<const int4 *>(xs + m * p.k + 32 * kb);
+                        a = xp[0], a2 = xp[1], sx = xds[m * bpr + kb];
+                    } else {
+                        const int4 *xp = reinterpret_cast<const int4 *>(xqb + (long long)m * p.k + 32 * kb);
+                        a = __ldg(xp), a2 = __ldg(xp + 1), sx = __ldg(xdb + (long long)m * bpr + kb);
+                    }
                 } else {
                     a = a2 = make_int4(0, 0, 0, 0), sx = make_float2(0.0f, 0.0f);
                 }
             };
-            /* M = 1: this chunk's X is loaded before the wait for W, off the critical path */
-            constexpr bool PF = MT * (CHB / 32) <= 1;
+            /* M = 1: this chunk's X is loaded before the wait for W, off the critical path
+             * (from global memory; X in shared memory is read where it is used) */
+            constexpr bool PF = !OWN && MT * (CHB / 32) <= 1;
             int4 pa[PF ? CHB / 32 : 1][PF ? MT : 1][2], pb[PF ? CHB / 32 : 1][PF ? MT : 1][2];
             float2 ps[PF ? CHB / 32 : 1][PF ? MT : 1][2];
             if (PF && rows > 0)
@@ -352,14 +418,15 @@ static __global__ void __launch_bounds__(32 * MVQ_WARPS, MT >= 4 ? 2 : 3)
             qmm_cp_wait<ST - 1>();
             __syncwarp();
             if (rows <= 0) continue;
+            const int off = G ? 0 : (int)((uintptr_t)(p.w + b * p.w_batch + (long long)n0 * p.w_row) & 15);
 #pragma unroll
             for (int h = 0; h < CHB / 32; h++) {
-                const uint8_t *stg = st0 + (j % ST) * SB + rg * RS + h * HB;
+                const uint8_t *stg = st0 + (j % ST) * SB + off + rg * rsm + h * HB;
                 const int kb0 = ch * CHB + 32 * h + 2 * sub;
                 const bool ok0 = kb0 < bpr, ok1 = kb0 + 1 < bpr;
                 mvq_blk blk[2][2];
 #pragma unroll
-                for (int i = 0; i < 2; i++) F::lane(stg + i * 2 * RS, sub, blk[i]);
+                for (int i = 0; i < 2; i++) F::lane(stg + i * 2 * rsm, sub, blk[i]);
 #pragma unroll
                 for (int m = 0; m < MT; m++) {
 #pragma unroll
@@ -406,23 +473,42 @@ template <mlxn_type T, int MT> static mlxn_status mvq_go(cuda_stream *s, const q
     typedef mvq_geom<T> GE;
     const qmm_kp &p = *l.p;
     const int bpr = p.k / 32, nchunk = (bpr + GE::CHB - 1) / GE::CHB;
-    /* X as int8 blocks in the workspace: [batch][MT][K] bytes, then [batch][MT][K/32] (d, s) */
-    const size_t qbytes = ((size_t)l.batch * MT * p.k + 255) / 256 * 256;
-    void *ws = NULL;
-    mlxn_status st = mlxn_cuda_workspace(s, qbytes + (size_t)l.batch * MT * bpr * sizeof(float2), &ws);
-    if (st) return st;
-    int8_t *xq = static_cast<int8_t *>(ws);
-    float2 *xd = reinterpret_cast<float2 *>(static_cast<char *>(ws) + qbytes);
-    const long long warps = (long long)l.batch * MT * bpr;
-    st = mlxn_dispatch_float(l.tx, [&](auto tx) {
-        mvq_quant_x_kernel<decltype(tx), MT><<<(unsigned)((warps + 7) / 8), 256, 0, l.s>>>(p, xq, xd);
-        MLXN_CUDA_CHECK_LAUNCH();
-        return MLXN_OK;
-    });
-    if (st) return st;
+    /* X rounded by every block (no pre-pass kernel, no grid boundary) where it is small: one
+     * batch, MT·K <= MVQ_OWN_K; else by the pre-pass into the workspace as int8 blocks,
+     * [batch][MT][K] bytes, then [batch][MT][K/32] (d, s). H100, same run, µs, with the
+     * early trigger and the 16-byte ranges below: 576×576 M 1 / 2 / 4 Q4_1 4.09 / 4.89 / -,
+     * -> 3.11 / 3.20 / -, Q8_0 4.12 / 4.99 / 6.07 -> 2.88 / 3.03 / 4.49; 49152×576 Q8_0
+     * 17.4 / 20.3 / 28.5 -> 13.6 / 14.0 / 23.8 (dev/qmatmul/NOTES.md, session 12) */
+    const bool own = l.batch == 1 && MT * p.k <= MVQ_OWN_K;
+    int8_t *xq = NULL;
+    float2 *xd = NULL;
+    if (!own) {
+        const size_t qbytes = ((size_t)l.batch * MT * p.k + 255) / 256 * 256;
+        void *ws = NULL;
+        mlxn_status st = mlxn_cuda_workspace(s, qbytes + (size_t)l.batch * MT * bpr * sizeof(float2), &ws);
+        if (st) return st;
+        xq = static_cast<int8_t *>(ws);
+        xd = reinterpret_cast<float2 *>(static_cast<char *>(ws) + qbytes);
+        const long long warps = (long long)l.batch * MT * bpr;
+        st = mlxn_dispatch_float(l.tx, [&](auto tx) {
+            mvq_quant_x_kernel<decltype(tx), MT><<<(unsigned)((warps + 7) / 8), 256, 0, l.s>>>(p, xq, xd);
+            MLXN_CUDA_CHECK_LAUNCH();
+            return MLXN_OK;
+        });
+        if (st) return st;
+    }
     const uintptr_t al = (uintptr_t)p.w | (uintptr_t)p.w_row | (uintptr_t)p.w_batch | (uintptr_t)GE::CB |
                          (uintptr_t)(bpr / mvq<T>::SUPER * mvq<T>::BB);
-    const int G = al % 16 == 0 ? 16 : al % 8 == 0 ? 8 : al % 4 == 0 ? 4 : 2;
+    int G = al % 16 == 0 ? 16 : al % 8 == 0 ? 8 : al % 4 == 0 ? 4 : 2;
+    /* K within one chunk and rows not 16-byte multiples (SmolLM2's K 576, Q6_K at K 768): a
+     * job's rows as one range of 16-byte copies (G = 0), where the decode takes the rows'
+     * alignment (4 bytes; Q6_K 2) and a lane's reads past the last row stay in the stage. At
+     * M 3-4 only in place of 2-byte copies: H100, same run, µs at M = 4 on 49152×576 Q4_0 22.6
+     * -> 23.7, Q4_1 21.3 -> 23.4 (M 1-2: 14.5 -> 10.7, 16.7 -> 12.8); Q6_K 2048×768 12.1 -> 6.6 */
+    constexpr int RS = (GE::CB + 15) / 16 * 16;
+    if (nchunk == 1 && (MT <= 2 ? G < 16 : G == 2) && (T == MLXN_TYPE_Q6_K || (mvq<T>::SUPER == 1 && G >= 4)) &&
+        3 * p.w_row + RS + 32 <= 4 * RS)
+        G = 0;
     /* A block's warps split K in wk parts (each warp at least one chunk of 1024 per tile):
      * as many as the chunks allow, for small tiles of 4·8/wk rows that balance over the
      * blocks; the grid holds what fits on the GPU at once, each block looping over tiles
@@ -431,8 +517,8 @@ template <mlxn_type T, int MT> static mlxn_status mvq_go(cuda_stream *s, const q
     while (wk < MVQ_WARPS && 2 * wk <= nchunk) wk *= 2;
     const long long rpb = 4LL * (MVQ_WARPS / wk), ntiles = (p.n + rpb - 1) / rpb * l.batch;
     if (ntiles > INT32_MAX / 2) return MLXN_ERR_UNSUPPORTED;
-    const int smem = GE::template smem<MT>();
-    auto k = mvq_kernel<T, MT, GE::STAGES, GE::CHB>;
+    const int smem = GE::template smem<MT>() + (own ? (MT * p.k + 15) / 16 * 16 + MT * bpr * (int)sizeof(float2) : 0);
+    auto k = own ? mvq_kernel<T, MT, GE::STAGES, GE::CHB, true> : mvq_kernel<T, MT, GE::STAGES, GE::CHB, false>;
     if (mlxn_status e = mlxn_cuda_set_smem(k, (size_t)smem, l.dev, "qmatmul"); e != MLXN_OK) return e;
     int bps = 0;
     MLXN_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&bps, k, 32 * MVQ_WARPS, smem));
@@ -440,7 +526,7 @@ template <mlxn_type T, int MT> static mlxn_status mvq_go(cuda_stream *s, const q
     const long long per = (ntiles + cap - 1) / cap;
     const dim3 grid((unsigned)((ntiles + per - 1) / per));
     return mlxn_cuda_launch(l.s, k, grid, dim3(32 * MVQ_WARPS), (size_t)smem, 1, mlxn_cuda_sm90(l.dev), p,
-                            (const int8_t *)xq, (const float2 *)xd, wk, G);
+                            (const int8_t *)xq, (const float2 *)xd, wk, G, l.tx);
 }
 
 template <mlxn_type T> static mlxn_status mvq_fmt(cuda_stream *s, const qmm_launch &l) {
