@@ -440,7 +440,10 @@ template <mlxn_type T> struct mv_geom {
 };
 
 /* A block of nw warps owns rows n0 .. n0+15 of W; warp w takes chunks w, w + nw, ... of K,
- * each chunk's W rows and X rows (dense bf16, mr of them) staged by cp.async, STAGES deep. */
+ * each chunk's W rows and X rows (dense bf16, mr of them) staged by cp.async, STAGES deep.
+ * Launched as the programmatic dependent of the grid before (mv_go says where), its first
+ * W copies go out before the wait, X's and the output after it; it lets the next grid launch
+ * once its W is read. */
 template <mlxn_type T, int NT, int STAGES>
 static __global__ void __launch_bounds__(512, 2) qmm_mv_kernel(qmm_kp p, int G, int mr) {
     typedef mvf<T> F;
@@ -467,7 +470,7 @@ static __global__ void __launch_bounds__(512, 2) qmm_mv_kernel(qmm_kp p, int G, 
     const __nv_bfloat16 *xb = static_cast<const __nv_bfloat16 *>(p.x) + (long long)b * p.x_batch;
     const int rows = p.n - n0 < 16 ? p.n - n0 : 16;
     const int bpr = p.k / F::QK, nchunk = (bpr + F::CB - 1) / F::CB;
-    auto issue = [&](int ch, int st) {
+    auto issue_w = [&](int ch, int st) {
         const int blk0 = ch * F::CB, nb = bpr - blk0 < F::CB ? bpr - blk0 : F::CB;
         const int per_row = nb * F::BB / G;
         uint8_t *dst = st0 + st * sb;
@@ -478,9 +481,12 @@ static __global__ void __launch_bounds__(512, 2) qmm_mv_kernel(qmm_kp p, int G, 
             else if (G == 8) qmm_cp_async<8>(dst + r * GE::STRIDE + o, src + r * p.w_row + o);
             else qmm_cp_async<4>(dst + r * GE::STRIDE + o, src + r * p.w_row + o);
         }
+    };
+    auto issue_x = [&](int ch, int st) {
         /* X rows 0 .. mr-1, elements blk0·QK .. in pieces of 8 (within one head: 8 | D) */
+        const int blk0 = ch * F::CB, nb = bpr - blk0 < F::CB ? bpr - blk0 : F::CB;
         const int pieces = nb * F::QK / 8, kb = blk0 * F::QK;
-        uint8_t *xd = dst + 16 * GE::STRIDE;
+        uint8_t *xd = st0 + st * sb + 16 * GE::STRIDE;
         for (int i = lane; i < mr * pieces; i += 32) {
             const int r = i / pieces, j = i - r * pieces, k = kb + 8 * j;
             long long o = (long long)r * p.x_row;
@@ -489,10 +495,15 @@ static __global__ void __launch_bounds__(512, 2) qmm_mv_kernel(qmm_kp p, int G, 
             qmm_cp_async<16>(xd + r * GE::XSTRIDE + 16 * j, xb + o);
         }
     };
+    /* the first stages' W before the wait (it joins stage 0's group), their X after it */
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; s++)
+        if (warp + s * nw < nchunk) issue_w(warp + s * nw, s);
+    mlxn_pdl_wait(); /* X, and y, may belong to the grid before */
 #pragma unroll
     for (int s = 0; s < STAGES - 1; s++) {
         const int ch = warp + s * nw;
-        if (ch < nchunk) issue(ch, s);
+        if (ch < nchunk) issue_x(ch, s);
         qmm_cp_commit();
     }
     const int g = lane >> 2;
@@ -510,9 +521,10 @@ static __global__ void __launch_bounds__(512, 2) qmm_mv_kernel(qmm_kp p, int G, 
             F::block(c, sg + bi * F::BB, sg + 8 * GE::STRIDE + bi * F::BB, (blk0 + bi) * F::QK);
         __syncwarp();
         const int nx = ch + (STAGES - 1) * nw;
-        if (nx < nchunk) issue(nx, (i + STAGES - 1) % STAGES);
+        if (nx < nchunk) issue_w(nx, (i + STAGES - 1) % STAGES), issue_x(nx, (i + STAGES - 1) % STAGES);
         qmm_cp_commit();
     }
+    mlxn_pdl_trigger(); /* W is read: the next grid may launch (it waits for this one before it reads or writes) */
     qmm_cp_wait<0>();
     __syncwarp();
     /* the warps' partial sums, added in warp order */
@@ -545,9 +557,13 @@ template <mlxn_type T, int NT, int STAGES> static mlxn_status mv_go(const qmm_la
     auto k = qmm_mv_kernel<T, NT, STAGES>;
     if (mlxn_status st = mlxn_cuda_set_smem(k, (size_t)smem, l.dev, "qmatmul"); st != MLXN_OK) return st;
     dim3 grid((unsigned)((l.p->n + 15) / 16), (unsigned)l.batch);
-    k<<<grid, 32 * nw, smem, l.s>>>(*l.p, G, mr);
-    MLXN_CUDA_CHECK_LAUNCH();
-    return MLXN_OK;
+    /* A programmatic dependent (sm_90) where the grid is at most a block an SM. H100, same run
+     * against plain launches, µs at M 1 / 4 / 8: 576×576 Q5_0 8.1 / 8.3 / 8.2 -> 6.1 / 6.3 /
+     * 6.1; 1024×4096 Q5_0 10.0 / 10.3 / 16.0 -> 9.0 / 9.3 / 15.3, Q3_K 9.4 -> 8.8, every format
+     * 0.89-0.98. The 256 blocks of 16 warps of 4096×4096 took up to 1.14× as long (Q3_K M 1
+     * 13.8 -> 15.8), 14336×4096 0.96-1.00 (dev/qmatmul/NOTES.md, session 12). */
+    const bool pdl = mlxn_cuda_sm90(l.dev) && (long long)grid.x * grid.y <= l.dev->prop.multiProcessorCount;
+    return mlxn_cuda_launch(l.s, k, grid, dim3(32 * nw), (size_t)smem, 1, pdl, *l.p, G, mr);
 }
 
 /* X must be dense-enough bf16 here: 16-byte pieces of 8 elements (the entry converts other
