@@ -15,9 +15,7 @@
  * decode uses constant offsets; it reads each X block once (through L1) for both rows. Lanes
  * add up by a fixed shuffle tree, warps in warp order: results are reproducible. On sm_90
  * the kernel starts while the pre-pass runs (programmatic dependent launch) and waits for it
- * before reading X. Where X is small (one batch, MT·K <= MVQ_OWN_K) there is no pre-pass:
- * each block rounds X into its shared memory after the wait, the same bytes the pre-pass
- * writes (mvq_own_x). */
+ * before reading X (small X: each block rounds it itself, see mvq_go). */
 
 #define MVQ_WARPS 8
 /* The largest M this kernel takes (Q4_0 and Q4_1: 2), the tensor-core mat-vec the rest.
