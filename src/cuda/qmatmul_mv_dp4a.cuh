@@ -279,8 +279,8 @@ static __device__ __forceinline__ int mvq_dot16(const mvq_blk &k, const int4 &a,
 }
 
 /* G: the copy granule: 16, 8 or 4 (cp.async; rows and chunks aligned to it), 2 (plain 2-byte
- * copies), or 0: a job's rows (K within one chunk) as one range of 16-byte copies, the rows
- * w_row bytes apart in the stage from the range's offset in its first 16 bytes. */
+ * copies), or 0 (OWN only): a job's rows (K within one chunk) as one range of 16-byte copies,
+ * the rows w_row bytes apart in the stage from the range's offset in its first 16 bytes. */
 template <mlxn_type T, int MT, int ST, int CHB, bool OWN>
 static __global__ void __launch_bounds__(32 * MVQ_WARPS, MT >= 4 ? 2 : 3)
     mvq_kernel(qmm_kp p, const int8_t *xq, const float2 *xd, int wk, int G, mlxn_type tx) {
@@ -291,7 +291,8 @@ static __global__ void __launch_bounds__(32 * MVQ_WARPS, MT >= 4 ? 2 : 3)
     mlxn_pdl_trigger(); /* the next grid may launch: it waits for this one before it reads or writes */
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int wkk = warp % wk, rpb = 4 * (MVQ_WARPS / wk), rg = lane >> 4, sub = lane & 15;
-    const int rsm = G ? RS : (int)p.w_row; /* a row's stride in a stage */
+    const bool range = OWN && G == 0;           /* rows as one copy range (X rounded here: small K) */
+    const int rsm = range ? (int)p.w_row : RS; /* a row's stride in a stage */
     const int bpr = p.k / 32, nchunk = (bpr + CHB - 1) / CHB;
     /* tiles of rpb rows (all batches), blockIdx.x + i·gridDim.x for this block; in each, this
      * warp's chunks wkk, wkk + wk, ...: cnt of them; job j is chunk j % cnt of tile j / cnt */
@@ -315,7 +316,7 @@ static __global__ void __launch_bounds__(32 * MVQ_WARPS, MT >= 4 ? 2 : 3)
         const int blk0 = ch * CHB, nb = bpr - blk0 < CHB ? bpr - blk0 : CHB, nbytes = nb / F::SUPER * F::BB;
         uint8_t *dst = st0 + (j % ST) * SB;
         const uint8_t *src = p.w + b * p.w_batch + (long long)n0 * p.w_row + (long long)(blk0 / F::SUPER) * F::BB;
-        if (G == 0) { /* the rows as one range from its 16-byte line; the last piece, short of 16
+        if (range) { /* the rows as one range from its 16-byte line; the last piece, short of 16
                          * bytes, by 2-byte loads: nothing past the last row is read */
             const uint8_t *al = reinterpret_cast<const uint8_t *>((uintptr_t)src & ~(uintptr_t)15);
             const uint8_t *end = src + (long long)(rows - 1) * p.w_row + nbytes;
@@ -416,7 +417,7 @@ static __global__ void __launch_bounds__(32 * MVQ_WARPS, MT >= 4 ? 2 : 3)
             qmm_cp_wait<ST - 1>();
             __syncwarp();
             if (rows <= 0) continue;
-            const int off = G ? 0 : (int)((uintptr_t)(p.w + b * p.w_batch + (long long)n0 * p.w_row) & 15);
+            const int off = range ? (int)((uintptr_t)(p.w + b * p.w_batch + (long long)n0 * p.w_row) & 15) : 0;
 #pragma unroll
             for (int h = 0; h < CHB / 32; h++) {
                 const uint8_t *stg = st0 + (j % ST) * SB + off + rg * rsm + h * HB;
@@ -498,13 +499,13 @@ template <mlxn_type T, int MT> static mlxn_status mvq_go(cuda_stream *s, const q
     const uintptr_t al = (uintptr_t)p.w | (uintptr_t)p.w_row | (uintptr_t)p.w_batch | (uintptr_t)GE::CB |
                          (uintptr_t)(bpr / mvq<T>::SUPER * mvq<T>::BB);
     int G = al % 16 == 0 ? 16 : al % 8 == 0 ? 8 : al % 4 == 0 ? 4 : 2;
-    /* K within one chunk and rows not 16-byte multiples (SmolLM2's K 576, Q6_K at K 768): a
-     * job's rows as one range of 16-byte copies (G = 0), where the decode takes the rows'
+    /* K within one chunk, X rounded in the block and rows not 16-byte multiples (SmolLM2's K
+     * 576, Q6_K at K 768): a job's rows as one range of 16-byte copies (G = 0), where the decode takes the rows'
      * alignment (4 bytes; Q6_K 2) and a lane's reads past the last row stay in the stage. At
      * M 3-4 only in place of 2-byte copies: H100, same run, µs at M = 4 on 49152×576 Q4_0 22.6
      * -> 23.7, Q4_1 21.3 -> 23.4 (M 1-2: 14.5 -> 10.7, 16.7 -> 12.8); Q6_K 2048×768 12.1 -> 6.6 */
     constexpr int RS = (GE::CB + 15) / 16 * 16;
-    if (nchunk == 1 && (MT <= 2 ? G < 16 : G == 2) && (T == MLXN_TYPE_Q6_K || (mvq<T>::SUPER == 1 && G >= 4)) &&
+    if (own && nchunk == 1 && (MT <= 2 ? G < 16 : G == 2) && (T == MLXN_TYPE_Q6_K || (mvq<T>::SUPER == 1 && G >= 4)) &&
         3 * p.w_row + RS + 32 <= 4 * RS)
         G = 0;
     /* A block's warps split K in wk parts (each warp at least one chunk of 1024 per tile):
