@@ -49,14 +49,20 @@ static inline mlxn_status mlxn_cuda_status(cudaError_t e, const char *expr, cons
 #define MLXN_CUDA_CHECK_LAUNCH() MLXN_CUDA_TRY(cudaPeekAtLastError())
 
 /* Sets kernel f's dynamic shared-memory limit to `bytes` on device d (the current one). A size
- * over the device's per-block opt-in limit is MLXN_ERR_UNSUPPORTED naming op (a caller with
- * another kernel may take it), not a CUDA error. */
+ * that does not fit the device's per-block opt-in limit beside the kernel's static shared
+ * memory is MLXN_ERR_UNSUPPORTED naming op (a caller with another kernel or layout may take
+ * it), not a CUDA error. */
 template <typename K>
 static inline mlxn_status mlxn_cuda_set_smem(K *f, size_t bytes, const cuda_device *d, const char *op) {
-    if (bytes > d->prop.sharedMemPerBlockOptin)
-        return mlxn_err(MLXN_ERR_UNSUPPORTED, "%s: a kernel needs %zu bytes of shared memory a block, %s allows %zu", op, bytes,
-                        d->prop.name, (size_t)d->prop.sharedMemPerBlockOptin);
-    MLXN_CUDA_TRY(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    const cudaError_t e = bytes > d->prop.sharedMemPerBlockOptin
+                              ? cudaErrorInvalidValue
+                              : cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+    if (e == cudaErrorInvalidValue) {
+        (void)cudaGetLastError();
+        return mlxn_err(MLXN_ERR_UNSUPPORTED, "%s: a kernel needs %zu bytes of dynamic shared memory a block, more than %s allows "
+                        "beside its static (%zu in all)", op, bytes, d->prop.name, (size_t)d->prop.sharedMemPerBlockOptin);
+    }
+    MLXN_CUDA_TRY(e);
     return MLXN_OK;
 }
 

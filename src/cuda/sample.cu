@@ -862,31 +862,25 @@ static mlxn_status smp_launch_cluster(cuda_stream *s, K kern, unsigned grid, uns
 
 /* Launches a row's cluster of c blocks, each with its slice of `slice` bytes in dyn bytes of
  * shared memory (0: the slices in global scratch from the stream's workspace). A slice that
- * does not fit beside the instance's static shared memory on this device (sm_80: 163 KB a
- * block, sm_86: 99 KB) goes to the scratch too. */
+ * the device does not fit beside the kernel's static shared memory (sm_80: 163 KB a block,
+ * sm_86: 99 KB) goes to the scratch too. */
 template <mlxn_sample_mode MODE, bool CL, typename TL>
 static mlxn_status smp_launch(cuda_stream *s, const mlxn_sample_args *a, smp_params p, unsigned c, size_t dyn,
                               size_t slice) {
     auto kern = smp_kernel<MODE, CL, TL>;
-    if (dyn) {
-        static std::atomic<int> known[64]; /* per device ordinal: the static bytes + 1, 0 not asked */
-        const int o = s->dev->ordinal;
-        int v = o >= 0 && o < 64 ? known[o].load(std::memory_order_relaxed) : 0;
-        if (!v) {
-            cudaFuncAttributes fa;
-            MLXN_CUDA_TRY(cudaFuncGetAttributes(&fa, kern));
-            v = (int)fa.sharedSizeBytes + 1;
-            if (o >= 0 && o < 64) known[o].store(v, std::memory_order_relaxed);
-        }
-        if (dyn + (size_t)(v - 1) > s->dev->prop.sharedMemPerBlockOptin) dyn = 0;
+    mlxn_status st = mlxn_cuda_set_smem(kern, dyn, s->dev, "sample");
+    if (st == MLXN_ERR_UNSUPPORTED && dyn) {
+        mlxn_clear_error();
+        dyn = 0;
+        st = mlxn_cuda_set_smem(kern, dyn, s->dev, "sample");
     }
+    if (st != MLXN_OK) return st;
     float *scratch = nullptr;
     if (MODE != MLXN_SAMPLE_ARGMAX && !dyn) {
         void *ws = nullptr;
-        if (mlxn_status st = mlxn_cuda_workspace(s, slice * c * (size_t)a->rows, &ws); st != MLXN_OK) return st;
+        if ((st = mlxn_cuda_workspace(s, slice * c * (size_t)a->rows, &ws)) != MLXN_OK) return st;
         scratch = static_cast<float *>(ws);
     }
-    if (mlxn_status st = mlxn_cuda_set_smem(kern, dyn, s->dev, "sample"); st != MLXN_OK) return st;
     const TL *lg = static_cast<const TL *>(a->logits);
     if constexpr (!CL) {
         kern<<<(unsigned)a->rows, SMP_THREADS, dyn, s->s>>>(lg, a->recent, a->rng, a->out, a->values, scratch, p);
