@@ -443,9 +443,9 @@ template <mlxn_type T> struct mv_geom {
  * each chunk's W rows and X rows (dense bf16, mr of them) staged by cp.async, STAGES deep.
  * Launched as the programmatic dependent of the grid before (mv_go says where), its first
  * W copies go out before the wait, X's and the output after it; it lets the next grid launch
- * once its W is read. */
+ * at its start (early) or once its W is read. */
 template <mlxn_type T, int NT, int STAGES>
-static __global__ void __launch_bounds__(512, 2) qmm_mv_kernel(qmm_kp p, int G, int mr) {
+static __global__ void __launch_bounds__(512, 2) qmm_mv_kernel(qmm_kp p, int G, int mr, int early) {
     typedef mvf<T> F;
     typedef mv_geom<T> GE;
     extern __shared__ __align__(16) uint8_t smem[];
@@ -495,6 +495,7 @@ static __global__ void __launch_bounds__(512, 2) qmm_mv_kernel(qmm_kp p, int G, 
             qmm_cp_async<16>(xd + r * GE::XSTRIDE + 16 * j, xb + o);
         }
     };
+    if (early) mlxn_pdl_trigger();
     /* the first stages' W before the wait (it joins stage 0's group), their X after it */
 #pragma unroll
     for (int s = 0; s < STAGES - 1; s++)
@@ -524,7 +525,7 @@ static __global__ void __launch_bounds__(512, 2) qmm_mv_kernel(qmm_kp p, int G, 
         if (nx < nchunk) issue_w(nx, (i + STAGES - 1) % STAGES), issue_x(nx, (i + STAGES - 1) % STAGES);
         qmm_cp_commit();
     }
-    mlxn_pdl_trigger(); /* W is read: the next grid may launch (it waits for this one before it reads or writes) */
+    if (!early) mlxn_pdl_trigger(); /* W is read: the next grid may launch (it waits for this one before it reads or writes) */
     qmm_cp_wait<0>();
     __syncwarp();
     /* the warps' partial sums, added in warp order */
@@ -551,19 +552,23 @@ static __global__ void __launch_bounds__(512, 2) qmm_mv_kernel(qmm_kp p, int G, 
         }
 }
 
-template <mlxn_type T, int NT, int STAGES> static mlxn_status mv_go(const qmm_launch &l, int nw, int G, int mr) {
+template <mlxn_type T, int NT, int STAGES> static mlxn_status mv_go(const qmm_launch &l, int nw, int G, int mr, bool early) {
     typedef mv_geom<T> GE;
     const int smem = GE::TAB_BYTES + nw * STAGES * GE::stage_bytes(mr);
     auto k = qmm_mv_kernel<T, NT, STAGES>;
     if (mlxn_status st = mlxn_cuda_set_smem(k, (size_t)smem, l.dev, "qmatmul"); st != MLXN_OK) return st;
     dim3 grid((unsigned)((l.p->n + 15) / 16), (unsigned)l.batch);
-    /* A programmatic dependent (sm_90) where the grid is at most a block an SM. H100, same run
-     * against plain launches, µs at M 1 / 4 / 8: 576×576 Q5_0 8.1 / 8.3 / 8.2 -> 6.1 / 6.3 /
-     * 6.1; 1024×4096 Q5_0 10.0 / 10.3 / 16.0 -> 9.0 / 9.3 / 15.3, Q3_K 9.4 -> 8.8, every format
-     * 0.89-0.98. The 256 blocks of 16 warps of 4096×4096 took up to 1.14× as long (Q3_K M 1
-     * 13.8 -> 15.8), 14336×4096 0.96-1.00 (dev/qmatmul/NOTES.md, session 12). */
-    const bool pdl = mlxn_cuda_sm90(l.dev) && (long long)grid.x * grid.y <= l.dev->prop.multiProcessorCount;
-    return mlxn_cuda_launch(l.s, k, grid, dim3(32 * nw), (size_t)smem, 1, pdl, *l.p, G, mr);
+    /* A programmatic dependent (sm_90) where the grid is at most a block an SM, triggering
+     * after its loop, or where it has many 4-warp tiles (early), triggering at its start. H100,
+     * same run against plain launches, µs at M 1 / 4 / 8: 576×576 Q5_0 8.1 / 8.3 / 8.2 -> 6.1 /
+     * 6.3 / 6.1; 1024×4096 Q5_0 10.0 / 10.3 / 16.0 -> 9.0 / 9.3 / 15.3, Q3_K 9.4 -> 8.8, every
+     * format 0.89-0.98. Early on 14336×4096: IQ4_XS 29.0 / 34.5 / 49.1 -> 25.3 / 31.9 / 46.4,
+     * MXFP4 38.3 -> 34.6 (M 1), every format and M 0.88-0.99 but Q5_0 at M 1 (39.0 -> 40.1);
+     * 128256×4096 0.98-1.00; 49152×576 Q4_0 M 4 23.9 -> 22.0. The 256 blocks of 16 warps of
+     * 4096×4096 took up to 1.14× as long as a dependent with either trigger (Q3_K M 1 13.8 ->
+     * 15.8): they launch plainly (dev/qmatmul/NOTES.md, sessions 12-13). */
+    const bool pdl = mlxn_cuda_sm90(l.dev) && (early || (long long)grid.x * grid.y <= l.dev->prop.multiProcessorCount);
+    return mlxn_cuda_launch(l.s, k, grid, dim3(32 * nw), (size_t)smem, 1, pdl, *l.p, G, mr, (int)early);
 }
 
 /* X must be dense-enough bf16 here: 16-byte pieces of 8 elements (the entry converts other
@@ -585,10 +590,11 @@ template <mlxn_type T> static mlxn_status mv_fmt(const qmm_launch &l) {
     const long long tiles = (long long)((p.n + 15) / 16) * l.batch;
     const int sms = l.dev->prop.multiProcessorCount;
     const int nchunk = (p.k / F::QK + F::CB - 1) / F::CB;
-    int nw = tiles >= 4LL * sms ? 4 : 16;
+    const bool many = tiles >= 4LL * sms;
+    int nw = many ? 4 : 16;
     while (nw > 1 && (nw > nchunk || GE::TAB_BYTES + nw * 2 * GE::stage_bytes(mr) > 100 * 1024)) nw /= 2;
     if (GE::TAB_BYTES + nw * 2 * GE::stage_bytes(mr) > 200 * 1024) return MLXN_ERR_UNSUPPORTED;
-    return p.m > 8 ? mv_go<T, 2, 2>(l, nw, G, mr) : mv_go<T, 1, 2>(l, nw, G, mr);
+    return p.m > 8 ? mv_go<T, 2, 2>(l, nw, G, mr, many) : mv_go<T, 1, 2>(l, nw, G, mr, many);
 }
 
 
