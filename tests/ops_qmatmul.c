@@ -13,6 +13,7 @@
  * - CUDA, M <= 4 with Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL and M <= 2 with Q4_0, Q4_1: 5e-4, as the
  *   CPU's block formats: X is rounded to 8-bit levels per 32 the same way. Measured on an
  *   H100: at most 3.2e-5 where N·K >= 2^20, 1.2e-4 at worst (Q5_K, N = 1, K = 256: one dot).
+ *   The same at M <= 4 with Q5_0, Q5_1, Q2_K, Q3_K, IQ4_XS and MXFP4 (the streamed mat-vec).
  * - CUDA otherwise: 2e-5. X rounded to bf16, and on the tiled path (M > 16, prepared weights
  *   too) the dequantized weights as well: 2^-18/3 ≈ 1.3e-6 each; f32 accumulation is far below.
  * plus y's own rounding: at most ref_eps(y)·|ref| per element, so ref_eps(y)² · Σ ref² over
@@ -69,15 +70,18 @@ static bool float_w(mlxn_type t) { return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F
 
 /* CUDA rounds X to int8 per 32 for these formats at M <= 16: the streamed mat-vec (M <= 4),
  * the dp4a one (M <= 4, Q4_0 and Q4_1 M <= 2) and above it the int8 tensor-core one (sm_90a,
- * rows 16-byte multiples).
+ * rows 16-byte multiples); for the formats of t4 only in the streamed mat-vec.
  * Where another kernel takes such a case (other GPUs, other rows) its bf16 X meets the int8
  * bound too. */
 static bool cuda_int8_x(const qspec *q) {
     static const mlxn_type t8[] = {MLXN_TYPE_Q4_0, MLXN_TYPE_Q4_1, MLXN_TYPE_Q8_0, MLXN_TYPE_Q4_K,
                                    MLXN_TYPE_Q5_K, MLXN_TYPE_Q6_K, MLXN_TYPE_IQ4_NL};
+    static const mlxn_type t4[] = {MLXN_TYPE_Q5_0, MLXN_TYPE_Q5_1, MLXN_TYPE_Q2_K, MLXN_TYPE_Q3_K, MLXN_TYPE_IQ4_XS, MLXN_TYPE_MXFP4};
     if (!is_cuda || q->M > 16) return false;
     for (size_t i = 0; i < sizeof t8 / sizeof t8[0]; i++)
         if (q->tw == t8[i]) return true;
+    for (size_t i = 0; i < sizeof t4 / sizeof t4[0]; i++)
+        if (q->tw == t4[i] && q->M <= 4) return true;
     return false;
 }
 
@@ -337,6 +341,17 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         }
         qspec hd = {MLXN_TYPE_Q4_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 3, 4096, 4096, HEADS, 32, false, false, (*seed)++};
         run_case(dev, s, &hd);
+        /* the streamed mat-vec's other formats at M = 2..4: X rounded by each block (4096²) or by
+         * the pre-pass (K 14336), and the attention layout */
+        static const mlxn_type t6[] = {MLXN_TYPE_Q5_0, MLXN_TYPE_Q5_1, MLXN_TYPE_Q2_K, MLXN_TYPE_Q3_K, MLXN_TYPE_IQ4_XS, MLXN_TYPE_MXFP4};
+        for (int i = 0; i < 6; i++) {
+            qspec r = {t6[i], ftypes[i % 3], ftypes[(i + 1) % 3], 1, 2 + i % 3, 4096, 4096, ROWS, 0, false, false, (*seed)++};
+            run_case(dev, s, &r);
+            qspec l = {t6[i], ftypes[(i + 1) % 3], MLXN_TYPE_F32, 1, 2 + (i + 1) % 3, 300, 14336, ROWS, 0, false, false, (*seed)++};
+            run_case(dev, s, &l);
+            qspec h = {t6[i], MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1 + i % 4, 1000, 4096, HEADS, 32, false, false, (*seed)++};
+            run_case(dev, s, &h);
+        }
         /* K 28672 (Llama-3-70B's down projection): four rows of X and Q8_0's ring outgrow shared
          * memory there, and another kernel takes the case */
         qspec lk = {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 4, 64, 28672, ROWS, 0, false, false, (*seed)++};

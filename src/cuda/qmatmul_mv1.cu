@@ -1,7 +1,8 @@
 /* CUDA mat-vec for M <= 4 on integer dot products.
  *
  * A group is 256 elements of K of one W row (eight blocks of 32, or one K-quant super-block):
- * NB bytes (a multiple of 16, but for Q6_K's 210). A lane owns one group at a time; the LPR lanes of a row set take
+ * NB bytes (a multiple of 16, or of 8, 4 or 2: IQ4_XS and MXFP4 136, Q2_K 84, Q3_K 110, Q6_K
+ * 210). A lane owns one group at a time; the LPR lanes of a row set take
  * the row's groups g, g + LPR, ... (LPR: the power of two that covers a row's groups, at most
  * 32), and a warp holds 32 / LPR row sets. W streams through a per-warp ring in shared memory
  * by cp.async (mv1_kernel says how); X's rows are rounded to int8 per 32 elements (q =
@@ -17,10 +18,10 @@
  * scales apply in f32: y += d_w · d_x · Σ w_q x_q + c_w · s_x. Lanes add up by a fixed shuffle
  * tree: results are reproducible.
  *
- * Taken for M up to mv1_max_m (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, Q5_K, and Q6_K, whose rows are
- * 16-byte multiples where K is a multiple of 2048), batch 1, K a multiple of 256 (at most
- * 32768), W rows and X's 8-element pieces 16-byte aligned; other layouts go to the kernels of
- * qmatmul_mv.cu's choice. */
+ * Taken for M up to mv1_max_m (every block format mlxn_qmatmul takes), batch 1,
+ * K a multiple of 256 (at most 32768), W rows (so 16-byte multiples: K a multiple of 512 for
+ * IQ4_XS and MXFP4, 1024 for Q2_K, 2048 for Q3_K and Q6_K) and X's 8-element pieces 16-byte
+ * aligned; other layouts go to the kernels of qmatmul_mv.cu's choice. */
 #include "cuda/qmatmul.cuh"
 
 #define MV1_WARPS 8
@@ -117,6 +118,160 @@ template <> struct mv1<MLXN_TYPE_Q8_0> : mv1_nopre {
 #pragma unroll
         for (int j = 0; j < 8; j++) s = __dp4a((int)mv1_w32(u, O + 2 + 4 * j), xv[j], s);
         acc = fmaf(mv1_h16(u, O), x.d * (float)s, acc);
+    }
+};
+
+/* The 8 nibbles of w (byte j: element j low, j + 16 high) looked up in a 16-level int8 table,
+ * levels 0..3 in t0's bytes, 4..7 in t1's, 8..11 in t2's, 12..15 in t3's (mvq_iq4nl8's
+ * byte permutes): lo gets the levels of the low nibbles of bytes 0..3, hi of the high ones. */
+static __device__ __forceinline__ void mv1_lut8(uint32_t w, uint32_t t0, uint32_t t1, uint32_t t2, uint32_t t3, uint32_t &lo,
+                                                uint32_t &hi) {
+    const uint32_t i3 = w & 0x77777777u, up = ((w >> 1) & 0x44444444u) | 0x32103210u;
+    const uint32_t p0 = qmm_prmt(qmm_prmt(t0, t1, i3), qmm_prmt(t2, t3, i3), up);
+    const uint32_t p1 = qmm_prmt(qmm_prmt(t0, t1, i3 >> 16), qmm_prmt(t2, t3, i3 >> 16), up >> 16);
+    lo = __byte_perm(p0, p1, 0x6420);
+    hi = __byte_perm(p0, p1, 0x7531);
+}
+
+/* 4 bytes at any byte offset o (a compile-time constant) of the words u. */
+template <int N> static __device__ __forceinline__ uint32_t mv1_b32(const uint32_t (&u)[N], int o) {
+    return o % 4 == 0 ? u[o / 4] : __funnelshift_r(u[o / 4], u[o / 4 + 1], 8 * (o % 4));
+}
+
+/* Σ over a block of the 32 table levels of 16 bytes of nibbles (words at byte O + 4j, any
+ * alignment) against X. */
+template <int O, int N>
+static __device__ __forceinline__ int mv1_lut_dot(const uint32_t (&u)[N], const mv1_x &x, uint32_t t0, uint32_t t1, uint32_t t2,
+                                                  uint32_t t3) {
+    const int xa[4] = {x.a.x, x.a.y, x.a.z, x.a.w}, xc[4] = {x.c.x, x.c.y, x.c.z, x.c.w};
+    int s = 0;
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        uint32_t lo, hi;
+        mv1_lut8(mv1_b32(u, O + 4 * j), t0, t1, t2, t3, lo, hi);
+        s = __dp4a((int)lo, xa[j], s);
+        s = __dp4a((int)hi, xc[j], s);
+    }
+    return s;
+}
+/* mlxn_kvalues_iq4nl and mlxn_kvalues_mxfp4 (src/quant/blocks.h) as table words */
+#define MV1_IQ4NL_LUT 0xBFAD9881u, 0xF6EADDCFu, 0x26190D01u, 0x71594535u
+#define MV1_MXFP4_LUT 0x03020100u, 0x0C080604u, 0xFDFEFF00u, 0xF4F8FAFCu
+
+/* IQ4_XS: a 136-byte super-block (d, scales_h, scales_l[4], 8 × 16 bytes of IQ4_NL nibbles);
+ * sub-block b's scale d · (ls - 32), ls = nibble b & 1 of scales_l[b / 2] | bits 2b of
+ * scales_h << 4. NB is a multiple of 8, not 16: rows are 16-byte multiples at an even group
+ * count, and then LPR >= 2. */
+template <> struct mv1<MLXN_TYPE_IQ4_XS> {
+    static constexpr int NB = 136;
+    struct pre {
+        uint32_t sh, sl;
+        float d;
+    };
+    static __device__ __forceinline__ void prep(const uint32_t (&u)[NB / 4], pre &p) {
+        p.d = h2f(u[0] & 0xffffu);
+        p.sh = u[0] >> 16;
+        p.sl = u[1];
+    }
+    template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &p, const mv1_x &x, float &acc) {
+        const int s = mv1_lut_dot<8 + 16 * B>(u, x, MV1_IQ4NL_LUT);
+        const int ls = (int)(((p.sl >> (4 * B)) & 0xfu) | (((p.sh >> (2 * B)) & 3u) << 4));
+        acc = fmaf(p.d * (float)(ls - 32), x.d * (float)s, acc);
+    }
+};
+
+/* MXFP4: 17-byte blocks (E8M0 exponent e, 16 bytes of nibbles as Q4_0): 2^(e - 128) times the
+ * doubled E2M1 levels. Blocks sit at any byte offset of the 136-byte group. */
+template <> struct mv1<MLXN_TYPE_MXFP4> : mv1_nopre {
+    static constexpr int NB = 136;
+    template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &, const mv1_x &x, float &acc) {
+        constexpr int O = 17 * B;
+        const int s = mv1_lut_dot<O + 1>(u, x, MV1_MXFP4_LUT);
+        const uint32_t e = (u[O / 4] >> (8 * (O % 4))) & 0xffu;
+        acc = fmaf(__uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23), x.d * (float)s, acc);
+    }
+};
+
+/* Bit 4 of the 4 levels of bytes 4i..4i+3: bits 4i.. of h spread to bit 4 of each byte. */
+static __device__ __forceinline__ uint32_t mv1_hi4(uint32_t h, int i) { return (((h >> (4 * i)) & 0xfu) * 0x00204081u & 0x01010101u) << 4; }
+
+/* Q5_0 and Q5_1: 22- / 24-byte blocks (d, [m,] qh, nibbles as Q4_0): level q = nibble | bit
+ * of qh << 4; Q5_0: d · (q - 16), the -16 in the offset; Q5_1: d · q + m. */
+template <bool M1> struct mv1_q5 : mv1_nopre {
+    static constexpr int BB = M1 ? 24 : 22, NB = 8 * BB, QH = M1 ? 4 : 2;
+    template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &, const mv1_x &x, float &acc) {
+        constexpr int O = BB * B;
+        const int xa[4] = {x.a.x, x.a.y, x.a.z, x.a.w}, xc[4] = {x.c.x, x.c.y, x.c.z, x.c.w};
+        const uint32_t h = mv1_w32(u, O + QH);
+        int s = 0;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const uint32_t w = mv1_w32(u, O + QH + 4 + 4 * j);
+            s = __dp4a((int)((w & 0x0f0f0f0fu) | mv1_hi4(h, j)), xa[j], s);
+            s = __dp4a((int)(((w >> 4) & 0x0f0f0f0fu) | mv1_hi4(h, 4 + j)), xc[j], s);
+        }
+        if (M1) acc = fmaf(mv1_h16(u, O), x.d * (float)s, fmaf(mv1_h16(u, O + 2), x.s, acc));
+        else acc = fmaf(mv1_h16(u, O), fmaf(-16.0f, x.s, x.d * (float)s), acc);
+    }
+};
+template <> struct mv1<MLXN_TYPE_Q5_0> : mv1_q5<false> {};
+template <> struct mv1<MLXN_TYPE_Q5_1> : mv1_q5<true> {};
+
+/* Q2_K: an 84-byte super-block (scales[16], qs[64], d, dmin). Element 32B + l of sub-block B
+ * sits in bits 2 (B % 4) of qs[32 (B / 4) + l]; its 16-element half h has scale byte
+ * scales[2B + h]: d · (byte & 15) · q - dmin · (byte >> 4), so the min term needs X's sum per
+ * 16: a dp4a of the min bytes against X. */
+template <> struct mv1<MLXN_TYPE_Q2_K> {
+    static constexpr int NB = 84;
+    struct pre {
+        float d, dmin;
+    };
+    static __device__ __forceinline__ void prep(const uint32_t (&u)[NB / 4], pre &p) {
+        p.d = h2f(u[20] & 0xffffu);
+        p.dmin = h2f(u[20] >> 16);
+    }
+    template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &p, const mv1_x &x, float &acc) {
+        constexpr int Q = 4 + 8 * (B / 4), SH = 2 * (B % 4);
+        const int xv[8] = {x.a.x, x.a.y, x.a.z, x.a.w, x.c.x, x.c.y, x.c.z, x.c.w};
+        const uint32_t sc = (u[B / 2] >> (16 * (B & 1))) & 0xffffu; /* scales[2B], scales[2B + 1] */
+        const uint32_t ma = ((sc >> 4) & 0xfu) * 0x01010101u, mb = (sc >> 12) * 0x01010101u;
+        int dot[2] = {0, 0}, mdot = 0;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            dot[j >> 2] = __dp4a((int)((u[Q + j] >> SH) & 0x03030303u), xv[j], dot[j >> 2]);
+            mdot = __dp4a((int)(j < 4 ? ma : mb), xv[j], mdot);
+        }
+        const int sdot = (int)(sc & 0xfu) * dot[0] + (int)((sc >> 8) & 0xfu) * dot[1];
+        acc = fmaf(x.d, fmaf(p.d, (float)sdot, -p.dmin * (float)mdot), acc);
+    }
+};
+
+/* Q3_K: a 110-byte super-block (hmask[32], qs[64], scales[12], d), 2 bytes off a word boundary
+ * in every other lane (read as Q6_K's). Element 32B + l of sub-block B: low bits 2 (B % 4) of
+ * qs[32 (B / 4) + l], bit B of hmask[l] set for q - 0, clear for q - 4: the level v - 4 for v
+ * = low | bit << 2, a signed byte as (v + 124) ^ 128. Scale j (6 bits, biased by 32): low 4
+ * bits in nibble j / 8 of byte j % 8, high 2 in bits 2 (j / 4) of byte 8 + j % 4. */
+template <> struct mv1<MLXN_TYPE_Q3_K> {
+    static constexpr int NB = 110;
+    struct pre {
+        float d;
+    };
+    static __device__ __forceinline__ void prep(const uint32_t (&u)[28], pre &p) { p.d = h2f(u[27] & 0xffffu); }
+    template <int J> static __device__ __forceinline__ int scale(const uint32_t (&u)[28]) {
+        const uint32_t lo = (u[24 + (J % 8) / 4] >> (8 * (J % 4) + 4 * (J / 8))) & 0xfu;
+        const uint32_t hi = (u[26] >> (8 * (J % 4) + 2 * (J / 4))) & 3u;
+        return (int)(lo | (hi << 4)) - 32;
+    }
+    template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[28], const pre &p, const mv1_x &x, float &acc) {
+        constexpr int Q = 8 + 8 * (B / 4), SH = 2 * (B % 4);
+        const int xv[8] = {x.a.x, x.a.y, x.a.z, x.a.w, x.c.x, x.c.y, x.c.z, x.c.w};
+        int dot[2] = {0, 0};
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const uint32_t v = ((u[Q + j] >> SH) & 0x03030303u) | (((u[j] >> B) & 0x01010101u) << 2);
+            dot[j >> 2] = __dp4a((int)((v + 0x7c7c7c7cu) ^ 0x80808080u), xv[j], dot[j >> 2]);
+        }
+        acc = fmaf(p.d * x.d, (float)(scale<2 * B>(u) * dot[0] + scale<2 * B + 1>(u) * dot[1]), acc);
     }
 };
 
@@ -366,6 +521,15 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, MR > 2 ? 1 : 2) mv1_ker
                     const uint4 v = *reinterpret_cast<const uint4 *>(src + 16 * c);
                     u[4 * c] = v.x, u[4 * c + 1] = v.y, u[4 * c + 2] = v.z, u[4 * c + 3] = v.w;
                 }
+            } else if constexpr (F::NB % 8 == 0) {
+#pragma unroll
+                for (int c = 0; c < NW / 2; c++) {
+                    const uint2 v = *reinterpret_cast<const uint2 *>(src + 8 * c);
+                    u[2 * c] = v.x, u[2 * c + 1] = v.y;
+                }
+            } else if constexpr (F::NB % 4 == 0) {
+#pragma unroll
+                for (int c = 0; c < NW; c++) u[c] = reinterpret_cast<const uint32_t *>(src)[c];
             } else { /* 2-byte aligned: words from the boundary below, shifted by 0 or 16 bits */
                 static_assert(F::NB % 4 == 2, "the last word holds two bytes of the group");
                 const uint32_t *w = reinterpret_cast<const uint32_t *>((uintptr_t)src & ~(uintptr_t)3);
@@ -446,22 +610,30 @@ template <mlxn_type T, int LL, int MR> static mlxn_status mv1_go(cuda_stream *s,
                             mlxn_cuda_sm90(l.dev), p, l.tx, xw);
 }
 
-/* LPR = 2^lpr_log lanes a row. */
+/* LPR = 2^lpr_log lanes a row. Rows of 16-byte multiples (qmm_mv1_launch) make a pass's run
+ * (LPR groups) one too: other LPR are not instantiated. */
+template <mlxn_type T, int LL, int MR> static mlxn_status mv1_go_ll(cuda_stream *s, const qmm_launch &l) {
+    if constexpr ((mv1<T>::NB << LL) % 16 == 0) return mv1_go<T, LL, MR>(s, l);
+    return MLXN_ERR_UNSUPPORTED;
+}
 template <mlxn_type T, int MR> static mlxn_status mv1_lpr(cuda_stream *s, const qmm_launch &l, int lpr_log) {
     switch (lpr_log) {
-    case 0: return mv1_go<T, 0, MR>(s, l);
-    case 1: return mv1_go<T, 1, MR>(s, l);
-    case 2: return mv1_go<T, 2, MR>(s, l);
-    case 3: return mv1_go<T, 3, MR>(s, l);
-    case 4: return mv1_go<T, 4, MR>(s, l);
-    default: return mv1_go<T, 5, MR>(s, l);
+    case 0: return mv1_go_ll<T, 0, MR>(s, l);
+    case 1: return mv1_go_ll<T, 1, MR>(s, l);
+    case 2: return mv1_go_ll<T, 2, MR>(s, l);
+    case 3: return mv1_go_ll<T, 3, MR>(s, l);
+    case 4: return mv1_go_ll<T, 4, MR>(s, l);
+    default: return mv1_go_ll<T, 5, MR>(s, l);
     }
 }
 /* The largest M a format takes here. Q6_K: 1 (its kernel holds 128 registers at M = 1). M = 3
  * and 4 (MR 4) against the int8 tensor-core kernel, H100, same run, time ratio over 4096²,
  * 14336×4096, 4096×14336, 1024×4096 and 768×2048: IQ4_NL 0.81-0.93, Q8_0 0.75-0.91 (14336×4096
  * 1.03-1.07), Q5_K 0.64-0.96 (14336×4096 1.03-1.07), Q4_K 0.86-1.0 (on two blocks an SM: see
- * mv1_go); Q4_0 0.93-1.12 and Q4_1 0.96-1.26 stay there from M = 3. */
+ * mv1_go); Q4_0 0.93-1.12 and Q4_1 0.96-1.26 stay there from M = 3. Q5_0, Q5_1, Q2_K, Q3_K,
+ * IQ4_XS and MXFP4 against the bf16 tensor-core mat-vec (qmatmul_mv.cu), same shapes, M = 1 / 2 /
+ * 3-4: 0.29-0.65 / 0.32-0.93 / 0.29-0.96 (1.0 where MR 4 declines), but on 768×2048 (24
+ * blocks, a pre-pass at M > 1) IQ4_XS at M 2-4, Q5_0 at M 3-4 and Q5_1 at M 4 take 1.03-1.25×. */
 static constexpr int mv1_max_m(mlxn_type t) {
     return t == MLXN_TYPE_Q6_K ? 1 : t == MLXN_TYPE_Q4_0 || t == MLXN_TYPE_Q4_1 ? 2 : 4;
 }
@@ -487,6 +659,12 @@ mlxn_status qmm_mv1_launch(cuda_stream *s, const qmm_launch &l) {
     case MLXN_TYPE_Q4_K: run = mv1_fmt<MLXN_TYPE_Q4_K>; break;
     case MLXN_TYPE_Q5_K: run = mv1_fmt<MLXN_TYPE_Q5_K>; break;
     case MLXN_TYPE_Q6_K: run = mv1_fmt<MLXN_TYPE_Q6_K>; break;
+    case MLXN_TYPE_Q5_0: run = mv1_fmt<MLXN_TYPE_Q5_0>; break;
+    case MLXN_TYPE_Q5_1: run = mv1_fmt<MLXN_TYPE_Q5_1>; break;
+    case MLXN_TYPE_IQ4_XS: run = mv1_fmt<MLXN_TYPE_IQ4_XS>; break;
+    case MLXN_TYPE_MXFP4: run = mv1_fmt<MLXN_TYPE_MXFP4>; break;
+    case MLXN_TYPE_Q2_K: run = mv1_fmt<MLXN_TYPE_Q2_K>; break;
+    case MLXN_TYPE_Q3_K: run = mv1_fmt<MLXN_TYPE_Q3_K>; break;
     default: return MLXN_ERR_UNSUPPORTED;
     }
     /* X in 16-byte pieces of 8 elements, each inside one row and head */
