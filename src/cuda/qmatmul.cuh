@@ -54,19 +54,25 @@ static __device__ __forceinline__ uint32_t qmm_prmt(uint32_t a, uint32_t b, uint
     return d;
 }
 
-/* IQ4_NL: the 8 nibbles of w (byte j: element j low, j + 16 high, as Q4_0) looked up in the 16
- * int8 levels of mlxn_kvalues_iq4nl (src/quant/blocks.h), held here as four words for byte
- * permutes: lo gets the levels of the low nibbles of bytes 0..3, hi of the high ones. A
- * nibble's low 3 bits pick a byte of the lower (levels 0..7) and the upper table (8..15), its
+/* The 8 nibbles of w (byte j: element j low, j + 16 high, as Q4_0) looked up in a table of 16
+ * int8 levels held as four words for byte permutes (levels 0..3 in t0, 4..7 in t1, 8..11 in
+ * t2, 12..15 in t3): lo gets the levels of the low nibbles of bytes 0..3, hi of the high ones.
+ * A nibble's low 3 bits pick a byte of the lower (levels 0..7) and the upper table (8..15), its
  * bit 3 the table: nibble pairs in byte order, then split into low and high nibbles. The
  * selectors carry 3 bits: bit 3 would be prmt's sign mode. */
-static __device__ __forceinline__ void mvq_iq4nl8(uint32_t w, uint32_t &lo, uint32_t &hi) {
+static __device__ __forceinline__ void mvq_lut8(uint32_t w, uint32_t t0, uint32_t t1, uint32_t t2, uint32_t t3, uint32_t &lo,
+                                                uint32_t &hi) {
     const uint32_t i3 = w & 0x77777777u, up = ((w >> 1) & 0x44444444u) | 0x32103210u; /* byte n or n + 4 */
-    const uint32_t p0 = qmm_prmt(qmm_prmt(0xBFAD9881u, 0xF6EADDCFu, i3), qmm_prmt(0x26190D01u, 0x71594535u, i3), up);
-    const uint32_t p1 = qmm_prmt(qmm_prmt(0xBFAD9881u, 0xF6EADDCFu, i3 >> 16), qmm_prmt(0x26190D01u, 0x71594535u, i3 >> 16), up >> 16);
+    const uint32_t p0 = qmm_prmt(qmm_prmt(t0, t1, i3), qmm_prmt(t2, t3, i3), up);
+    const uint32_t p1 = qmm_prmt(qmm_prmt(t0, t1, i3 >> 16), qmm_prmt(t2, t3, i3 >> 16), up >> 16);
     lo = __byte_perm(p0, p1, 0x6420);
     hi = __byte_perm(p0, p1, 0x7531);
 }
+/* mlxn_kvalues_iq4nl and mlxn_kvalues_mxfp4 (src/quant/blocks.h) as mvq_lut8's table words */
+#define MVQ_IQ4NL_LUT 0xBFAD9881u, 0xF6EADDCFu, 0x26190D01u, 0x71594535u
+#define MVQ_MXFP4_LUT 0x03020100u, 0x0C080604u, 0xFDFEFF00u, 0xF4F8FAFCu
+/* IQ4_NL's levels of the 8 nibbles of w (mvq_lut8). */
+static __device__ __forceinline__ void mvq_iq4nl8(uint32_t w, uint32_t &lo, uint32_t &hi) { mvq_lut8(w, MVQ_IQ4NL_LUT, lo, hi); }
 
 /* X rounded to int8 per block of 32 held by L lanes, V values a lane (V·L = 32): q =
  * nearest(v · 127 / amax) clamped to ±127 (0 for inf and NaN), d = amax / 127 (NaN when the

@@ -33,10 +33,10 @@ static __device__ __forceinline__ int mv1_dp4a_us(uint32_t a, int b, int c) {
     return d;
 }
 
-/* 4 bytes at byte offset o of the words u (o even, a compile-time constant after unrolling),
- * and the u16 at o. */
-template <int N> static __device__ __forceinline__ uint32_t mv1_w32(const uint32_t (&u)[N], int o) {
-    return o % 4 == 0 ? u[o / 4] : __funnelshift_r(u[o / 4], u[o / 4 + 1], 16);
+/* 4 bytes at byte offset o of the words u (a compile-time constant after unrolling), and
+ * the f16 at o (o even). */
+template <int N> static __device__ __forceinline__ uint32_t mv1_b32(const uint32_t (&u)[N], int o) {
+    return o % 4 == 0 ? u[o / 4] : __funnelshift_r(u[o / 4], u[o / 4 + 1], 8 * (o % 4));
 }
 template <int N> static __device__ __forceinline__ float mv1_h16(const uint32_t (&u)[N], int o) {
     return h2f(o % 4 == 0 ? u[o / 4] & 0xffffu : u[o / 4] >> 16);
@@ -55,10 +55,10 @@ template <int O, int N> static __device__ __forceinline__ int mv1_nib_dot(const 
     const int xa[4] = {x.a.x, x.a.y, x.a.z, x.a.w}, xc[4] = {x.c.x, x.c.y, x.c.z, x.c.w};
     int hi = 0;
 #pragma unroll
-    for (int j = 0; j < 4; j++) hi = mv1_dp4a_us(mv1_w32(u, O + 4 * j) & 0xf0f0f0f0u, xc[j], hi);
+    for (int j = 0; j < 4; j++) hi = mv1_dp4a_us(mv1_b32(u, O + 4 * j) & 0xf0f0f0f0u, xc[j], hi);
     int s = hi >> 4;
 #pragma unroll
-    for (int j = 0; j < 4; j++) s = __dp4a((int)(mv1_w32(u, O + 4 * j) & 0x0f0f0f0fu), xa[j], s);
+    for (int j = 0; j < 4; j++) s = __dp4a((int)(mv1_b32(u, O + 4 * j) & 0x0f0f0f0fu), xa[j], s);
     return s;
 }
 
@@ -90,21 +90,29 @@ template <> struct mv1<MLXN_TYPE_Q4_1> : mv1_nopre {
     }
 };
 
+/* Σ over a block of the 32 table levels of 16 bytes of nibbles (words at byte O + 4j, any
+ * alignment) against X. */
+template <int O, int N>
+static __device__ __forceinline__ int mv1_lut_dot(const uint32_t (&u)[N], const mv1_x &x, uint32_t t0, uint32_t t1, uint32_t t2,
+                                                  uint32_t t3) {
+    const int xa[4] = {x.a.x, x.a.y, x.a.z, x.a.w}, xc[4] = {x.c.x, x.c.y, x.c.z, x.c.w};
+    int s = 0;
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        uint32_t lo, hi;
+        mvq_lut8(mv1_b32(u, O + 4 * j), t0, t1, t2, t3, lo, hi);
+        s = __dp4a((int)lo, xa[j], s);
+        s = __dp4a((int)hi, xc[j], s);
+    }
+    return s;
+}
+
 /* IQ4_NL: Q4_0's layout, nibbles looked up in the 16 int8 levels. */
 template <> struct mv1<MLXN_TYPE_IQ4_NL> : mv1_nopre {
     static constexpr int NB = 144;
     template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &, const mv1_x &x, float &acc) {
         constexpr int O = 18 * B;
-        const int xa[4] = {x.a.x, x.a.y, x.a.z, x.a.w}, xc[4] = {x.c.x, x.c.y, x.c.z, x.c.w};
-        int s = 0;
-#pragma unroll
-        for (int j = 0; j < 4; j++) {
-            uint32_t lo, hi;
-            mvq_iq4nl8(mv1_w32(u, O + 2 + 4 * j), lo, hi);
-            s = __dp4a((int)lo, xa[j], s);
-            s = __dp4a((int)hi, xc[j], s);
-        }
-        acc = fmaf(mv1_h16(u, O), x.d * (float)s, acc);
+        acc = fmaf(mv1_h16(u, O), x.d * (float)mv1_lut_dot<O + 2>(u, x, MVQ_IQ4NL_LUT), acc);
     }
 };
 
@@ -116,47 +124,10 @@ template <> struct mv1<MLXN_TYPE_Q8_0> : mv1_nopre {
         const int xv[8] = {x.a.x, x.a.y, x.a.z, x.a.w, x.c.x, x.c.y, x.c.z, x.c.w};
         int s = 0;
 #pragma unroll
-        for (int j = 0; j < 8; j++) s = __dp4a((int)mv1_w32(u, O + 2 + 4 * j), xv[j], s);
+        for (int j = 0; j < 8; j++) s = __dp4a((int)mv1_b32(u, O + 2 + 4 * j), xv[j], s);
         acc = fmaf(mv1_h16(u, O), x.d * (float)s, acc);
     }
 };
-
-/* The 8 nibbles of w (byte j: element j low, j + 16 high) looked up in a 16-level int8 table,
- * levels 0..3 in t0's bytes, 4..7 in t1's, 8..11 in t2's, 12..15 in t3's (mvq_iq4nl8's
- * byte permutes): lo gets the levels of the low nibbles of bytes 0..3, hi of the high ones. */
-static __device__ __forceinline__ void mv1_lut8(uint32_t w, uint32_t t0, uint32_t t1, uint32_t t2, uint32_t t3, uint32_t &lo,
-                                                uint32_t &hi) {
-    const uint32_t i3 = w & 0x77777777u, up = ((w >> 1) & 0x44444444u) | 0x32103210u;
-    const uint32_t p0 = qmm_prmt(qmm_prmt(t0, t1, i3), qmm_prmt(t2, t3, i3), up);
-    const uint32_t p1 = qmm_prmt(qmm_prmt(t0, t1, i3 >> 16), qmm_prmt(t2, t3, i3 >> 16), up >> 16);
-    lo = __byte_perm(p0, p1, 0x6420);
-    hi = __byte_perm(p0, p1, 0x7531);
-}
-
-/* 4 bytes at any byte offset o (a compile-time constant) of the words u. */
-template <int N> static __device__ __forceinline__ uint32_t mv1_b32(const uint32_t (&u)[N], int o) {
-    return o % 4 == 0 ? u[o / 4] : __funnelshift_r(u[o / 4], u[o / 4 + 1], 8 * (o % 4));
-}
-
-/* Σ over a block of the 32 table levels of 16 bytes of nibbles (words at byte O + 4j, any
- * alignment) against X. */
-template <int O, int N>
-static __device__ __forceinline__ int mv1_lut_dot(const uint32_t (&u)[N], const mv1_x &x, uint32_t t0, uint32_t t1, uint32_t t2,
-                                                  uint32_t t3) {
-    const int xa[4] = {x.a.x, x.a.y, x.a.z, x.a.w}, xc[4] = {x.c.x, x.c.y, x.c.z, x.c.w};
-    int s = 0;
-#pragma unroll
-    for (int j = 0; j < 4; j++) {
-        uint32_t lo, hi;
-        mv1_lut8(mv1_b32(u, O + 4 * j), t0, t1, t2, t3, lo, hi);
-        s = __dp4a((int)lo, xa[j], s);
-        s = __dp4a((int)hi, xc[j], s);
-    }
-    return s;
-}
-/* mlxn_kvalues_iq4nl and mlxn_kvalues_mxfp4 (src/quant/blocks.h) as table words */
-#define MV1_IQ4NL_LUT 0xBFAD9881u, 0xF6EADDCFu, 0x26190D01u, 0x71594535u
-#define MV1_MXFP4_LUT 0x03020100u, 0x0C080604u, 0xFDFEFF00u, 0xF4F8FAFCu
 
 /* IQ4_XS: a 136-byte super-block (d, scales_h, scales_l[4], 8 × 16 bytes of IQ4_NL nibbles);
  * sub-block b's scale d · (ls - 32), ls = nibble b & 1 of scales_l[b / 2] | bits 2b of
@@ -174,7 +145,7 @@ template <> struct mv1<MLXN_TYPE_IQ4_XS> {
         p.sl = u[1];
     }
     template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &p, const mv1_x &x, float &acc) {
-        const int s = mv1_lut_dot<8 + 16 * B>(u, x, MV1_IQ4NL_LUT);
+        const int s = mv1_lut_dot<8 + 16 * B>(u, x, MVQ_IQ4NL_LUT);
         const int ls = (int)(((p.sl >> (4 * B)) & 0xfu) | (((p.sh >> (2 * B)) & 3u) << 4));
         acc = fmaf(p.d * (float)(ls - 32), x.d * (float)s, acc);
     }
@@ -186,7 +157,7 @@ template <> struct mv1<MLXN_TYPE_MXFP4> : mv1_nopre {
     static constexpr int NB = 136;
     template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &, const mv1_x &x, float &acc) {
         constexpr int O = 17 * B;
-        const int s = mv1_lut_dot<O + 1>(u, x, MV1_MXFP4_LUT);
+        const int s = mv1_lut_dot<O + 1>(u, x, MVQ_MXFP4_LUT);
         const uint32_t e = (u[O / 4] >> (8 * (O % 4))) & 0xffu;
         acc = fmaf(__uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23), x.d * (float)s, acc);
     }
@@ -202,11 +173,11 @@ template <bool M1> struct mv1_q5 : mv1_nopre {
     template <int B> static __device__ __forceinline__ void blk(const uint32_t (&u)[NB / 4], const pre &, const mv1_x &x, float &acc) {
         constexpr int O = BB * B;
         const int xa[4] = {x.a.x, x.a.y, x.a.z, x.a.w}, xc[4] = {x.c.x, x.c.y, x.c.z, x.c.w};
-        const uint32_t h = mv1_w32(u, O + QH);
+        const uint32_t h = mv1_b32(u, O + QH);
         int s = 0;
 #pragma unroll
         for (int j = 0; j < 4; j++) {
-            const uint32_t w = mv1_w32(u, O + QH + 4 + 4 * j);
+            const uint32_t w = mv1_b32(u, O + QH + 4 + 4 * j);
             s = __dp4a((int)((w & 0x0f0f0f0fu) | mv1_hi4(h, j)), xa[j], s);
             s = __dp4a((int)(((w >> 4) & 0x0f0f0f0fu) | mv1_hi4(h, 4 + j)), xc[j], s);
         }
