@@ -198,7 +198,7 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
 }
 
 /* Path choice, measured on an H100 (see dev/qmatmul/NOTES.md):
- * - M <= 4 (Q4_0, Q4_1: 2; Q6_K: 1), batch 1, K a multiple of 256, rows 16-byte multiples:
+ * - M <= 4 (Q4_0, Q4_1, Q6_K: 2), batch 1, K a multiple of 256, rows 16-byte multiples:
  *   the streamed mat-vec on dp4a for every block format (qmatmul_mv1.cu), X rounded to int8
  *   per 32 by each block or a pre-pass.
  * - Other M <= 4 with Q8_0, IQ4_NL, Q4_K, Q5_K, Q6_K, M <= 2 with Q4_0, Q4_1: mat-vec on dp4a,
