@@ -68,6 +68,9 @@ static mlxn_status run_op(mlxn_stream *s, void *ctx) {
 
 static bool float_w(mlxn_type t) { return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F16 || t == MLXN_TYPE_BF16; }
 
+/* The formats whose X CUDA rounds to int8 only in the streamed mat-vec (M <= 4). */
+static const mlxn_type mv1_int8[] = {MLXN_TYPE_Q5_0, MLXN_TYPE_Q5_1, MLXN_TYPE_Q2_K, MLXN_TYPE_Q3_K, MLXN_TYPE_IQ4_XS, MLXN_TYPE_MXFP4};
+
 /* CUDA rounds X to int8 per 32 for these formats at M <= 16: the streamed mat-vec (M <= 4),
  * the dp4a one (M <= 4, Q4_0 and Q4_1 M <= 2) and above it the int8 tensor-core one (sm_90a,
  * rows 16-byte multiples); for the formats of t4 only in the streamed mat-vec.
@@ -76,12 +79,11 @@ static bool float_w(mlxn_type t) { return t == MLXN_TYPE_F32 || t == MLXN_TYPE_F
 static bool cuda_int8_x(const qspec *q) {
     static const mlxn_type t8[] = {MLXN_TYPE_Q4_0, MLXN_TYPE_Q4_1, MLXN_TYPE_Q8_0, MLXN_TYPE_Q4_K,
                                    MLXN_TYPE_Q5_K, MLXN_TYPE_Q6_K, MLXN_TYPE_IQ4_NL};
-    static const mlxn_type t4[] = {MLXN_TYPE_Q5_0, MLXN_TYPE_Q5_1, MLXN_TYPE_Q2_K, MLXN_TYPE_Q3_K, MLXN_TYPE_IQ4_XS, MLXN_TYPE_MXFP4};
     if (!is_cuda || q->M > 16) return false;
     for (size_t i = 0; i < sizeof t8 / sizeof t8[0]; i++)
         if (q->tw == t8[i]) return true;
-    for (size_t i = 0; i < sizeof t4 / sizeof t4[0]; i++)
-        if (q->tw == t4[i] && q->M <= 4) return true;
+    for (size_t i = 0; i < sizeof mv1_int8 / sizeof mv1_int8[0]; i++)
+        if (q->tw == mv1_int8[i] && q->M <= 4) return true;
     return false;
 }
 
@@ -348,13 +350,12 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         run_case(dev, s, &q6b);
         /* the streamed mat-vec's other formats at M = 2..4: X rounded by each block (4096²) or by
          * the pre-pass (K 14336), and the attention layout */
-        static const mlxn_type t6[] = {MLXN_TYPE_Q5_0, MLXN_TYPE_Q5_1, MLXN_TYPE_Q2_K, MLXN_TYPE_Q3_K, MLXN_TYPE_IQ4_XS, MLXN_TYPE_MXFP4};
         for (int i = 0; i < 6; i++) {
-            qspec r = {t6[i], ftypes[i % 3], ftypes[(i + 1) % 3], 1, 2 + i % 3, 4096, 4096, ROWS, 0, false, false, (*seed)++};
+            qspec r = {mv1_int8[i], ftypes[i % 3], ftypes[(i + 1) % 3], 1, 2 + i % 3, 4096, 4096, ROWS, 0, false, false, (*seed)++};
             run_case(dev, s, &r);
-            qspec l = {t6[i], ftypes[(i + 1) % 3], MLXN_TYPE_F32, 1, 2 + (i + 1) % 3, 300, 14336, ROWS, 0, false, false, (*seed)++};
+            qspec l = {mv1_int8[i], ftypes[(i + 1) % 3], MLXN_TYPE_F32, 1, 2 + (i + 1) % 3, 300, 14336, ROWS, 0, false, false, (*seed)++};
             run_case(dev, s, &l);
-            qspec h = {t6[i], MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1 + i % 4, 1000, 4096, HEADS, 32, false, false, (*seed)++};
+            qspec h = {mv1_int8[i], MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1 + i % 4, 1000, 4096, HEADS, 32, false, false, (*seed)++};
             run_case(dev, s, &h);
         }
         /* K 28672 (Llama-3-70B's down projection): four rows of X and Q8_0's ring outgrow shared

@@ -154,12 +154,16 @@ template <> struct mlxn_dq<MLXN_TYPE_IQ4_NL> {
     }
 };
 
+/* 2^(e - 128): half the E8M0 scale e, as MXFP4's doubled E2M1 levels want; e < 2 is subnormal. */
+static __device__ __forceinline__ float mlxn_e8m0_half(uint32_t e) {
+    return __uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23);
+}
+
 template <> struct mlxn_dq<MLXN_TYPE_MXFP4> {
     typedef mlxn_block_mxfp4 block;
     static constexpr int qk = MLXN_QK_MXFP4;
     static __device__ __forceinline__ void load8(const block *b, int c, float (&v)[8]) {
-        /* 2^(e - 128): half the E8M0 scale, as the doubled values want; e < 2 is subnormal */
-        const float d = __uint_as_float(b->e < 2 ? 0x00200000u << b->e : (uint32_t)(b->e - 1) << 23);
+        const float d = mlxn_e8m0_half(b->e);
         const int sh = c >= 2 ? 4 : 0, o = (c & 1) * 8;
 #pragma unroll
         for (int j = 0; j < 8; j++) v[j] = mlxn_dq_mul((float)mlxn_kvalues_mxfp4[(b->qs[o + j] >> sh) & 0xf], d);

@@ -226,7 +226,7 @@ template <> struct qmw_dec<MLXN_TYPE_MXFP4> {
         for (int bl = 0; bl < 2; bl++) {
             const uint8_t *b = row + (2 * (cb + c) + bl) * 17;
             const uint32_t e = b[0];
-            const float d = __uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23);
+            const float d = mlxn_e8m0_half(e);
             const uint32_t w = qmw_quad8(b + 1 + 2 * t);
             const uint32_t u[2] = {qmw_lut16(w & 0x0F0F0F0Fu, QMW_MXFP4_LUT), qmw_lut16((w >> 4) & 0x0F0F0F0Fu, QMW_MXFP4_LUT)};
 #pragma unroll

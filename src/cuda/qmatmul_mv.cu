@@ -234,15 +234,12 @@ template <> struct mvf<MLXN_TYPE_IQ4_NL> {
         tab_block<C, NT>(c, ld32a2(pg + 2 + 4 * c.t), ld32a2(ph + 2 + 4 * c.t), kb, h2f(ld16(pg)), h2f(ld16(ph)));
     }
 };
-static __device__ __forceinline__ float e8m0_half(uint32_t e) {
-    return __uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23);
-}
 template <> struct mvf<MLXN_TYPE_MXFP4> {
     static constexpr int QK = 32, BB = 17, CB = 16, TAB = 2;
     static __device__ __forceinline__ int level(int i) { return mlxn_kvalues_mxfp4[i]; }
     template <class C> static __device__ __forceinline__ void block(C &c, const uint8_t *pg, const uint8_t *ph, int kb) {
         constexpr int NT = C::NTv;
-        tab_block<C, NT>(c, ld32a1(pg + 1 + 4 * c.t), ld32a1(ph + 1 + 4 * c.t), kb, e8m0_half(pg[0]), e8m0_half(ph[0]));
+        tab_block<C, NT>(c, ld32a1(pg + 1 + 4 * c.t), ld32a1(ph + 1 + 4 * c.t), kb, mlxn_e8m0_half(pg[0]), mlxn_e8m0_half(ph[0]));
     }
 };
 template <> struct mvf<MLXN_TYPE_IQ4_XS> {

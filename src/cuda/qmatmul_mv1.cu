@@ -159,7 +159,7 @@ template <> struct mv1<MLXN_TYPE_MXFP4> : mv1_nopre {
         constexpr int O = 17 * B;
         const int s = mv1_lut_dot<O + 1>(u, x, MVQ_MXFP4_LUT);
         const uint32_t e = (u[O / 4] >> (8 * (O % 4))) & 0xffu;
-        acc = fmaf(__uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23), x.d * (float)s, acc);
+        acc = fmaf(mlxn_e8m0_half(e), x.d * (float)s, acc);
     }
 };
 
