@@ -19,8 +19,10 @@
  * plus y's own rounding: at most ref_eps(y)·|ref| per element, so ref_eps(y)² · Σ ref² over
  * the same denominator (bf16 output: 1.5e-5 of it).
  * The paths the CUDA backend picks are functions of the shape: M <= 16 mat-vec, larger M
- * mat-mat; small N with long K splits K; rows not a multiple of 4 bytes (K = 96 in Q4_0:
- * 54 bytes) take the generic kernel. The ragged cross product below reaches each of them. */
+ * mat-mat; small N with long K splits K; rows not a multiple of 16 bytes and K not a multiple
+ * of 256 take the streamed mat-vec's general instances at M <= 4 and, above, rows not a
+ * multiple of 4 bytes (K = 96 in Q4_0: 54 bytes) the generic kernel. The ragged cross product
+ * below reaches each of them. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,6 +330,29 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     };
     for (size_t i = 0; i < sizeof sm / sizeof sm[0]; i++) {
         qspec q = {sm[i].tw, sm[i].tx, ftypes[i % 3], 1, sm[i].m, sm[i].n, sm[i].k, sm[i].layout, sm[i].heads, false, false,
+                   (*seed)++};
+        run_case(dev, s, &q);
+    }
+    /* Rows that are not 16-byte multiples, and K not a multiple of 256 (CUDA's streamed mat-vec
+     * on general rows, M <= 4): Q6_K and Q3_K at K 5120 (Qwen2.5-14B, 4200 and 2200 bytes) and
+     * 13824 (54 groups: two passes), gpt-oss's MXFP4 at K 2880 (1530 bytes, a last group of
+     * 2 blocks), Gemma-3-270M's Q5_0 / Q8_0 at K 640, 32-block formats at K 8224 (33
+     * groups, the last of one block), IQ4_XS at K 2816 and Q2_K at K 3328 (odd group counts) */
+    static const struct {
+        mlxn_type tw, tx;
+        int64_t m, n, k;
+        int layout, heads;
+    } gr[] = {
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, 1, 300, 5120, ROWS, 0},   {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, 2, 256, 13824, ROWS, 0},
+        {MLXN_TYPE_Q3_K, MLXN_TYPE_F32, 3, 200, 5120, ROWS, 0},    {MLXN_TYPE_MXFP4, MLXN_TYPE_BF16, 1, 2880, 2880, ROWS, 0},
+        {MLXN_TYPE_MXFP4, MLXN_TYPE_F16, 4, 500, 2880, STRIDED, 0}, {MLXN_TYPE_Q5_0, MLXN_TYPE_BF16, 1, 1000, 640, ROWS, 0},
+        {MLXN_TYPE_Q8_0, MLXN_TYPE_F16, 2, 1000, 640, ROWS, 0},    {MLXN_TYPE_Q4_0, MLXN_TYPE_F32, 1, 257, 8224, ROWS, 0},
+        {MLXN_TYPE_Q5_1, MLXN_TYPE_BF16, 2, 400, 8224, ROWS, 0},   {MLXN_TYPE_IQ4_NL, MLXN_TYPE_BF16, 3, 300, 2880, HEADS, 45},
+        {MLXN_TYPE_IQ4_XS, MLXN_TYPE_BF16, 2, 300, 2816, ROWS, 0}, {MLXN_TYPE_Q2_K, MLXN_TYPE_F16, 4, 300, 3328, ROWS, 0},
+        {MLXN_TYPE_Q4_1, MLXN_TYPE_BF16, 1, 333, 2880, ROWS, 0},
+    };
+    for (size_t i = 0; i < sizeof gr / sizeof gr[0]; i++) {
+        qspec q = {gr[i].tw, gr[i].tx, ftypes[i % 3], 1, gr[i].m, gr[i].n, gr[i].k, gr[i].layout, gr[i].heads, false, false,
                    (*seed)++};
         run_case(dev, s, &q);
     }

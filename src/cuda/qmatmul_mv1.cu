@@ -18,10 +18,12 @@
  * scales apply in f32: y += d_w · d_x · Σ w_q x_q + c_w · s_x. Lanes add up by a fixed shuffle
  * tree: results are reproducible.
  *
- * Taken for M up to mv1_max_m (every block format mlxn_qmatmul takes), batch 1,
- * K a multiple of 256 (at most 32768), W rows (so 16-byte multiples: K a multiple of 512 for
- * IQ4_XS and MXFP4, 1024 for Q2_K, 2048 for Q3_K and Q6_K) and X's 8-element pieces 16-byte
- * aligned; other layouts go to the kernels of qmatmul_mv.cu's choice. */
+ * Taken for M up to mv1_max_m (every block format mlxn_qmatmul takes), batch 1, K up to
+ * 32768, W and X's 8-element pieces 16-byte aligned. Rows of 16-byte multiples (K a multiple
+ * of 256, and of 512 for IQ4_XS and MXFP4, 1024 for Q2_K, 2048 for Q3_K and Q6_K) take the
+ * kernel's plain instances; other rows its general ones (mv1_kernel's GEN): K-quant rows at
+ * the alignment their read path needs (mv1_row_align), and the 32-element block formats at any
+ * K. Other layouts go to the kernels of qmatmul_mv.cu's choice. */
 #include "cuda/qmatmul.cuh"
 
 #define MV1_WARPS 8
@@ -328,6 +330,9 @@ static __device__ __forceinline__ void mv1_round8(int kk, int k, const float (&v
     if ((k & 31) == 0) xd[8 * g + 2 * ((b >> 1) ^ ((g >> 1) & 3)) + (b & 1)] = make_float2(d, s);
 }
 
+/* K rounded up to whole groups: X's levels and scales past K are zeros. */
+static __host__ __device__ __forceinline__ int mv1_kpad(int k) { return (k + 255) & ~255; }
+
 /* X's 8 elements of row m from k: raw 16-byte pieces (one for 2-byte types, two for f32), and
  * widened to f32. */
 template <typename TX> struct mv1_raw {
@@ -347,26 +352,29 @@ template <typename TX> static __device__ __forceinline__ void mv1_widen8(const m
 template <typename TX> static __global__ void __launch_bounds__(32 * MV1_WARPS) mv1_quant_x_kernel(qmm_kp p, uint8_t *xq) {
     mlxn_pdl_trigger(); /* the mat-vec may launch and start its weight loads */
     mlxn_pdl_wait();    /* X, and the workspace the grid before may still read */
-    const int k = 8 * (int)(blockIdx.x * blockDim.x + threadIdx.x), m = (int)blockIdx.y;
-    if ((k & ~255) >= p.k) return; /* whole warps: K is a multiple of 256 */
-    mv1_raw<TX> x;
-    float v[8];
-    mv1_load8<TX>(p, m, k, x);
-    mv1_widen8<TX>(x, v);
-    mv1_round8(p.k, k, v, xq + (size_t)m * (p.k + p.k / 4));
+    const int k = 8 * (int)(blockIdx.x * blockDim.x + threadIdx.x), m = (int)blockIdx.y, kp = mv1_kpad(p.k);
+    if ((k & ~255) >= kp) return; /* whole warps */
+    float v[8] = {};
+    if (k < p.k) {
+        mv1_raw<TX> x;
+        mv1_load8<TX>(p, m, k, x);
+        mv1_widen8<TX>(x, v);
+    }
+    mv1_round8(kp, k, v, xq + (size_t)m * (kp + kp / 4));
 }
 
 /* The dot of one row's group g (levels u) with the MR rows of X (levels xq, scales xd; rows xs
- * bytes apart), into acc. */
+ * bytes apart), into acc: its first nb blocks (8 but in a partial last group). */
 template <mlxn_type T, int MR>
 static __device__ __forceinline__ void mv1_group(const uint32_t (&u)[(mv1<T>::NB + 3) / 4], const uint8_t *xq, const float2 *xd, int xs,
-                                                 int g, float (&acc)[MR]) {
+                                                 int g, float (&acc)[MR], int nb = 8) {
     typedef mv1<T> F;
     typename F::pre pr;
     F::prep(u, pr);
     const int sw = g & 7, sw2 = (g >> 1) & 3;
 #pragma unroll
     for (int b = 0; b < 8; b++) {
+        if (b >= nb) break;
 #pragma unroll
         for (int r = 0; r < MR; r++) {
             const uint8_t *xg = xq + r * xs + 256 * g;
@@ -390,35 +398,36 @@ static __device__ __forceinline__ void mv1_group(const uint32_t (&u)[(mv1<T>::NB
     }
 }
 
-/* X's MR rows rounded by the block into shared memory (xs, K + K / 4 bytes a row), up to
- * MV1_OWN_K: a thread's pieces of one k from every row are loaded before any is rounded. */
+/* X's MR rows rounded by the block into shared memory (xs, kp + kp / 4 bytes a row, kp = K
+ * or K padded to whole groups), up to MV1_OWN_K: a thread's pieces of one k from every row are
+ * loaded before any is rounded. */
 #define MV1_OWN_K 4096
-template <typename TX, int MR> static __device__ __forceinline__ void mv1_round_x(const qmm_kp &p, uint8_t *xs) {
-    for (int k = 8 * (int)threadIdx.x; k < p.k; k += 8 * 32 * MV1_WARPS) { /* whole warps: K % 256 == 0 */
+template <typename TX, int MR> static __device__ __forceinline__ void mv1_round_x(const qmm_kp &p, int kp, uint8_t *xs) {
+    for (int k = 8 * (int)threadIdx.x; k < kp; k += 8 * 32 * MV1_WARPS) { /* whole warps: kp % 256 == 0 */
         mv1_raw<TX> x[MR];
 #pragma unroll
         for (int m = 0; m < MR; m++)
-            if (MR == 1 || m < p.m) mv1_load8<TX>(p, m, k, x[m]);
+            if ((MR == 1 || m < p.m) && k < p.k) mv1_load8<TX>(p, m, k, x[m]);
 #pragma unroll
         for (int m = 0; m < MR; m++)
             if (MR == 1 || m < p.m) {
-                float v[8];
-                mv1_widen8<TX>(x[m], v);
-                mv1_round8(p.k, k, v, xs + m * (p.k + p.k / 4));
+                float v[8] = {};
+                if (k < p.k) mv1_widen8<TX>(x[m], v);
+                mv1_round8(kp, k, v, xs + m * (kp + kp / 4));
             }
     }
 }
 
 /* X's MR rows into shared memory after the wait: rounded by this block (tx: X's type) where xg
  * is NULL, else the workspace's copy. */
-template <int MR> static __device__ __forceinline__ void mv1_copy_x(const qmm_kp &p, mlxn_type tx, const uint8_t *xg, uint8_t *xs) {
+template <int MR> static __device__ __forceinline__ void mv1_copy_x(const qmm_kp &p, int kp, mlxn_type tx, const uint8_t *xg, uint8_t *xs) {
     mlxn_pdl_wait();
     if (!xg) {
-        if (tx == MLXN_TYPE_F32) mv1_round_x<float, MR>(p, xs);
-        else if (tx == MLXN_TYPE_F16) mv1_round_x<__half, MR>(p, xs);
-        else mv1_round_x<__nv_bfloat16, MR>(p, xs);
+        if (tx == MLXN_TYPE_F32) mv1_round_x<float, MR>(p, kp, xs);
+        else if (tx == MLXN_TYPE_F16) mv1_round_x<__half, MR>(p, kp, xs);
+        else mv1_round_x<__nv_bfloat16, MR>(p, kp, xs);
     } else {
-        const int n16 = (MR == 1 ? 1 : p.m) * (p.k + p.k / 4) / 16;
+        const int n16 = (MR == 1 ? 1 : p.m) * (kp + kp / 4) / 16;
         for (int i = threadIdx.x; i < n16; i += 32 * MV1_WARPS)
             reinterpret_cast<uint4 *>(xs)[i] = __ldcg(reinterpret_cast<const uint4 *>(xg) + i);
     }
@@ -432,39 +441,89 @@ template <int MR> static __device__ __forceinline__ void mv1_copy_x(const qmm_kp
  * Q4_1, whose 10 pieces pair lanes up two-way). The grid is what fits on the GPU at once; a
  * warp takes tiles (32 / LPR rows) blockIdx.x + grid · (warp + 8 i), so that every block gets
  * the same count to within one, and its ring runs on across tiles. LPR is a template argument:
- * copy offsets are constants. */
+ * copy offsets are constants.
+ *
+ * General rows (GEN): rows that are not 16-byte multiples, and K not a multiple of 256 in the
+ * formats of 32-element blocks (the row's last group then holds fewer than 8 blocks). A pass's
+ * bytes are copied as the 16-byte pieces that cover them from the one at or below their start,
+ * so that a byte's address in shared memory is its global address mod 16: the read paths
+ * below hold for K-quant rows of the format's alignment (mv1_row_align). The 32-element block
+ * formats read words at any byte offset instead. Pieces past a row's end hold the next row's
+ * bytes, but for the last row, whose piece across the end is copied a byte at a time. A
+ * partial last group's blocks past the row's end are skipped. */
 #define MV1_ST 2
 
-/* Passes a row takes at LPR = 2^ll lanes a row (K a multiple of 256). */
-static __host__ __device__ __forceinline__ int mv1_passes(int k, int ll) { return ((k >> 8) + (1 << ll) - 1) >> ll; }
+/* Passes a row of G groups takes at LPR = 2^ll lanes a row. */
+static __host__ __device__ __forceinline__ int mv1_passes(int G, int ll) { return (G + (1 << ll) - 1) >> ll; }
 
-template <mlxn_type T, int LL, int MR>
+/* Formats of 32-element blocks: K need not be a multiple of 256 on general rows. */
+static constexpr bool mv1_b32fmt(mlxn_type t) {
+    return t == MLXN_TYPE_Q4_0 || t == MLXN_TYPE_Q4_1 || t == MLXN_TYPE_Q5_0 || t == MLXN_TYPE_Q5_1 || t == MLXN_TYPE_Q8_0 ||
+           t == MLXN_TYPE_IQ4_NL || t == MLXN_TYPE_MXFP4;
+}
+/* The alignment a K-quant's read path needs of its groups, so of general rows. */
+template <mlxn_type T> static constexpr int mv1_row_align() {
+    return mv1<T>::NB % 16 == 0 ? 16 : mv1<T>::NB % 8 == 0 ? 8 : mv1<T>::NB % 4 == 0 ? 4 : 2;
+}
+/* Bytes of a row set's part of a stage: its pass's LPR groups, or on general rows the pieces
+ * from the one below their start (up to 15 bytes before) and the word a read at any byte
+ * offset takes past the last group. */
+template <mlxn_type T, int LL, bool GEN> static __host__ __device__ constexpr int mv1_rsb() {
+    return GEN ? ((mv1<T>::NB << LL) + 15 + 4 + 15) / 16 * 16 : mv1<T>::NB << LL;
+}
+
+template <mlxn_type T, int LL, int MR, bool GEN>
 static __global__ void __launch_bounds__(32 * MV1_WARPS, MR > 2 ? 1 : 2) mv1_kernel(qmm_kp p, mlxn_type tx, const uint8_t *xw) {
     typedef mv1<T> F;
-    constexpr int NW = (F::NB + 3) / 4, NP = (F::NB + 15) / 16; /* 16-byte pieces a lane copies a stage */
-    constexpr int LPR = 1 << LL, RS = 32 >> LL, SB = 32 * F::NB; /* lanes a row, row sets, stage bytes */
+    constexpr bool ANY = GEN && mv1_b32fmt(T); /* groups at any byte offset, a partial last group */
+    constexpr int NW = (F::NB + 3) / 4, LPR = 1 << LL, RS = 32 >> LL; /* words a group, lanes a row, row sets */
+    constexpr int RSB = mv1_rsb<T, LL, GEN>(), SB = RS * RSB;             /* row set's bytes, stage bytes */
+    constexpr int NP = GEN ? (RSB / 16 + LPR - 1) / LPR : (F::NB + 15) / 16; /* 16-byte pieces a lane copies a stage */
     extern __shared__ __align__(16) uint8_t smem[];
     mlxn_pdl_trigger(); /* the next grid may launch: it waits for this one before it reads or writes */
+    const int kp = GEN ? mv1_kpad(p.k) : p.k;
     const uint8_t *xq = smem;
-    const float2 *xd = reinterpret_cast<const float2 *>(smem + p.k);
-    const int xs = p.k + p.k / 4; /* bytes of one row of X */
+    const float2 *xd = reinterpret_cast<const float2 *>(smem + kp);
+    const int xs = kp + kp / 4; /* bytes of one row of X */
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, sub = lane & (LPR - 1), rsi = lane >> LL;
-    const int G = p.k >> 8, rowb = G * F::NB, passes = mv1_passes(p.k, LL);
-    uint8_t *ring = smem + MR * xs + warp * (MV1_ST * SB) + rsi * (LPR * F::NB);
+    const int G = kp >> 8, passes = mv1_passes(G, LL);
+    /* bytes of a row: whole groups, and on general rows the 32-element blocks of a last one */
+    const int rowb = ANY ? (p.k >> 8) * F::NB + ((p.k & 255) >> 5) * (F::NB / 8) : G * F::NB;
+    const int rbase = MR * xs + warp * (MV1_ST * SB) + rsi * RSB; /* this row set's part of stage 0 */
+    uint8_t *ring = smem + rbase;
     const long long ntiles = (p.n + RS - 1) / RS, step = (long long)gridDim.x * MV1_WARPS;
     /* the copy cursor runs MV1_ST - 1 jobs (tile, pass) ahead of the compute cursor */
     long long itile = blockIdx.x + (long long)gridDim.x * warp;
     int ipass = 0, istage = 0;
     auto issue = [&]() {
         if (itile < ntiles) {
-            const long long n = itile * RS + rsi;
-            const int o = ipass * (LPR * F::NB) + 16 * sub;
-            const uint8_t *src = p.w + (n < p.n ? n : p.n - 1) * p.w_row + o;
-            uint8_t *dst = ring + istage * SB + 16 * sub;
+            const long long n = itile * RS + rsi, nn = n < p.n ? n : p.n - 1;
+            uint8_t *dst = ring + istage * SB;
+            if constexpr (GEN) {
+                const uint8_t *row = p.w + nn * p.w_row, *st = row + ipass * (LPR * F::NB);
+                const uint8_t *src = reinterpret_cast<const uint8_t *>((uintptr_t)st & ~(uintptr_t)15);
+                const int a = (int)(st - src), end = (int)(row + rowb - src), lim = min(a + LPR * F::NB, end);
+                const bool last = nn == p.n - 1;
+                int tail = end; /* the last row's piece across its end: the buffer may end with the row */
 #pragma unroll
-            for (int c = 0; c < NP; c++)
-                if (o + 16 * LPR * c < rowb && (F::NB % 16 == 0 || 16 * sub + 16 * LPR * c < LPR * F::NB))
-                    qmm_cp_async<16>(dst + 16 * LPR * c, src + 16 * LPR * c);
+                for (int c = 0; c < NP; c++) {
+                    const int o = 16 * (sub + LPR * c);
+                    if (o < lim) {
+                        if (!last || o + 16 <= end) qmm_cp_async<16>(dst + o, src + o);
+                        else tail = o;
+                    }
+                }
+#pragma unroll 1
+                for (; tail < end; tail++) dst[tail] = src[tail];
+            } else {
+                const int o = ipass * (LPR * F::NB) + 16 * sub;
+                const uint8_t *src = p.w + nn * p.w_row + o;
+                dst += 16 * sub;
+#pragma unroll
+                for (int c = 0; c < NP; c++)
+                    if (o + 16 * LPR * c < rowb && (F::NB % 16 == 0 || 16 * sub + 16 * LPR * c < LPR * F::NB))
+                        qmm_cp_async<16>(dst + 16 * LPR * c, src + 16 * LPR * c);
+            }
             if (++ipass == passes) ipass = 0, itile += step;
         }
         qmm_cp_commit();
@@ -473,7 +532,7 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, MR > 2 ? 1 : 2) mv1_ker
     long long tile = itile;
 #pragma unroll
     for (int j = 0; j < MV1_ST - 1; j++) issue();
-    mv1_copy_x<MR>(p, tx, xw, smem);
+    mv1_copy_x<MR>(p, kp, tx, xw, smem);
     float acc[MR];
 #pragma unroll
     for (int r = 0; r < MR; r++) acc[r] = 0.0f;
@@ -486,9 +545,27 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, MR > 2 ? 1 : 2) mv1_ker
         if (g < G) {
             uint32_t u[NW];
             const uint8_t *src = ring + stage * SB + sub * F::NB;
-            if constexpr (F::NB % 16 == 0) {
+            /* its offset in shared memory for the word reads at 2-byte offsets (an offset, not
+             * an address: they stay shared-memory loads) */
+            int off = rbase + stage * SB + sub * F::NB;
+            if constexpr (GEN) { /* the pass's start mod 16 */
+                const long long n = tile * RS + rsi, nn = n < p.n ? n : p.n - 1;
+                const int a = (int)(((unsigned)nn * (unsigned)p.w_row + (unsigned)(pass * (LPR * F::NB))) & 15u);
+                src += a, off += a;
+            }
+            if constexpr (ANY) { /* words from the boundary below, shifted by 0-24 bits */
+                const uint32_t *w = reinterpret_cast<const uint32_t *>(smem + (off & ~3));
+                const unsigned sh = 8 * ((unsigned)off & 3u);
+                uint32_t prev = w[0];
 #pragma unroll
-                for (int c = 0; c < NP; c++) {
+                for (int i = 0; i < NW; i++) {
+                    const uint32_t next = w[i + 1];
+                    u[i] = __funnelshift_r(prev, next, sh);
+                    prev = next;
+                }
+            } else if constexpr (F::NB % 16 == 0) {
+#pragma unroll
+                for (int c = 0; c < NW / 4; c++) {
                     const uint4 v = *reinterpret_cast<const uint4 *>(src + 16 * c);
                     u[4 * c] = v.x, u[4 * c + 1] = v.y, u[4 * c + 2] = v.z, u[4 * c + 3] = v.w;
                 }
@@ -503,8 +580,8 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, MR > 2 ? 1 : 2) mv1_ker
                 for (int c = 0; c < NW; c++) u[c] = reinterpret_cast<const uint32_t *>(src)[c];
             } else { /* 2-byte aligned: words from the boundary below, shifted by 0 or 16 bits */
                 static_assert(F::NB % 4 == 2, "the last word holds two bytes of the group");
-                const uint32_t *w = reinterpret_cast<const uint32_t *>((uintptr_t)src & ~(uintptr_t)3);
-                const unsigned sh = 8 * ((unsigned)(uintptr_t)src & 3u);
+                const uint32_t *w = reinterpret_cast<const uint32_t *>(smem + (off & ~3));
+                const unsigned sh = 8 * ((unsigned)off & 3u);
                 uint32_t prev = w[0];
 #pragma unroll
                 for (int i = 0; i < NW - 1; i++) {
@@ -516,7 +593,8 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, MR > 2 ? 1 : 2) mv1_ker
                  * the next stage, whose copies may be in flight (racecheck) */
                 u[NW - 1] = prev >> sh;
             }
-            mv1_group<T, MR>(u, xq, xd, xs, g, acc);
+            if constexpr (ANY) mv1_group<T, MR>(u, xq, xd, xs, g, acc, min(8, (p.k >> 5) - 8 * g)); /* blocks in the row */
+            else mv1_group<T, MR>(u, xq, xd, xs, g, acc);
         }
         __syncwarp(); /* the stage is read before a later issue overwrites it */
         stage = stage + 1 == MV1_ST ? 0 : stage + 1;
@@ -536,23 +614,25 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, MR > 2 ? 1 : 2) mv1_ker
     qmm_cp_wait<0>();
 }
 
-/* X rounded into s's workspace by the pre-pass (K + K / 4 bytes a row), into *xw. */
+/* X rounded into s's workspace by the pre-pass (kp + kp / 4 bytes a row), into *xw. */
 static mlxn_status mv1_prepass(cuda_stream *s, const qmm_launch &l, const uint8_t **xw) {
     const qmm_kp &p = *l.p;
+    const int kp = mv1_kpad(p.k);
     void *ws;
-    if (mlxn_status e = mlxn_cuda_workspace(s, (size_t)p.m * (p.k + p.k / 4), &ws); e != MLXN_OK) return e;
+    if (mlxn_status e = mlxn_cuda_workspace(s, (size_t)p.m * (kp + kp / 4), &ws); e != MLXN_OK) return e;
     *xw = static_cast<const uint8_t *>(ws);
     return mlxn_dispatch_float(l.tx, [&](auto tx) {
-        return mlxn_cuda_launch(l.s, mv1_quant_x_kernel<decltype(tx)>, dim3((unsigned)(p.k / 256 + MV1_WARPS - 1) / MV1_WARPS, (unsigned)p.m),
+        return mlxn_cuda_launch(l.s, mv1_quant_x_kernel<decltype(tx)>, dim3((unsigned)(kp / 256 + MV1_WARPS - 1) / MV1_WARPS, (unsigned)p.m),
                                 dim3(32 * MV1_WARPS), 0, 1, mlxn_cuda_sm90(l.dev), p, static_cast<uint8_t *>(ws));
     });
 }
 
-template <mlxn_type T, int LL, int MR> static mlxn_status mv1_go(cuda_stream *s, const qmm_launch &l) {
+template <mlxn_type T, int LL, int MR, bool GEN> static mlxn_status mv1_go(cuda_stream *s, const qmm_launch &l) {
     const qmm_kp &p = *l.p;
+    const int kp = mv1_kpad(p.k);
     const long long tiles = (p.n + (32 >> LL) - 1) / (32 >> LL);
-    const int smem = MR * (p.k + p.k / 4) + MV1_WARPS * MV1_ST * 32 * mv1<T>::NB;
-    auto k = mv1_kernel<T, LL, MR>;
+    const int smem = MR * (kp + kp / 4) + MV1_WARPS * MV1_ST * (32 >> LL) * mv1_rsb<T, LL, GEN>();
+    auto k = mv1_kernel<T, LL, MR, GEN>;
     if (mlxn_status st = mlxn_cuda_set_smem(k, (size_t)smem, l.dev, "qmatmul"); st != MLXN_OK) return st; /* X's rows at long K */
     int bps = 0;
     MLXN_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&bps, k, 32 * MV1_WARPS, smem));
@@ -560,7 +640,7 @@ template <mlxn_type T, int LL, int MR> static mlxn_status mv1_go(cuda_stream *s,
     /* One block an SM where at full occupancy a warp would get fewer than two jobs (tile
      * passes). H100, same run, µs: 4096² Q4_0 5.39 -> 5.10, Q6_K 8.29 -> 7.11, IQ4_NL 7.33 ->
      * 6.48; where warps get more jobs one block an SM loses (14336×4096 1-3%, 4096×14336 16-63%). */
-    const long long jobs = tiles * mv1_passes(p.k, LL);
+    const long long jobs = tiles * mv1_passes(kp >> 8, LL);
     const int fit = bps; /* blocks an SM that registers and shared memory allow */
     if (bps > 1 && jobs < 2LL * bps * l.dev->prop.multiProcessorCount * MV1_WARPS) bps = 1;
     /* Four rows of X on two blocks an SM (14336×4096, H100, same run): Q4_K took 1.12× the int8
@@ -575,26 +655,26 @@ template <mlxn_type T, int LL, int MR> static mlxn_status mv1_go(cuda_stream *s,
      * Q4_0 4.8 / 4.6, IQ4_NL 6.0 / 4.45; at M = 4 on 4096²: Q4_K 9.5 / 11.2, IQ4_NL 9.7 / 11.3,
      * but where one block fits, Q5_K 10.1 / 8.8, Q8_0 11.0 / 10.1 (and 14336×4096 26.1 / 24.4). */
     const uint8_t *xw = nullptr;
-    if (p.k > MV1_OWN_K || (MR > 1 && (bps > 1 || need < cap || (MR > 2 && fit == 1))))
+    if (kp > MV1_OWN_K || (MR > 1 && (bps > 1 || need < cap || (MR > 2 && fit == 1))))
         if (mlxn_status st = mv1_prepass(s, l, &xw); st != MLXN_OK) return st;
     return mlxn_cuda_launch(l.s, k, dim3((unsigned)(need < cap ? need : cap)), dim3(32 * MV1_WARPS), (size_t)smem, 1,
                             mlxn_cuda_sm90(l.dev), p, l.tx, xw);
 }
 
 /* LPR = 2^lpr_log lanes a row. Rows of 16-byte multiples (qmm_mv1_launch) make a pass's run
- * (LPR groups) one too: other LPR are not instantiated. */
-template <mlxn_type T, int LL, int MR> static mlxn_status mv1_go_ll(cuda_stream *s, const qmm_launch &l) {
-    if constexpr ((mv1<T>::NB << LL) % 16 == 0) return mv1_go<T, LL, MR>(s, l);
+ * (LPR groups) one too: other LPR are not instantiated but on general rows. */
+template <mlxn_type T, int LL, int MR, bool GEN> static mlxn_status mv1_go_ll(cuda_stream *s, const qmm_launch &l) {
+    if constexpr (GEN || (mv1<T>::NB << LL) % 16 == 0) return mv1_go<T, LL, MR, GEN>(s, l);
     return MLXN_ERR_UNSUPPORTED;
 }
-template <mlxn_type T, int MR> static mlxn_status mv1_lpr(cuda_stream *s, const qmm_launch &l, int lpr_log) {
+template <mlxn_type T, int MR, bool GEN> static mlxn_status mv1_lpr(cuda_stream *s, const qmm_launch &l, int lpr_log) {
     switch (lpr_log) {
-    case 0: return mv1_go_ll<T, 0, MR>(s, l);
-    case 1: return mv1_go_ll<T, 1, MR>(s, l);
-    case 2: return mv1_go_ll<T, 2, MR>(s, l);
-    case 3: return mv1_go_ll<T, 3, MR>(s, l);
-    case 4: return mv1_go_ll<T, 4, MR>(s, l);
-    default: return mv1_go_ll<T, 5, MR>(s, l);
+    case 0: return mv1_go_ll<T, 0, MR, GEN>(s, l);
+    case 1: return mv1_go_ll<T, 1, MR, GEN>(s, l);
+    case 2: return mv1_go_ll<T, 2, MR, GEN>(s, l);
+    case 3: return mv1_go_ll<T, 3, MR, GEN>(s, l);
+    case 4: return mv1_go_ll<T, 4, MR, GEN>(s, l);
+    default: return mv1_go_ll<T, 5, MR, GEN>(s, l);
     }
 }
 /* The largest M a format takes here. Q6_K: 2 (128 registers at MR 2, no spills; against the
@@ -610,18 +690,33 @@ template <mlxn_type T, int MR> static mlxn_status mv1_lpr(cuda_stream *s, const 
 static constexpr int mv1_max_m(mlxn_type t) {
     return t == MLXN_TYPE_Q4_0 || t == MLXN_TYPE_Q4_1 || t == MLXN_TYPE_Q6_K ? 2 : 4;
 }
-template <mlxn_type T> static mlxn_status mv1_fmt(cuda_stream *s, const qmm_launch &l, int lpr_log) {
+template <mlxn_type T, bool GEN> static mlxn_status mv1_mr(cuda_stream *s, const qmm_launch &l, int lpr_log) {
     if constexpr (mv1_max_m(T) >= 4)
-        if (l.p->m > 2) return mv1_lpr<T, 4>(s, l, lpr_log);
+        if (l.p->m > 2) return mv1_lpr<T, 4, GEN>(s, l, lpr_log);
     if constexpr (mv1_max_m(T) >= 2)
-        if (l.p->m == 2) return mv1_lpr<T, 2>(s, l, lpr_log);
-    return mv1_lpr<T, 1>(s, l, lpr_log);
+        if (l.p->m == 2) return mv1_lpr<T, 2, GEN>(s, l, lpr_log);
+    return mv1_lpr<T, 1, GEN>(s, l, lpr_log);
+}
+/* General rows (mv1_kernel): K not a multiple of 256 in the 32-element block formats, and K-quant
+ * rows aligned as their read paths need. Q4_K's and Q5_K's rows are 16-byte multiples. */
+template <mlxn_type T> static mlxn_status mv1_fmt(cuda_stream *s, const qmm_launch &l, int lpr_log) {
+    const qmm_kp &p = *l.p;
+    if (p.k % 256 == 0 && p.w_row % 16 == 0) return mv1_mr<T, false>(s, l, lpr_log);
+    /* Rows of fewer than four groups (K < 1024) in the formats the dp4a mat-vec takes, against
+     * it (H100, same run, time ratio over 192-49152 × 576 and 1024-262144 × 640): M = 1 0.80-0.95,
+     * but Q4_1 and Q8_0 at N >= 49152 1.07-1.16 (Q4_0 0.88); M = 2 1.05-1.27 (49152 × 576 Q4_0 /
+     * Q4_1 0.86 / 0.96); M = 4 (Q8_0) 0.76-0.96. From K 2880 on the ratio is 0.57-0.89. */
+    if constexpr (T == MLXN_TYPE_Q4_0 || T == MLXN_TYPE_Q4_1 || T == MLXN_TYPE_Q8_0 || T == MLXN_TYPE_IQ4_NL)
+        if (p.k < 1024 && (p.m == 2 || (p.m == 1 && p.n >= 32768 && T != MLXN_TYPE_Q4_0))) return MLXN_ERR_UNSUPPORTED;
+    if constexpr (mv1_b32fmt(T)) return mv1_mr<T, true>(s, l, lpr_log);
+    if constexpr (T != MLXN_TYPE_Q4_K && T != MLXN_TYPE_Q5_K)
+        if (p.k % 256 == 0 && p.w_row % mv1_row_align<T>() == 0) return mv1_mr<T, true>(s, l, lpr_log);
+    return MLXN_ERR_UNSUPPORTED;
 }
 
 mlxn_status qmm_mv1_launch(cuda_stream *s, const qmm_launch &l) {
     const qmm_kp &p = *l.p;
-    if (p.m > mv1_max_m(l.tw) || l.batch != 1 || p.batch != 1 || p.k % 256 || p.k <= 0 || p.k > 32768 ||
-        ((uintptr_t)p.w | (uintptr_t)p.w_row) % 16)
+    if (p.m > mv1_max_m(l.tw) || l.batch != 1 || p.batch != 1 || p.k <= 0 || mv1_kpad(p.k) > 32768 || (uintptr_t)p.w % 16)
         return MLXN_ERR_UNSUPPORTED;
     mlxn_status (*run)(cuda_stream *, const qmm_launch &, int);
     switch (l.tw) {
@@ -645,6 +740,6 @@ mlxn_status qmm_mv1_launch(cuda_stream *s, const qmm_launch &l) {
     if ((uintptr_t)p.x % 16 || (p.m > 1 && (p.x_row * xes) % 16) || (p.x_hs && (p.x_hd % 8 || (p.x_hs * xes) % 16)))
         return MLXN_ERR_UNSUPPORTED;
     int lpr_log = 0;
-    while (lpr_log < 5 && (1 << lpr_log) < p.k / 256) lpr_log++;
+    while (lpr_log < 5 && (1 << lpr_log) < mv1_kpad(p.k) / 256) lpr_log++;
     return run(s, l, lpr_log);
 }
