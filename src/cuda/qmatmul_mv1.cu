@@ -3,8 +3,8 @@
  * A group is 256 elements of K of one W row (eight blocks of 32, or one K-quant super-block):
  * NB bytes (a multiple of 16, or of 8, 4 or 2: IQ4_XS and MXFP4 136, Q2_K 84, Q3_K 110, Q6_K
  * 210). A lane owns one group at a time; the LPR lanes of a row set take
- * the row's groups g, g + LPR, ... (LPR: the power of two that covers a row's groups, at most
- * 32), and a warp holds 32 / LPR row sets. W streams through a per-warp ring in shared memory
+ * the row's groups g, g + LPR, ... (LPR: a power of two up to 32, mv1_pick_ll), and a warp
+ * holds 32 / LPR row sets. W streams through a per-warp ring in shared memory
  * by cp.async (mv1_kernel says how); X's rows are rounded to int8 per 32 elements (q =
  * nearest(x · 127 / amax), d = amax / 127, s = d · Σq, as the other int8 paths) in the layout
  * the lanes read: by each block into its shared memory, or by a pre-pass into the workspace,
@@ -690,7 +690,33 @@ template <mlxn_type T, int MR, bool GEN> static mlxn_status mv1_lpr(cuda_stream 
 static constexpr int mv1_max_m(mlxn_type t) {
     return t == MLXN_TYPE_Q4_0 || t == MLXN_TYPE_Q4_1 || t == MLXN_TYPE_Q6_K ? 2 : 4;
 }
-template <mlxn_type T, bool GEN> static mlxn_status mv1_mr(cuda_stream *s, const qmm_launch &l, int lpr_log) {
+/* LPR = 2^ll lanes a row, among the instantiated: the most lanes busy with a group (G groups
+ * in passes of LPR), times the share of the GPU's warps the grid's tiles can hold where they are
+ * fewer. Ties go to the ll nearest the smallest LPR that covers a row (one pass, ll0); at least
+ * 4 lanes a row where ll0 has them. H100, same run, time against ll0's at M = 1, 2, 4: Q3_K
+ * 13824×5120 / 152064×5120 (8 / 4 lanes) 0.71-0.92 / 0.56-0.84, Q6_K 152064×5120 (M <= 2)
+ * 0.90-0.96, 4096×12288 (16 lanes; Q4_0, Q4_K, Q6_K, Q8_0) 0.84-1.01, 8192×28672 (16)
+ * 0.91-1.01, 4096×14336 at M = 4 (8 lanes on one block an SM; IQ4_NL, Q4_K, Q5_K) 0.84-0.90;
+ * a lane a row (262144×640; Q4_0, Q5_0, Q8_0 at M = 4) 1.20-1.24. */
+template <mlxn_type T, bool GEN> static int mv1_pick_ll(const qmm_launch &l, int mr) {
+    const qmm_kp &p = *l.p;
+    const int G = mv1_kpad(p.k) >> 8;
+    int ll0 = 0;
+    while (ll0 < 5 && (1 << ll0) < G) ll0++;
+    const double warps = (double)l.dev->prop.multiProcessorCount * MV1_WARPS * (mr > 2 ? 1 : 2);
+    int best = ll0;
+    double bs = -1.0;
+    for (int ll = ll0 < 2 ? ll0 : 2; ll <= 5; ll++) {
+        if (!GEN && (mv1<T>::NB << ll) % 16) continue;
+        const double busy = (double)G / (double)(mv1_passes(G, ll) << ll), tiles = (double)((p.n + (32 >> ll) - 1) >> (5 - ll));
+        const double sc = busy * (tiles < warps ? tiles / warps : 1.0);
+        const int d = ll > ll0 ? ll - ll0 : ll0 - ll, db = best > ll0 ? best - ll0 : ll0 - best;
+        if (sc > bs * 1.0001 || (sc >= bs * 0.9999 && d < db)) bs = sc, best = ll;
+    }
+    return best;
+}
+template <mlxn_type T, bool GEN> static mlxn_status mv1_mr(cuda_stream *s, const qmm_launch &l) {
+    const int lpr_log = mv1_pick_ll<T, GEN>(l, l.p->m > 2 ? 4 : l.p->m);
     if constexpr (mv1_max_m(T) >= 4)
         if (l.p->m > 2) return mv1_lpr<T, 4, GEN>(s, l, lpr_log);
     if constexpr (mv1_max_m(T) >= 2)
@@ -699,18 +725,18 @@ template <mlxn_type T, bool GEN> static mlxn_status mv1_mr(cuda_stream *s, const
 }
 /* General rows (mv1_kernel): K not a multiple of 256 in the 32-element block formats, and K-quant
  * rows aligned as their read paths need. Q4_K's and Q5_K's rows are 16-byte multiples. */
-template <mlxn_type T> static mlxn_status mv1_fmt(cuda_stream *s, const qmm_launch &l, int lpr_log) {
+template <mlxn_type T> static mlxn_status mv1_fmt(cuda_stream *s, const qmm_launch &l) {
     const qmm_kp &p = *l.p;
-    if (p.k % 256 == 0 && p.w_row % 16 == 0) return mv1_mr<T, false>(s, l, lpr_log);
+    if (p.k % 256 == 0 && p.w_row % 16 == 0) return mv1_mr<T, false>(s, l);
     /* Rows of fewer than four groups (K < 1024) in the formats the dp4a mat-vec takes, against
      * it (H100, same run, time ratio over 192-49152 × 576 and 1024-262144 × 640): M = 1 0.80-0.95,
      * but Q4_1 and Q8_0 at N >= 49152 1.07-1.16 (Q4_0 0.88); M = 2 1.05-1.27 (49152 × 576 Q4_0 /
      * Q4_1 0.86 / 0.96); M = 4 (Q8_0) 0.76-0.96. From K 2880 on the ratio is 0.57-0.89. */
     if constexpr (T == MLXN_TYPE_Q4_0 || T == MLXN_TYPE_Q4_1 || T == MLXN_TYPE_Q8_0 || T == MLXN_TYPE_IQ4_NL)
         if (p.k < 1024 && (p.m == 2 || (p.m == 1 && p.n >= 32768 && T != MLXN_TYPE_Q4_0))) return MLXN_ERR_UNSUPPORTED;
-    if constexpr (mv1_b32fmt(T)) return mv1_mr<T, true>(s, l, lpr_log);
+    if constexpr (mv1_b32fmt(T)) return mv1_mr<T, true>(s, l);
     if constexpr (T != MLXN_TYPE_Q4_K && T != MLXN_TYPE_Q5_K)
-        if (p.k % 256 == 0 && p.w_row % mv1_row_align<T>() == 0) return mv1_mr<T, true>(s, l, lpr_log);
+        if (p.k % 256 == 0 && p.w_row % mv1_row_align<T>() == 0) return mv1_mr<T, true>(s, l);
     return MLXN_ERR_UNSUPPORTED;
 }
 
@@ -718,7 +744,7 @@ mlxn_status qmm_mv1_launch(cuda_stream *s, const qmm_launch &l) {
     const qmm_kp &p = *l.p;
     if (p.m > mv1_max_m(l.tw) || l.batch != 1 || p.batch != 1 || p.k <= 0 || mv1_kpad(p.k) > 32768 || (uintptr_t)p.w % 16)
         return MLXN_ERR_UNSUPPORTED;
-    mlxn_status (*run)(cuda_stream *, const qmm_launch &, int);
+    mlxn_status (*run)(cuda_stream *, const qmm_launch &);
     switch (l.tw) {
     case MLXN_TYPE_Q4_0: run = mv1_fmt<MLXN_TYPE_Q4_0>; break;
     case MLXN_TYPE_Q4_1: run = mv1_fmt<MLXN_TYPE_Q4_1>; break;
@@ -739,7 +765,5 @@ mlxn_status qmm_mv1_launch(cuda_stream *s, const qmm_launch &l) {
     const long long xes = l.tx == MLXN_TYPE_F32 ? 4 : 2;
     if ((uintptr_t)p.x % 16 || (p.m > 1 && (p.x_row * xes) % 16) || (p.x_hs && (p.x_hd % 8 || (p.x_hs * xes) % 16)))
         return MLXN_ERR_UNSUPPORTED;
-    int lpr_log = 0;
-    while (lpr_log < 5 && (1 << lpr_log) < mv1_kpad(p.k) / 256) lpr_log++;
-    return run(s, l, lpr_log);
+    return run(s, l);
 }
