@@ -261,7 +261,7 @@ static void variants(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     }
 }
 
-/* Q4_0 and Q6_K (M > 2) up to M = 16 with f16 or bf16 X where the tensor-core
+/* Q4_0 (M > 2) and Q6_K (M > 4) up to M = 16 with f16 or bf16 X where the tensor-core
  * mat-vec's row tiles fill the H100 without a split (132 tiles of 16 rows: N >= 2112; Q6_K
  * takes 32-row tiles from N >= 4224) and W's rows are 16-byte multiples: one and two 8-row MMA
  * tiles, the last row tile and the last stage of K partial, X strided, in heads of 128, 512
@@ -276,7 +276,7 @@ static void half_x_cases(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, 1, 3, 2200, 2816, 0, ROWS, false},
         {MLXN_TYPE_Q4_0, MLXN_TYPE_F16, 1, 16, 2200, 2816, 0, ROWS, false},
         {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, 1, 9, 2200, 1024, 0, ROWS, false},
-        {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, 1, 3, 4300, 2048, 0, ROWS, false},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, 1, 7, 4300, 2048, 0, ROWS, false},
         {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, 1, 11, 4300, 6144, 0, ROWS, false},
         {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, 1, 6, 2200, 1024, 0, STRIDED, false},
         {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, 1, 8, 2200, 4096, 32, HEADS, false},

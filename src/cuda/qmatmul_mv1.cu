@@ -677,18 +677,20 @@ template <mlxn_type T, int MR, bool GEN> static mlxn_status mv1_lpr(cuda_stream 
     default: return mv1_go_ll<T, 5, MR, GEN>(s, l);
     }
 }
-/* The largest M a format takes here. Q6_K: 2 (128 registers at MR 2, no spills; against the
- * int8 and half-X tensor-core kernels at M = 2, H100, same run: 4096² 11.3 -> 8.8 µs, 4096×14336
- * 25.9 -> 22.2, 1024×4096 7.7 -> 5.0, 768×2048 6.7 -> 4.4, 14336×4096 20.5 -> 20.7). M = 3
- * and 4 (MR 4) against the int8 tensor-core kernel, H100, same run, time ratio over 4096²,
- * 14336×4096, 4096×14336, 1024×4096 and 768×2048: IQ4_NL 0.81-0.93, Q8_0 0.75-0.91 (14336×4096
- * 1.03-1.07), Q5_K 0.64-0.96 (14336×4096 1.03-1.07), Q4_K 0.86-1.0 (on two blocks an SM: see
+/* The largest M a format takes here. Q6_K against the int8 and half-X tensor-core kernels,
+ * H100, same run: at M = 2 (MR 2, 128 registers) 4096² 11.3 -> 8.8 µs, 4096×14336 25.9 -> 22.2,
+ * 1024×4096 7.7 -> 5.0, 768×2048 6.7 -> 4.4, 14336×4096 20.5 -> 20.7; at M = 3-4 (MR 4,
+ * 152-161 registers, no spills) 4096² 0.85, 4096×14336 0.91-0.92, 1024×4096 0.71-0.72, 768×2048
+ * 0.65-0.69, general rows 0.39-0.74 (5120², 13824×5120, 5120×13824, 2048×768), 128256×4096 1.0,
+ * 14336×4096 1.03. The other formats at M = 3 and 4 (MR 4) against the int8 tensor-core kernel,
+ * H100, same run, time ratio over 4096², 14336×4096, 4096×14336, 1024×4096 and 768×2048:
+ * IQ4_NL 0.81-0.93, Q8_0 0.75-0.91 (14336×4096 1.03-1.07), Q5_K 0.64-0.96 (14336×4096 1.03-1.07), Q4_K 0.86-1.0 (on two blocks an SM: see
  * mv1_go); Q4_0 0.93-1.12 and Q4_1 0.96-1.26 stay there from M = 3. Q5_0, Q5_1, Q2_K, Q3_K,
  * IQ4_XS and MXFP4 against the bf16 tensor-core mat-vec (qmatmul_mv.cu), same shapes, M = 1 / 2 /
  * 3-4: 0.29-0.65 / 0.32-0.93 / 0.29-0.96 (1.0 where MR 4 declines), but on 768×2048 (24
  * blocks, a pre-pass at M > 1) IQ4_XS at M 2-4, Q5_0 at M 3-4 and Q5_1 at M 4 take 1.03-1.25×. */
 static constexpr int mv1_max_m(mlxn_type t) {
-    return t == MLXN_TYPE_Q4_0 || t == MLXN_TYPE_Q4_1 || t == MLXN_TYPE_Q6_K ? 2 : 4;
+    return t == MLXN_TYPE_Q4_0 || t == MLXN_TYPE_Q4_1 ? 2 : 4;
 }
 /* LPR = 2^ll lanes a row, among the instantiated: the most lanes busy with a group (G groups
  * in passes of LPR), times the share of the GPU's warps the grid's tiles can hold where they are
