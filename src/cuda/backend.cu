@@ -134,6 +134,18 @@ static mlxn_status cuda_stream_create(void *dev, void **out) {
         free(s);
         return mlxn_cuda_status(e, "cudaStreamCreate", __FILE__, __LINE__);
     }
+    /* zeroed on the new stream itself: a synchronous memset (legacy stream) would fail while
+     * another stream of the device records a graph */
+    const size_t fb = sizeof(unsigned) * (size_t)d->prop.multiProcessorCount;
+    e = cudaMalloc(&s->flags, fb);
+    if (e == cudaSuccess) e = cudaMemsetAsync(s->flags, 0, fb, s->s);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s->s);
+    if (e != cudaSuccess) {
+        cudaFree(s->flags);
+        cudaStreamDestroy(s->s);
+        free(s);
+        return mlxn_cuda_status(e, "stream flags (cudaMalloc, cudaMemsetAsync)", __FILE__, __LINE__);
+    }
     *out = s;
     return MLXN_OK;
 }
@@ -153,6 +165,7 @@ static void cuda_stream_destroy(void *stream) {
     for (int i = 0; i < s->n_retired; i++) cudaFree(s->retired[i]);
     free(s->retired);
     cudaFree(s->ws);
+    cudaFree(s->flags);
     free(s);
 }
 

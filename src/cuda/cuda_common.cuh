@@ -26,6 +26,10 @@ struct cuda_stream {
     size_t ws_bytes;
     void **retired;
     int n_retired;
+    /* One u32 an SM, zeroed when the stream is created, for ops whose blocks signal each other
+     * within a launch (the mat-mat's stream-K): each launch leaves them zero. Kept for the
+     * stream's life, so recorded graphs may point at them. */
+    unsigned *flags;
 };
 
 /* At least `bytes` of the stream's scratch (allowed while the stream records a graph). */

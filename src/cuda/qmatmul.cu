@@ -182,12 +182,15 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
     const int kc = qmm_mm_chunk(l.tw); /* splits hold whole chunks and stages of W */
     p.k_split = ((p.k + splits - 1) / splits + kc - 1) / kc * kc;
     splits = (p.k + p.k_split - 1) / p.k_split;
-    const size_t pbytes = splits > 1 ? (size_t)splits * p.batch * p.m * p.n * 4 : 0;
+    l.p = &p;
+    /* unsplit grids that leave SMs idle in their last round may run stream-K (qmatmul_mm.cu) */
+    const size_t skbytes = splits == 1 ? qmm_mm_sk_bytes(l) : 0;
+    const size_t pbytes = splits > 1 ? (size_t)splits * p.batch * p.m * p.n * 4 : skbytes;
     void *part = NULL;
     mlxn_status st0 = qmm_x_dense(s, l, p, !dense_bf16, pbytes, &part);
     if (st0) return st0;
     if (splits > 1) p.part = static_cast<float *>(part);
-    l.p = &p;
+    if (skbytes) l.sk_part = static_cast<float *>(part), l.sk_flags = s->flags;
     mlxn_status st = qmm_mm_launch(l, splits);
     if (st == MLXN_ERR_UNSUPPORTED) { /* W rows not a multiple of 4 bytes */
         p.part = NULL;
@@ -214,8 +217,9 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
  * - M > 16: tiled mat-mat on the tensor cores: on sm_90a the wgmma kernel for every format
  *   but F32 (rows 16-byte multiples, K a multiple of 64), the mma.sync kernel
  *   otherwise; the prepared bf16 weight when given (see below); split over K when the tiles
- *   fill less than one wave (half a wave on wgmma); K not a multiple of 32 (float weights
- *   only) goes to the generic kernel. */
+ *   fill less than one wave (half a wave on wgmma); on wgmma, stream-K where the last round
+ *   of tiles leaves SMs idle (qmatmul_mm.cu); K not a multiple of 32 (float weights only)
+ *   goes to the generic kernel. */
 extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *a) {
     cuda_stream *s = static_cast<cuda_stream *>(stream);
     MLXN_CUDA_TRY(cudaSetDevice(s->dev->ordinal));

@@ -44,6 +44,31 @@ static __device__ __forceinline__ void qmm_store(const qmm_kp &p, int split, int
     else static_cast<__half *>(p.y)[i] = __float2half_rn(v);
 }
 
+/* qmm_store of outputs n .. n + 3 of row m (those below N): one 16-byte store (8 for bf16 and
+ * f16 y) where all four are in and aligned. */
+static __device__ __forceinline__ void qmm_store4(const qmm_kp &p, int split, int b, int m, int n, float4 v) {
+    const long long i = ((long long)b * p.m + m) * p.n + n;
+    void *base = p.part ? static_cast<void *>(p.part) : p.y;
+    if (n + 3 < p.n && p.n % 4 == 0 && (uintptr_t)base % 16 == 0) {
+        if (p.part) *reinterpret_cast<float4 *>(p.part + (long long)split * p.batch * p.m * p.n + i) = v;
+        else if (p.ty == MLXN_TYPE_F32) *reinterpret_cast<float4 *>(static_cast<float *>(p.y) + i) = v;
+        else if (p.ty == MLXN_TYPE_BF16) {
+            const __nv_bfloat162 a = __floats2bfloat162_rn(v.x, v.y), c = __floats2bfloat162_rn(v.z, v.w);
+            *reinterpret_cast<uint2 *>(static_cast<__nv_bfloat16 *>(p.y) + i) =
+                make_uint2(*reinterpret_cast<const uint32_t *>(&a), *reinterpret_cast<const uint32_t *>(&c));
+        } else {
+            const __half2 a = __floats2half2_rn(v.x, v.y), c = __floats2half2_rn(v.z, v.w);
+            *reinterpret_cast<uint2 *>(static_cast<__half *>(p.y) + i) =
+                make_uint2(*reinterpret_cast<const uint32_t *>(&a), *reinterpret_cast<const uint32_t *>(&c));
+        }
+        return;
+    }
+    const float e[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+        if (n + j < p.n) qmm_store(p, split, b, m, n + j, e[j]);
+}
+
 /* An f16 value from its 16 bits. */
 static __device__ __forceinline__ float h2f(uint32_t h) { return __half2float(__ushort_as_half((unsigned short)h)); }
 
@@ -196,6 +221,10 @@ struct qmm_launch {
     int batch;
     cudaStream_t s;
     const cuda_device *dev;
+    /* for the mat-mat's stream-K grid (NULL: it takes none): qmm_mm_sk_bytes of workspace and
+     * the stream's zeroed counts (cuda_stream::flags) */
+    float *sk_part;
+    unsigned *sk_flags;
 };
 
 /* Mat-vec on the tensor cores for block formats, M <= 16 (qmatmul_mv.cu). UNSUPPORTED
@@ -216,6 +245,8 @@ mlxn_status qmm_mvf_launch(const qmm_launch &l);
 /* Tiled mat-mat: W dequantized to bf16 tiles in shared memory, X dense bf16 rows, and
  * splits over K when part != NULL (qmatmul_mm.cu). */
 mlxn_status qmm_mm_launch(const qmm_launch &l, int splits);
+/* Workspace bytes qmm_mm_launch's stream-K grid needs for l unsplit (0 where it takes none). */
+size_t qmm_mm_sk_bytes(const qmm_launch &l);
 /* Elements of K per raw chunk of W on the tiled path: every split of K must be a multiple. */
 int qmm_mm_chunk(mlxn_type t);
 /* True where qmm_mm_launch takes the sm_90a wgmma kernel (qmatmul_mm_wgmma.cuh). */

@@ -241,10 +241,48 @@ bool qmm_mm_wgmma_ok(const qmm_launch &l) {
 #endif
 }
 
+/* Stream-K (qmw_kernel's SK instances, 128 × 256 tiles only) for the formats whose rows at
+ * M >= 512 on 14336×4096 (224 tiles on 132 SMs: 1.7 waves, the second 70% full) read under 0.75
+ * of cuBLASLt BF16 on H100 (Q8_0 0.72, Q4_K 0.75, Q5_K 0.70-0.73, Q6_K 0.63-0.71): one instance
+ * more each. H200, µs one tile a block -> stream-K, two rounds each: 14336×4096 at M 1024 Q4_K
+ * 223 -> 201, Q5_K 236 -> 214, Q6_K 238 -> 218, Q8_0 226 -> 210; at M 512 0.96-0.99 of the
+ * time (Q6_K 0.70 -> 0.71-0.75 of cuBLASLt); at M 2048 within the runs' spread. The other
+ * formats keep one tile a block there. */
+static constexpr bool qmw_sk_fmt(mlxn_type t) {
+    return t == MLXN_TYPE_Q8_0 || t == MLXN_TYPE_Q4_K || t == MLXN_TYPE_Q5_K || t == MLXN_TYPE_Q6_K;
+}
+
+/* The stream-K grid's tiles of one a block (d) and blocks sharing the last round's (g; 0: one
+ * tile a block). Taken where a grid of more tiles than SMs leaves at least a tenth of the SMs
+ * idle in its last round, and K has at least 8 units (2048 elements; a cut tile's fix-up, one
+ * 128 KB slot written and read back through L2, does not shrink with K). The last round's R
+ * tiles go to min(SMs, R·ku / 4) blocks: at least 4 units (1024 of K) a block. 14336×4096 at M
+ * = 512 on 132 SMs: 224 tiles, d 132, the last 92 tiles on 132 blocks of 11-12 units (a tile
+ * is 16), the last round 0.70 of a tile's time instead of 1. */
+struct qmw_sk_plan {
+    int d, g;
+};
+static qmw_sk_plan qmw_sk_grid(const qmm_launch &l, int splits) {
+    const qmm_kp &p = *l.p;
+    const long long sms = l.dev->prop.multiProcessorCount, ku = p.k / QMW_SKU;
+    if (splits != 1 || p.m <= 128 || p.k % QMW_SKU || ku < 8) return {0, 0};
+    const long long tiles = (long long)((p.n + 127) / 128) * ((p.m + 255) / 256) * l.batch, r = tiles % sms;
+    if (tiles <= sms || r == 0 || 10 * (sms - r) < sms) return {0, 0};
+    const long long g = r * ku / 4 < sms ? r * ku / 4 : sms;
+    if (g < 2 || tiles > INT32_MAX || r * ku * g > INT32_MAX) return {0, 0};
+    return {(int)(tiles - r), (int)g};
+}
+
+size_t qmm_mm_sk_bytes(const qmm_launch &l) {
+    if (!qmw_sk_fmt(l.tw) || !qmm_mm_wgmma_ok(l)) return 0;
+    return (size_t)qmw_sk_grid(l, 1).g * 256 * 128 * sizeof(float); /* a slot of f32 sums a block */
+}
+
 /* X: [batch·m][k] bf16 rows, boxes of 64 × BM, 128-byte swizzle. W (decoded formats): the
  * row's data bytes as u16 [batch][n][bytes / 2], boxes of WB bytes × BN rows; BF16: [batch][n][k]
- * like X. Elements past the data read as zeros (which decode to zero weights). */
-template <mlxn_type T, int BM, int BN> static mlxn_status qmw_go(const qmm_launch &l, int splits) {
+ * like X. Elements past the data read as zeros (which decode to zero weights). SK: the
+ * stream-K grid (qmw_sk_grid blocks; l.sk_part and l.sk_flags set). */
+template <mlxn_type T, int BM, int BN, bool SK = false> static mlxn_status qmw_go(const qmm_launch &l, int splits) {
     typedef qmw_cfg<T, BM, BN> C;
     typedef qmw_fmt<T> F;
     const qmm_kp &p = *l.p;
@@ -275,13 +313,15 @@ template <mlxn_type T, int BM, int BN> static mlxn_status qmw_go(const qmm_launc
         }
     }
     if (r != CUDA_SUCCESS) return mlxn_err(MLXN_ERR_DEVICE, "qmatmul: cuTensorMapEncodeTiled failed (%d)", (int)r);
-    auto kern = qmw_kernel<T, BM, BN>;
+    auto kern = qmw_kernel<T, BM, BN, SK>;
     static std::atomic<unsigned long long> raised;
     if (mlxn_status st = mlxn_cuda_raise_smem(kern, C::smem(), l.dev, "qmatmul", raised); st != MLXN_OK) return st;
     const long long tiles = (long long)((p.n + C::BN - 1) / C::BN) * ((p.m + BM - 1) / BM);
     dim3 grid((unsigned)tiles, 1, (unsigned)(l.batch * splits));
+    const qmw_sk_plan sk = SK ? qmw_sk_grid(l, splits) : qmw_sk_plan{0, 0};
+    if (SK) grid = dim3((unsigned)(sk.d + sk.g));
     if (tiles > INT32_MAX || grid.z > 65535) return MLXN_ERR_UNSUPPORTED;
-    kern<<<grid, 384, C::smem(), l.s>>>(p, splits, mx, mw);
+    kern<<<grid, 384, C::smem(), l.s>>>(p, splits, mx, mw, l.sk_part, l.sk_flags, sk.d);
     MLXN_CUDA_CHECK_LAUNCH();
     return MLXN_OK;
 }
@@ -291,7 +331,8 @@ template <mlxn_type T, int BM, int BN> static mlxn_status qmw_go(const qmm_launc
  * Q4_0 91.4 -> 42.8 (128) -> 31.4 (64), Q6_K 81.3 -> 51.4 -> 39.6; 14336×4096 Q4_0 46.5 -> 28.6
  * (64), Q6_K 54.6 -> 31.5; 4096² Q4_0 33.1 -> 20.3 -> 16.0; at M 128 4096×14336 Q4_0 71.9 ->
  * 40.5; 14336×4096 at M 128 and every shape at M 256 within 1%. Above M 128, 128 × 256 (the
- * wider wgmma, half the W decode per flop) where they fill the GPU at least once. Below
+ * wider wgmma, half the W decode per flop) where they fill the GPU at least once, on a stream-K
+ * grid where qmw_sk_grid takes it (the caller gave l.sk_part: qmm_mm_sk_bytes). Below
  * that, decoded W in 64 × 256 (K split between the consumer warpgroups: the decode per flop
  * of 128 × 256 on twice the tiles) unless that takes more waves than 128 × 128 (4096×4096
  * and 4096×14336 at M = 512: 128 tiles of either, 64 of 128 × 256). */
@@ -301,7 +342,11 @@ template <mlxn_type T> static mlxn_status qmw_pick(const qmm_launch &l, int spli
     if (p.m <= 64) return qmw_go<T, 64, 128>(l, splits);
     if (p.m <= 128) return qmw_go<T, 128, 128>(l, splits);
     const long long t256 = (long long)((p.n + 127) / 128) * ((p.m + 255) / 256) * bs;
-    if (t256 >= sms) return qmw_go<T, 256, 128>(l, splits);
+    if (t256 >= sms) {
+        if constexpr (qmw_sk_fmt(T))
+            if (l.sk_part && l.sk_flags && qmw_sk_grid(l, splits).g) return qmw_go<T, 256, 128, true>(l, splits);
+        return qmw_go<T, 256, 128>(l, splits);
+    }
     if constexpr (T != MLXN_TYPE_BF16) {
         /* with 3 stages in flight: with 2 (F16) it reads slower than 128 × 128 (H100, Q6_K
          * 4096×14336 M 512 on a 2-stage ring: 0.46 against 0.65 of cuBLASLt) */

@@ -8,7 +8,9 @@
  * warp's 16), one k64 chunk ahead of the tensor cores (two register sets, wait_group 1). A tile
  * of 64 W rows × 256 X rows (BN = 64, for grids of few tiles) has both consumers on the same 64
  * rows, each taking one of a stage's two k64 chunks, their sums added through shared memory at
- * the end: the decode per flop of the 128 × 256 tile on twice as many blocks. BF16 weights
+ * the end: the decode per flop of the 128 × 256 tile on twice as many blocks. A stream-K grid
+ * (one block an SM, each taking an equal share of the tiles' K, partial tiles summed through a
+ * workspace: qmw_sk_each) serves grids whose last wave of tiles would leave SMs idle. BF16 weights
  * (prepared copies included) skip the decode: W is staged swizzled like X and read by
  * descriptor (ss form).
  *
@@ -360,19 +362,86 @@ template <mlxn_type T, int BM_, int BN_ = 128> struct qmw_cfg {
 /* a compile-time int carried into a generic lambda */
 template <int V> using qmw_c = std::integral_constant<int, V>;
 
-/* grid: (N tiles · M tiles, batch · splits); tx: X as [batch·m][k] bf16; tw: W's raw bytes as
+/* ── stream-K: the last round of tiles shared out over the SMs ──
+ * A grid of T tiles on S SMs runs ⌊T / S⌋ rounds of one tile a block and a last round of
+ * R = T mod S tiles that leaves S - R SMs idle. The stream-K grid keeps the first D = T - R
+ * tiles one a block (blocks 0 .. D - 1, the tiles in the order of the one-tile grid) and
+ * shares the last R tiles' K among G more blocks (G <= S, the launcher's qmw_sk_plan): its
+ * last round takes R / G of a tile's time instead of a whole one. K is counted in units of
+ * QMW_SKU elements (whole stages, whole K-quant blocks); unit u of the shared part is unit
+ * u % ku of tile D + u / ku. Block D + j owns units [⌊jU/G⌋, ⌊(j + 1)U/G⌋) of its U = R·ku
+ * and takes them from its last backwards, one segment (tile, units u0 .. u1 - 1) per tile it
+ * touches:
+ * - a whole tile (u0 = 0, u1 = ku) it stores;
+ * - a segment that ends before the tile does (u1 < ku: only a block's last segment can) it
+ *   writes to slot j of the workspace and counts flag j up;
+ * - a segment that ends the tile but does not start it (the block's first) it finishes: it
+ *   waits for the flags of the blocks below it that touch the tile (their last segments),
+ *   counts each down (a launch leaves the flags as it found them: zero), and stores its own
+ *   sums plus their slots, added in the order of their blocks, highest first: the same values
+ *   every run of the same grid, eager or replayed.
+ * Waits end: a block writes its slot before it waits for any, and waits only for blocks of
+ * lower index, which started before it (the hardware dispatches a grid's blocks in index
+ * order, and a block keeps its SM until done: launch_bounds(384, 1), ~227 KB of shared memory,
+ * one block an SM). Counting (not setting) the flags keeps that true if two launches share a
+ * stream's flags (a graph replayed on another stream while its recording stream runs the same
+ * op): each launch adds one to a flag for each it takes away, so no wait outlasts the writers
+ * of both (their results are then undefined, as they are for the workspace the two share). */
+#define QMW_SKU 256
+
+/* the shared part of a stream-K grid: blocks D .. D + G - 1 own units from base + ⌊jU/G⌋ */
+struct qmw_skp {
+    int d, base;
+    unsigned u, g;
+    __device__ int beg(int j) const { return base + (int)((unsigned)j * u / g); } /* U·G < 2^31 (launcher) */
+};
+static __device__ __forceinline__ qmw_skp qmw_sk_make(int tiles, int ku, int d) {
+    return {d, d * ku, (unsigned)(tiles - d) * ku, gridDim.x - (unsigned)d};
+}
+/* calls f(tile, u0, u1, last) for this block's segments, last first (last: the final call) */
+template <typename F> static __device__ __forceinline__ void qmw_sk_each(const qmw_skp &sk, int ku, F &&f) {
+    if ((int)blockIdx.x < sk.d) {
+        f((int)blockIdx.x, 0, ku, true);
+        return;
+    }
+    const int j = (int)blockIdx.x - sk.d, beg = sk.beg(j), end = sk.beg(j + 1);
+    for (int hi = end; hi > beg;) {
+        const int t = (hi - 1) / ku, lo = max(beg, t * ku);
+        f(t, lo - t * ku, hi - t * ku, lo == beg);
+        hi = lo;
+    }
+}
+/* release: the block's prior stores (ordered before this thread by a block barrier) are
+ * visible to a thread that acquires the count */
+static __device__ __forceinline__ void qmw_flag_up(unsigned *f) {
+    asm volatile("red.release.gpu.global.add.u32 [%0], 1;\n" ::"l"(f) : "memory");
+}
+static __device__ __forceinline__ void qmw_flag_down(unsigned *f) {
+    while (true) {
+        unsigned v;
+        asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n" : "=r"(v) : "l"(f) : "memory");
+        if (v) break;
+        __nanosleep(64);
+    }
+    asm volatile("red.relaxed.gpu.global.add.u32 [%0], %1;\n" ::"l"(f), "r"(~0u) : "memory");
+}
+
+/* grid: (N tiles · M tiles, batch · splits), or (D + G) for stream-K (SK: skd = D, skp holds G
+ * slots of BM·BN f32 sums, skf G zeroed counts); tx: X as [batch·m][k] bf16; tw: W's raw bytes as
  * [batch][n][row bytes / 2] u16 (decoded formats) or [batch][n][k] bf16 (SS). Tile order,
  * measured on H100 (dev/qmatmul/NOTES_matmat.md, v3): bf16 W in groups of 8 M tiles, M
  * fastest, so that blocks sharing a W tile run together (W read from memory about once:
  * 14336×4096 at M = 2048 0.81 -> 0.88 of cuBLASLt); decoded W, N fastest, so that blocks
  * sharing an X tile run together (its W is small; M fastest cost it 10-20% at M = 2048). */
-template <mlxn_type T, int BM, int BN>
+template <mlxn_type T, int BM, int BN, bool SK>
 static __global__ void __launch_bounds__(384, 1)
-qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw) {
+qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw,
+           float *skp, unsigned *skf, int skd) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     typedef qmw_cfg<T, BM, BN> C;
     typedef qmw_fmt<T> F;
-    constexpr int ST = C::ST, KS = C::KS, CPS = C::CPS, NA = BM / 2;
+    constexpr int ST = C::ST, KS = C::KS, CPS = C::CPS, NA = BM / 2, SPU = QMW_SKU / KS;
+    static_assert(!SK || (!C::SS && !C::KSPLIT && QMW_SKU % F::QK == 0), "stream-K: decoded W, 128-row tiles");
     extern __shared__ unsigned char smem_raw[];
     const uint32_t sraw = (uint32_t)__cvta_generic_to_shared(smem_raw), sbase = (sraw + 1023) & ~1023u;
     unsigned char *sptr = smem_raw + (sbase - sraw);
@@ -386,12 +455,19 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
     /* the warpgroup by shuffle, so that the compiler sees it warp-uniform (descriptors and
      * stage addresses on the uniform datapath inside branches on it) */
     const int tid = threadIdx.x, wg = __shfl_sync(0xffffffffu, tid >> 7, 0);
-    const int mt = (p.m + BM - 1) / BM, nt = gridDim.x / mt, grp = blockIdx.x / (8 * nt), gs = min(8, mt - 8 * grp);
+    const int mt = (p.m + BM - 1) / BM, nt = SK ? (p.n + C::BN - 1) / C::BN : gridDim.x / mt;
+    const int grp = blockIdx.x / (8 * nt), gs = min(8, mt - 8 * grp);
     const int local = blockIdx.x - grp * 8 * nt;
     const int n0 = C::SS ? local / gs * C::BN : blockIdx.x % nt * C::BN;
     const int m0 = C::SS ? (8 * grp + local % gs) * BM : blockIdx.x / nt * BM;
     const int b = blockIdx.z / splits, split = blockIdx.z % splits;
     const int k0 = split * p.k_split, k1 = min(p.k, k0 + p.k_split), nst = (k1 - k0 + KS - 1) / KS;
+    /* stream-K tile t: batch t / (nt·mt), then N fastest */
+    const int tiles = nt * mt * p.batch, ku = p.k / QMW_SKU;
+    const qmw_skp sk = SK ? qmw_sk_make(tiles, ku, skd) : qmw_skp{};
+    auto tile_b = [&](int t) { return t / (nt * mt); };
+    auto tile_n0 = [&](int t) { return t % (nt * mt) % nt * C::BN; };
+    auto tile_m0 = [&](int t) { return t % (nt * mt) / nt * BM; };
     if (tid == 0)
         for (int s = 0; s < ST; s++) mbar_init(full(s), 1), mbar_init(empty(s), 256);
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
@@ -400,12 +476,12 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
     if (wg == 2) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
         if (tid == 256) {
-            const int xrow = b * p.m + m0, wz = p.w_batch ? b : 0;
-            for (int i = 0; i < nst; i++) {
-                const int s = i % ST, kx = k0 + i * KS;
+            /* stage i: X rows xrow.., W rows n0.. of batch wz, K from kx */
+            auto load = [&](int i, int kx, int xrow, int n0, int wz) {
+                const int s = i % ST;
                 if (i >= ST) mbar_wait(empty(s), (unsigned)((i / ST) - 1) & 1);
                 const uint32_t xs = sbase + s * C::SB, ws = wbox(i);
-                const bool wload = !C::WBLK || i % C::SPB == 0; /* splits start on block boundaries */
+                const bool wload = !C::WBLK || i % C::SPB == 0; /* splits and segments start on block boundaries */
                 mbar_expect(full(s), C::XB + (wload ? C::WBY : 0));
 #pragma unroll
                 for (int c = 0; c < CPS; c++) {
@@ -414,6 +490,16 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
                 }
                 if constexpr (!C::SS)
                     if (wload) tma_3d(ws, &tw, (kx / F::QK * F::BB & ~15) / 2, n0, wz, full(s));
+            };
+            if constexpr (SK) {
+                int i = 0;
+                qmw_sk_each(sk, ku, [&](int t, int u0, int u1, bool) {
+                    const int tb = tile_b(t), xrow = tb * p.m + tile_m0(t), tn0 = tile_n0(t), wz = p.w_batch ? tb : 0;
+                    for (int j = 0; j < (u1 - u0) * SPU; j++, i++) load(i, u0 * QMW_SKU + j * KS, xrow, tn0, wz);
+                });
+            } else {
+                const int xrow = b * p.m + m0, wz = p.w_batch ? b : 0;
+                for (int i = 0; i < nst; i++) load(i, k0 + i * KS, xrow, n0, wz);
             }
         }
     } else {
@@ -423,6 +509,43 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
 #pragma unroll
         for (int i = 0; i < NA; i++) acc[i] = 0.0f;
         wg_pin(acc);
+        /* acc[4i + e]: W row 64wg + 16w + g + 8(e >> 1) (16w + g + 8(e >> 1) in the K-split
+         * block), X row 8i + 2t + (e & 1) */
+        auto out = [&](int n0, int m0, int b) {
+#pragma unroll
+            for (int i = 0; i < NA / 4; i++) {
+                if (C::KSPLIT && (i < NA / 8) != (wg == 0)) continue;
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int n = n0 + (C::KSPLIT ? 0 : wg * 64) + w * 16 + g + 8 * (e >> 1), m = m0 + 8 * i + 2 * t + (e & 1);
+                    if (n < p.n && m < p.m) qmm_store(p, split, b, m, n, acc[4 * i + e]);
+                }
+            }
+        };
+        /* out through shared memory (the ring and the W slots, free once the block has consumed
+         * every stage): the tile's sums by X row, each row then stored as one run of BN outputs,
+         * 16 bytes a lane, instead of out's 4-byte stores that write 32 bytes of four rows each.
+         * Rows LD floats apart: the 4 rows of a fragment store (2 apart) fall 8 banks apart.
+         * Measured on H200 (dev/qmatmul/NOTES_matmat.md, session 15): the stream-K grid's
+         * finishers, storing all at once, took ~20 µs with out (its grid then ran 1.25× slower
+         * than one tile a block) and ~3 µs this way; one-tile grids run the same either way. */
+        auto out_rows = [&](int n0, int m0, int b) {
+            constexpr int LD = C::BN + 4;
+            if constexpr (!C::KSPLIT && C::BN == 128 && (size_t)BM * LD * 4 <= (size_t)ST * C::SB + (size_t)C::NWS * C::WBY) {
+                float *ts = reinterpret_cast<float *>(sptr);
+                asm volatile("bar.sync 1, 256;\n" ::: "memory"); /* both warpgroups' wgmmas have read the ring */
+#pragma unroll
+                for (int i = 0; i < NA / 4; i++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++)
+                        ts[(8 * i + 2 * t + (e & 1)) * LD + wg * 64 + w * 16 + g + 8 * (e >> 1)] = acc[4 * i + e];
+                asm volatile("bar.sync 1, 256;\n" ::: "memory");
+                for (int r = tid >> 5; r < BM && m0 + r < p.m; r += 8)
+                    qmm_store4(p, split, b, m0 + r, n0 + 4 * lane, *reinterpret_cast<const float4 *>(ts + r * LD + 4 * lane));
+            } else {
+                out(n0, m0, b);
+            }
+        };
         if constexpr (C::SS) {
             for (int i = 0; i < nst; i++) {
                 const int s = i % ST;
@@ -440,11 +563,13 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
         } else {
             const int rowb = ((C::KSPLIT ? 0 : wg * 64) + w * 16 + g) * F::WB;
             uint32_t a0[4][4], a1[4][4];
+            /* stages ib .. ie - 1, K from kb + i·KS at stage i (SK: one segment at a time) */
+            int ib = 0, ie = nst, kb = k0;
             /* k64 chunk c of stage i into a (CB: the k64 chunks of the stage's first block before
              * the stage), then its four wgmmas; returns once the previous chunk's are done */
             auto unit = [&](int i, auto cbv, auto cv, uint32_t(&a)[4][4]) {
                 constexpr int CB = decltype(cbv)::value, c = decltype(cv)::value;
-                const int kx = k0 + i * KS, delta = kx / F::QK * F::BB & 15; /* the stage's data in its box */
+                const int kx = kb + i * KS, delta = kx / F::QK * F::BB & 15; /* the stage's data in its box */
                 const uint32_t xs = sbase + (i % ST) * C::SB;
                 const uint8_t *r0 = sptr + (wbox(i) - sbase) + rowb + delta, *r1 = r0 + 8 * F::WB;
                 uint32_t f0[4][2], f1[4][2];
@@ -461,24 +586,25 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
                 wg_fence();
 #pragma unroll
                 for (int j = 0; j < 4; j++)
-                    wgmma_op<BM, __nv_bfloat16>::rs_k(acc, a[j], dx + 2 * j, (i | (C::KSPLIT ? 0 : c) | j) != 0);
+                    wgmma_op<BM, __nv_bfloat16>::rs_k(acc, a[j], dx + 2 * j, ((i - ib) | (C::KSPLIT ? 0 : c) | j) != 0);
                 wg_commit();
                 wg_wait<1>();
                 wg_pin(acc);
             };
-            /* stage i, P = i & 1: a split starts on a multiple of 256 elements (qmm_mm_chunk),
-             * so a half-block stage (KS 128 of a 256 block) is the block's first half when P = 0.
-             * The K-split block's warpgroup takes chunk CW, alternating register sets by stage. */
+            /* stage i, P = (i - ib) & 1: a split or segment starts on a multiple of 256 elements
+             * (qmm_mm_chunk, QMW_SKU) and ib is even, so a half-block stage (KS 128 of a 256 block)
+             * is the block's first half when P = 0. The K-split block's warpgroup takes chunk CW,
+             * alternating register sets by stage. */
             auto stage = [&](int i, auto par, auto cw) {
                 constexpr int P = decltype(par)::value, CB = KS < F::QK ? P * CPS : 0;
                 mbar_wait(full(i % ST), (unsigned)(i / ST) & 1);
                 if constexpr (C::KSPLIT) {
                     if constexpr (P == 0) unit(i, qmw_c<CB>{}, cw, a0);
                     else unit(i, qmw_c<CB>{}, cw, a1);
-                    if (i > 0) mbar_arrive(empty((i - 1) % ST));
+                    if (i > ib) mbar_arrive(empty((i - 1) % ST));
                 } else {
                     unit(i, qmw_c<CB>{}, qmw_c<0>{}, a0);
-                    if (i > 0) mbar_arrive(empty((i - 1) % ST));
+                    if (i > ib) mbar_arrive(empty((i - 1) % ST));
                     unit(i, qmw_c<CB>{}, qmw_c<1>{}, a1);
                     if constexpr (CPS == 4) {
                         unit(i, qmw_c<CB>{}, qmw_c<2>{}, a0);
@@ -487,58 +613,94 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
                 }
             };
             auto run = [&](auto cw) { /* no path reaches a register set whose wgmmas may still run */
-                int i = 0;
-                for (; i + 1 < nst; i += 2) {
+                int i = ib;
+                for (; i + 1 < ie; i += 2) {
                     stage(i, qmw_c<0>{}, cw);
                     stage(i + 1, qmw_c<1>{}, cw);
                 }
-                if (i < nst) stage(i, qmw_c<0>{}, cw);
+                if (i < ie) stage(i, qmw_c<0>{}, cw);
             };
-            if constexpr (C::KSPLIT) {
+            if constexpr (SK) {
+                int i = 0;
+                qmw_sk_each(sk, ku, [&](int tl, int u0, int u1, bool last) {
+                    ib = i, ie = i + (u1 - u0) * SPU, kb = u0 * QMW_SKU - ib * KS;
+                    run(qmw_c<0>{});
+                    wg_wait<0>();
+                    wg_pin(acc);
+                    mbar_arrive(empty((ie - 1) % ST)); /* the producer may refill it during the epilogue */
+                    i = ie;
+                    const int j = (int)blockIdx.x - sk.d;
+                    if (u1 < ku) { /* slot j, then its count (read by the tile's finisher) */
+                        float4 *slot = reinterpret_cast<float4 *>(skp) + (size_t)j * (NA / 4) * 256;
+#pragma unroll
+                        for (int q = 0; q < NA / 4; q++)
+                            __stcg(slot + 256 * q + tid, make_float4(acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]));
+                        asm volatile("bar.sync 1, 256;\n" ::: "memory");
+                        if (tid == 0) qmw_flag_up(skf + j);
+                    } else {
+                        if (u0 > 0) { /* the tile's finisher: blocks jl .. j - 1 hold its other units */
+                            int jl = j - 1;
+                            while (sk.beg(jl) > tl * ku) jl--;
+                            if (tid == 0)
+                                for (int jj = j - 1; jj >= jl; jj--) qmw_flag_down(skf + jj);
+                            asm volatile("bar.sync 1, 256;\n" ::: "memory");
+                            for (int jj = j - 1; jj >= jl; jj--) {
+                                const float4 *slot = reinterpret_cast<const float4 *>(skp) + (size_t)jj * (NA / 4) * 256;
+#pragma unroll
+                                for (int q = 0; q < NA / 4; q++) {
+                                    const float4 h = __ldcg(slot + 256 * q + tid);
+                                    acc[4 * q] += h.x, acc[4 * q + 1] += h.y, acc[4 * q + 2] += h.z, acc[4 * q + 3] += h.w;
+                                }
+                            }
+                        }
+                        /* the ring is free after the block's last segment only (the producer
+                         * stages the next one's during this epilogue); a block of the shared
+                         * part owns less than a tile (qmw_sk_grid), so it stores only there */
+                        if (last) out_rows(tile_n0(tl), tile_m0(tl), tile_b(tl));
+                        else out(tile_n0(tl), tile_m0(tl), tile_b(tl));
+                    }
+                });
+            } else if constexpr (C::KSPLIT) {
                 if (wg) run(qmw_c<1>{});
                 else run(qmw_c<0>{});
             } else {
                 run(qmw_c<0>{});
             }
         }
-        wg_wait<0>();
-        wg_pin(acc);
-        if constexpr (C::KSPLIT) {
-            /* warpgroup 0 stores X rows 0 .. BM/2 - 1 of the tile, 1 the rest; each hands the
-             * other its sums of the other half through the stage memory, once both warpgroups'
-             * wgmmas have read it (both hold the same fragment layout; a + b == b + a) */
-            float4 *xch = reinterpret_cast<float4 *>(sptr);
-            const int lt = tid & 127;
-            auto put = [&](auto half) { /* acc[O ..] to the other warpgroup */
-                constexpr int O = decltype(half)::value * NA / 2;
+        if constexpr (!SK) {
+            wg_wait<0>();
+            wg_pin(acc);
+            if constexpr (C::KSPLIT) {
+                /* warpgroup 0 stores X rows 0 .. BM/2 - 1 of the tile, 1 the rest; each hands the
+                 * other its sums of the other half through the stage memory, once both warpgroups'
+                 * wgmmas have read it (both hold the same fragment layout; a + b == b + a) */
+                float4 *xch = reinterpret_cast<float4 *>(sptr);
+                const int lt = tid & 127;
+                auto put = [&](auto half) { /* acc[O ..] to the other warpgroup */
+                    constexpr int O = decltype(half)::value * NA / 2;
 #pragma unroll
-                for (int q = 0; q < NA / 8; q++)
-                    xch[(wg * NA / 8 + q) * 128 + lt] = make_float4(acc[O + 4 * q], acc[O + 4 * q + 1], acc[O + 4 * q + 2], acc[O + 4 * q + 3]);
-            };
-            auto add = [&](auto half) { /* the other warpgroup's sums into acc[O ..] */
-                constexpr int O = decltype(half)::value * NA / 2;
+                    for (int q = 0; q < NA / 8; q++)
+                        xch[(wg * NA / 8 + q) * 128 + lt] =
+                            make_float4(acc[O + 4 * q], acc[O + 4 * q + 1], acc[O + 4 * q + 2], acc[O + 4 * q + 3]);
+                };
+                auto add = [&](auto half) { /* the other warpgroup's sums into acc[O ..] */
+                    constexpr int O = decltype(half)::value * NA / 2;
 #pragma unroll
-                for (int q = 0; q < NA / 8; q++) {
-                    const float4 v = xch[((1 - wg) * NA / 8 + q) * 128 + lt];
-                    acc[O + 4 * q] += v.x, acc[O + 4 * q + 1] += v.y, acc[O + 4 * q + 2] += v.z, acc[O + 4 * q + 3] += v.w;
-                }
-            };
-            asm volatile("bar.sync 1, 256;\n" ::: "memory");
-            if (wg) put(qmw_c<0>{});
-            else put(qmw_c<1>{});
-            asm volatile("bar.sync 1, 256;\n" ::: "memory");
-            if (wg) add(qmw_c<1>{});
-            else add(qmw_c<0>{});
-        }
-        /* acc[4i + e]: W row 64wg + 16w + g + 8(e >> 1) (16w + g + 8(e >> 1) in the K-split
-         * block), X row 8i + 2t + (e & 1) */
-#pragma unroll
-        for (int i = 0; i < NA / 4; i++) {
-            if (C::KSPLIT && (i < NA / 8) != (wg == 0)) continue;
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int n = n0 + (C::KSPLIT ? 0 : wg * 64) + w * 16 + g + 8 * (e >> 1), m = m0 + 8 * i + 2 * t + (e & 1);
-                if (n < p.n && m < p.m) qmm_store(p, split, b, m, n, acc[4 * i + e]);
+                    for (int q = 0; q < NA / 8; q++) {
+                        const float4 v = xch[((1 - wg) * NA / 8 + q) * 128 + lt];
+                        acc[O + 4 * q] += v.x, acc[O + 4 * q + 1] += v.y;
+                        acc[O + 4 * q + 2] += v.z, acc[O + 4 * q + 3] += v.w;
+                    }
+                };
+                asm volatile("bar.sync 1, 256;\n" ::: "memory");
+                if (wg) put(qmw_c<0>{});
+                else put(qmw_c<1>{});
+                asm volatile("bar.sync 1, 256;\n" ::: "memory");
+                if (wg) add(qmw_c<1>{});
+                else add(qmw_c<0>{});
+                out(n0, m0, b);
+            } else {
+                out_rows(n0, m0, b);
             }
         }
     }

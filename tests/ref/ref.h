@@ -27,6 +27,10 @@ void ref_attention(const double *q, const double *k, const double *v, const doub
  * (already dequantized), y [B][M][N]. */
 void ref_qmatmul(const double *x, const double *w, int64_t B, int64_t M, int64_t N, int64_t K, int w_batched,
                  double *y);
+/* ref_qmatmul at the outputs with (m + n) % every == 0 only (for shapes too large to compute
+ * whole); the other elements of y are left as they are. */
+void ref_qmatmul_every(const double *x, const double *w, int64_t B, int64_t M, int64_t N, int64_t K, int w_batched,
+                       int64_t every, double *y);
 
 /* Norms (kind 0 RMS, 1 LayerNorm, 2 L2): x rows of x_stride, values at [x_col, x_col + n);
  * y [rows][n]; each seg-long slice alone; w, b NULL or [seg]. mean, scale: NULL or per slice
