@@ -434,12 +434,12 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     }
 }
 
-/* The wgmma kernel's stream-K grid (sm_90a; Q8_0, Q4_K, Q5_K, Q6_K): where a grid of 128 × 256
+/* The wgmma kernel's stream-K grid (sm_90a; every weight format but BF16): where a grid of 128 × 256
  * tiles, one a block, would leave at least a tenth of the SMs idle in its last round (K >=
  * 2048), that round's tiles are shared out over the SMs by units of 256 of K, and a tile's
  * pieces are summed by the block that holds its last unit. On 132 SMs: 300 × 10200 (80 × 2
- * tiles, the last N tile 88 rows, the second M tile 44) cuts its last 28 tiles in two (K 2048)
- * or three (K 3072: middle pieces, a finisher waiting for two blocks); 2 × 140 × 9400 (each
+ * tiles, the last N tile 88 rows, the second M tile 44), in each format, cuts its last 28 tiles
+ * in two (K 2048) or three (K 3072: middle pieces, a finisher waiting for two blocks); 2 × 140 × 9400 (each
  * batch its own w, x f16 through the workspace first: 74 × 2 tiles) puts 4 units a block on
  * tiles of 10, so blocks end and start tiles inside them; 14336 × 4096 at M = 512 (224 tiles)
  * shares 92 tiles over 132 blocks of 11-12 units. 114 and 144 SMs take it on most of these too.
@@ -447,9 +447,11 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
  * of a tile is checked in some tile and every tile in some positions; every output is checked
  * for being written. Eager and replayed runs must match bit for bit. */
 static void stream_k(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
-    static const mlxn_type fmts[] = {MLXN_TYPE_Q8_0, MLXN_TYPE_Q4_K, MLXN_TYPE_Q5_K, MLXN_TYPE_Q6_K};
-    for (int i = 0; i < 4; i++) {
-        qspec a = {fmts[i], MLXN_TYPE_BF16, ftypes[i % 3], 1, 300, 10200, i == 3 ? 3072 : 2048, ROWS, 0, false, false,
+    static const mlxn_type fmts[] = {MLXN_TYPE_Q8_0, MLXN_TYPE_Q6_K,  MLXN_TYPE_Q4_K,   MLXN_TYPE_Q5_K,  MLXN_TYPE_Q4_0,
+                                     MLXN_TYPE_Q4_1, MLXN_TYPE_Q5_0,  MLXN_TYPE_Q5_1,   MLXN_TYPE_Q2_K,  MLXN_TYPE_Q3_K,
+                                     MLXN_TYPE_IQ4_NL, MLXN_TYPE_IQ4_XS, MLXN_TYPE_MXFP4, MLXN_TYPE_F16};
+    for (int i = 0; i < (int)(sizeof fmts / sizeof fmts[0]); i++) {
+        qspec a = {fmts[i], MLXN_TYPE_BF16, ftypes[i % 3], 1, 300, 10200, i % 2 ? 3072 : 2048, ROWS, 0, false, false,
                    (*seed)++};
         run_case_every(dev, s, &a, 7);
     }

@@ -241,21 +241,20 @@ bool qmm_mm_wgmma_ok(const qmm_launch &l) {
 #endif
 }
 
-/* Stream-K (qmw_kernel's SK instances, 128 × 256 tiles only) for the formats whose rows at
- * M >= 512 on 14336×4096 (224 tiles on 132 SMs: 1.7 waves, the second 70% full) read under 0.75
- * of cuBLASLt BF16 on H100 (Q8_0 0.72, Q4_K 0.75, Q5_K 0.70-0.73, Q6_K 0.63-0.71): one instance
- * more each. H200, µs one tile a block -> stream-K, two rounds each: 14336×4096 at M 1024 Q4_K
- * 223 -> 201, Q5_K 236 -> 214, Q6_K 238 -> 218, Q8_0 226 -> 210; at M 512 0.96-0.99 of the
- * time (Q6_K 0.70 -> 0.71-0.75 of cuBLASLt); at M 2048 within the runs' spread. The other
- * formats keep one tile a block there. */
-static constexpr bool qmw_sk_fmt(mlxn_type t) {
-    return t == MLXN_TYPE_Q8_0 || t == MLXN_TYPE_Q4_K || t == MLXN_TYPE_Q5_K || t == MLXN_TYPE_Q6_K;
-}
+/* Stream-K (qmw_kernel's SK instances, 128 × 256 tiles only) for every format the kernel
+ * decodes (BF16 weights, prepared copies included, take the ss form, which has none): one
+ * instance more each. 14336×4096 at M 512 runs 224 tiles on 132 SMs, 1.7 waves, the second
+ * 70% full. H200, µs one tile a block -> stream-K, two rounds each: 14336×4096 at M 1024 Q4_K
+ * 223 -> 201, Q5_K 236 -> 214, Q6_K 238 -> 218, Q8_0 226 -> 210, the other formats 0.90-0.94
+ * of the time; at M 512 0.95-1.00 (Q6_K 0.70 -> 0.71-0.75 of cuBLASLt, F16 0.63 -> 0.67). */
+static constexpr bool qmw_sk_fmt(mlxn_type t) { return t != MLXN_TYPE_BF16; }
 
 /* The stream-K grid's tiles of one a block (d) and blocks sharing the last round's (g; 0: one
- * tile a block). Taken where a grid of more tiles than SMs leaves at least a tenth of the SMs
- * idle in its last round, and K has at least 8 units (2048 elements; a cut tile's fix-up, one
- * 128 KB slot written and read back through L2, does not shrink with K). The last round's R
+ * tile a block). Taken where a grid of more tiles than SMs leaves at least a tenth of its SM
+ * time idle in its last round (14336×4096 at M 512 and 1024 on 132 SMs: 15%; not at M 2048,
+ * 3%, where stream-K measured 0.96-1.04 of one tile a block on H200), and K has at least 8
+ * units (2048 elements; a cut tile's fix-up, one 128 KB slot written and read back through L2,
+ * does not shrink with K). The last round's R
  * tiles go to min(SMs, R·ku / 4) blocks: at least 4 units (1024 of K) a block. 14336×4096 at M
  * = 512 on 132 SMs: 224 tiles, d 132, the last 92 tiles on 132 blocks of 11-12 units (a tile
  * is 16), the last round 0.70 of a tile's time instead of 1. */
@@ -267,7 +266,8 @@ static qmw_sk_plan qmw_sk_grid(const qmm_launch &l, int splits) {
     const long long sms = l.dev->prop.multiProcessorCount, ku = p.k / QMW_SKU;
     if (splits != 1 || p.m <= 128 || p.k % QMW_SKU || ku < 8) return {0, 0};
     const long long tiles = (long long)((p.n + 127) / 128) * ((p.m + 255) / 256) * l.batch, r = tiles % sms;
-    if (tiles <= sms || r == 0 || 10 * (sms - r) < sms) return {0, 0};
+    const long long slots = (tiles + sms - 1) / sms * sms; /* rounds × SMs */
+    if (tiles <= sms || r == 0 || 10 * (slots - tiles) < slots) return {0, 0};
     const long long g = r * ku / 4 < sms ? r * ku / 4 : sms;
     if (g < 2 || tiles > INT32_MAX || r * ku * g > INT32_MAX) return {0, 0};
     return {(int)(tiles - r), (int)g};
