@@ -8,11 +8,11 @@
  * warp's 16), one k64 chunk ahead of the tensor cores (two register sets, wait_group 1). A tile
  * of 64 W rows × 256 X rows (BN = 64, for grids of few tiles) has both consumers on the same 64
  * rows, each taking one of a stage's two k64 chunks, their sums added through shared memory at
- * the end: the decode per flop of the 128 × 256 tile on twice as many blocks. A stream-K grid
- * (one block an SM, each taking an equal share of the tiles' K, partial tiles summed through a
- * workspace: qmw_sk_each) serves grids whose last wave of tiles would leave SMs idle. BF16 weights
- * (prepared copies included) skip the decode: W is staged swizzled like X and read by
- * descriptor (ss form).
+ * the end: the decode per flop of the 128 × 256 tile on twice as many blocks. Grids whose last
+ * round of 128 × 256 tiles would leave SMs idle share that round's K out over the SMs
+ * (stream-K: qmw_sk_each; the pieces of a tile summed through a workspace). A block stores its
+ * tile by X rows through shared memory (out_rows). BF16 weights (prepared copies included) skip
+ * the decode: W is staged swizzled like X and read by descriptor (ss form).
  *
  * Numerics: each weight is the reference dequantization in f32 (one FFMA computes the exact
  * product or the reference's single rounding), rounded to bf16; X bf16; f32 accumulation —
