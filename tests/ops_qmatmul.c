@@ -400,12 +400,16 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         /* shapes where the streamed mat-vec takes fewer lanes a row than cover it (mv1_pick_ll),
          * so more passes: Q6_K general rows at K 5120 (8 lanes, 3 passes), Q8_0 at K 640 (a lane
          * a row, 3 passes, the last of 2 blocks), Q4_0 at K 12288 (16 lanes, 3 passes) */
-        qspec pa = {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1, 6400, 5120, ROWS, 0, false, false, (*seed)++};
-        run_case(dev, s, &pa);
-        qspec pb = {MLXN_TYPE_Q8_0, MLXN_TYPE_F16, MLXN_TYPE_BF16, 1, 4, 40000, 640, ROWS, 0, false, false, (*seed)++};
-        run_case(dev, s, &pb);
-        qspec pc = {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1, 3300, 12288, ROWS, 0, false, false, (*seed)++};
-        run_case(dev, s, &pc);
+        static const qspec passes[] = {
+            {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1, 6400, 5120, ROWS, 0, false, false, 0},
+            {MLXN_TYPE_Q8_0, MLXN_TYPE_F16, MLXN_TYPE_BF16, 1, 4, 40000, 640, ROWS, 0, false, false, 0},
+            {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1, 3300, 12288, ROWS, 0, false, false, 0},
+        };
+        for (int i = 0; i < 3; i++) {
+            qspec q = passes[i];
+            q.seed = (*seed)++;
+            run_case(dev, s, &q);
+        }
         /* K 28672 (Llama-3-70B's down projection): four rows of X and Q8_0's ring outgrow shared
          * memory there, and another kernel takes the case */
         qspec lk = {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 4, 64, 28672, ROWS, 0, false, false, (*seed)++};

@@ -269,7 +269,8 @@ static qmw_sk_plan qmw_sk_grid(const qmm_launch &l, int splits) {
     const long long slots = (tiles + sms - 1) / sms * sms; /* rounds × SMs */
     if (tiles <= sms || r == 0 || 10 * (slots - tiles) < slots) return {0, 0};
     const long long g = r * ku / 4 < sms ? r * ku / 4 : sms;
-    if (g < 2 || tiles > INT32_MAX || r * ku * g > INT32_MAX) return {0, 0};
+    /* g > r: a block of the shared part owns less than a tile, the kernel's epilogue needs it */
+    if (g <= r || tiles > INT32_MAX || r * ku * g > INT32_MAX) return {0, 0};
     return {(int)(tiles - r), (int)g};
 }
 

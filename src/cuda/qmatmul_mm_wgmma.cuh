@@ -398,16 +398,16 @@ struct qmw_skp {
 static __device__ __forceinline__ qmw_skp qmw_sk_make(int tiles, int ku, int d) {
     return {d, d * ku, (unsigned)(tiles - d) * ku, gridDim.x - (unsigned)d};
 }
-/* calls f(tile, u0, u1, last) for this block's segments, last first (last: the final call) */
+/* calls f(tile, u0, u1) for this block's segments, last first */
 template <typename F> static __device__ __forceinline__ void qmw_sk_each(const qmw_skp &sk, int ku, F &&f) {
     if ((int)blockIdx.x < sk.d) {
-        f((int)blockIdx.x, 0, ku, true);
+        f((int)blockIdx.x, 0, ku);
         return;
     }
     const int j = (int)blockIdx.x - sk.d, beg = sk.beg(j), end = sk.beg(j + 1);
     for (int hi = end; hi > beg;) {
         const int t = (hi - 1) / ku, lo = max(beg, t * ku);
-        f(t, lo - t * ku, hi - t * ku, lo == beg);
+        f(t, lo - t * ku, hi - t * ku);
         hi = lo;
     }
 }
@@ -493,7 +493,7 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
             };
             if constexpr (SK) {
                 int i = 0;
-                qmw_sk_each(sk, ku, [&](int t, int u0, int u1, bool) {
+                qmw_sk_each(sk, ku, [&](int t, int u0, int u1) {
                     const int tb = tile_b(t), xrow = tb * p.m + tile_m0(t), tn0 = tile_n0(t), wz = p.w_batch ? tb : 0;
                     for (int j = 0; j < (u1 - u0) * SPU; j++, i++) load(i, u0 * QMW_SKU + j * KS, xrow, tn0, wz);
                 });
@@ -622,7 +622,7 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
             };
             if constexpr (SK) {
                 int i = 0;
-                qmw_sk_each(sk, ku, [&](int tl, int u0, int u1, bool last) {
+                qmw_sk_each(sk, ku, [&](int tl, int u0, int u1) {
                     ib = i, ie = i + (u1 - u0) * SPU, kb = u0 * QMW_SKU - ib * KS;
                     run(qmw_c<0>{});
                     wg_wait<0>();
@@ -653,11 +653,11 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
                                 }
                             }
                         }
-                        /* the ring is free after the block's last segment only (the producer
-                         * stages the next one's during this epilogue); a block of the shared
-                         * part owns less than a tile (qmw_sk_grid), so it stores only there */
-                        if (last) out_rows(tile_n0(tl), tile_m0(tl), tile_b(tl));
-                        else out(tile_n0(tl), tile_m0(tl), tile_b(tl));
+                        /* the ring is free here, in the segment the block takes last (the
+                         * producer stages the next segment during an epilogue): a block of the
+                         * shared part owns less than a tile (G > R: qmw_sk_grid), so the one
+                         * segment it stores, which ends a tile, is the first of its range */
+                        out_rows(tile_n0(tl), tile_m0(tl), tile_b(tl));
                     }
                 });
             } else if constexpr (C::KSPLIT) {

@@ -684,8 +684,8 @@ template <mlxn_type T, int MR, bool GEN> static mlxn_status mv1_lpr(cuda_stream 
  * 0.65-0.69, general rows 0.39-0.74 (5120², 13824×5120, 5120×13824, 2048×768), 128256×4096 1.0,
  * 14336×4096 1.03. The other formats at M = 3 and 4 (MR 4) against the int8 tensor-core kernel,
  * H100, same run, time ratio over 4096², 14336×4096, 4096×14336, 1024×4096 and 768×2048:
- * IQ4_NL 0.81-0.93, Q8_0 0.75-0.91 (14336×4096 1.03-1.07), Q5_K 0.64-0.96 (14336×4096 1.03-1.07), Q4_K 0.86-1.0 (on two blocks an SM: see
- * mv1_go); Q4_0 0.93-1.12 and Q4_1 0.96-1.26 stay there from M = 3. Q5_0, Q5_1, Q2_K, Q3_K,
+ * IQ4_NL 0.81-0.93, Q8_0 0.75-0.91 (14336×4096 1.03-1.07), Q5_K 0.64-0.96 (14336×4096
+ * 1.03-1.07), Q4_K 0.86-1.0 (on two blocks an SM: see mv1_go); Q4_0 0.93-1.12 and Q4_1 0.96-1.26 stay there from M = 3. Q5_0, Q5_1, Q2_K, Q3_K,
  * IQ4_XS and MXFP4 against the bf16 tensor-core mat-vec (qmatmul_mv.cu), same shapes, M = 1 / 2 /
  * 3-4: 0.29-0.65 / 0.32-0.93 / 0.29-0.96 (1.0 where MR 4 declines), but on 768×2048 (24
  * blocks, a pre-pass at M > 1) IQ4_XS at M 2-4, Q5_0 at M 3-4 and Q5_1 at M 4 take 1.03-1.25×. */
