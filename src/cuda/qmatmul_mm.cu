@@ -242,20 +242,21 @@ bool qmm_mm_wgmma_ok(const qmm_launch &l) {
 }
 
 /* Stream-K (qmw_kernel's SK instances, 128 × 256 tiles only) for every format the kernel
- * decodes (BF16 weights, prepared copies included, take the ss form, which has none): one
- * instance more each. 14336×4096 at M 512 runs 224 tiles on 132 SMs, 1.7 waves, the second
- * 70% full. H200, µs one tile a block -> stream-K, two rounds each: 14336×4096 at M 1024 Q4_K
- * 223 -> 201, Q5_K 236 -> 214, Q6_K 238 -> 218, Q8_0 226 -> 210, the other formats 0.90-0.94
- * of the time; at M 512 0.95-1.00 (Q6_K 0.70 -> 0.71-0.75 of cuBLASLt, F16 0.63 -> 0.67). */
-static constexpr bool qmw_sk_fmt(mlxn_type t) { return t != MLXN_TYPE_BF16; }
-
-/* The stream-K grid's tiles of one a block (d) and blocks sharing the last round's (g; 0: one
+ * takes, BF16 weights (prepared copies) included: one instance more each. 14336×4096 at M 512
+ * runs 224 tiles on 132 SMs, 1.7 waves, the second 70% full. H200, µs one tile a block ->
+ * stream-K, two rounds each: 14336×4096 at M 1024 Q4_K 223 -> 201, Q5_K 236 -> 214, Q6_K 238
+ * -> 218, Q8_0 226 -> 210, the other decoded formats 0.90-0.94 of the time; at M 512 0.95-1.00
+ * (Q6_K 0.70 -> 0.71-0.75 of cuBLASLt, F16 0.63 -> 0.67). BF16 weights, whose tiles take less
+ * time than a decoded tile's against the same fix-up: at M 1024 (448 tiles) 184 -> 174.5 µs,
+ * at M 512 (224 tiles) 91-92 -> 93-95 µs, so they take it from three rounds of tiles on.
+ *
+ * The stream-K grid's tiles of one a block (d) and blocks sharing the last round's (g; 0: one
  * tile a block). Taken where a grid of more tiles than SMs leaves at least a tenth of its SM
  * time idle in its last round (14336×4096 at M 512 and 1024 on 132 SMs: 15%; not at M 2048,
- * 3%, where stream-K measured 0.96-1.04 of one tile a block on H200), and K has at least 8
- * units (2048 elements; a cut tile's fix-up, one 128 KB slot written and read back through L2,
- * does not shrink with K). The last round's R
- * tiles go to min(SMs, R·ku / 4) blocks: at least 4 units (1024 of K) a block. 14336×4096 at M
+ * 3%, where stream-K measured 0.96-1.04 of one tile a block on H200), BF16 weights from three
+ * rounds of tiles on, and K has at least 8 units (2048 elements; a cut tile's fix-up, one 128
+ * KB slot written and read back through L2, does not shrink with K). The last round's R tiles
+ * go to min(SMs, R·ku / 4) blocks: at least 4 units (1024 of K) a block. 14336×4096 at M
  * = 512 on 132 SMs: 224 tiles, d 132, the last 92 tiles on 132 blocks of 11-12 units (a tile
  * is 16), the last round 0.70 of a tile's time instead of 1. */
 struct qmw_sk_plan {
@@ -268,6 +269,7 @@ static qmw_sk_plan qmw_sk_grid(const qmm_launch &l, int splits) {
     const long long tiles = (long long)((p.n + 127) / 128) * ((p.m + 255) / 256) * l.batch, r = tiles % sms;
     const long long slots = (tiles + sms - 1) / sms * sms; /* rounds × SMs */
     if (tiles <= sms || r == 0 || 10 * (slots - tiles) < slots) return {0, 0};
+    if (l.tw == MLXN_TYPE_BF16 && tiles < 3 * sms) return {0, 0};
     const long long g = r * ku / 4 < sms ? r * ku / 4 : sms;
     /* g > r: a block of the shared part owns less than a tile, the kernel's epilogue needs it */
     if (g <= r || tiles > INT32_MAX || r * ku * g > INT32_MAX) return {0, 0};
@@ -275,7 +277,7 @@ static qmw_sk_plan qmw_sk_grid(const qmm_launch &l, int splits) {
 }
 
 size_t qmm_mm_sk_bytes(const qmm_launch &l) {
-    if (!qmw_sk_fmt(l.tw) || !qmm_mm_wgmma_ok(l)) return 0;
+    if (!qmm_mm_wgmma_ok(l)) return 0;
     return (size_t)qmw_sk_grid(l, 1).g * 256 * 128 * sizeof(float); /* a slot of f32 sums a block */
 }
 
@@ -344,8 +346,7 @@ template <mlxn_type T> static mlxn_status qmw_pick(const qmm_launch &l, int spli
     if (p.m <= 128) return qmw_go<T, 128, 128>(l, splits);
     const long long t256 = (long long)((p.n + 127) / 128) * ((p.m + 255) / 256) * bs;
     if (t256 >= sms) {
-        if constexpr (qmw_sk_fmt(T))
-            if (l.sk_part && l.sk_flags && qmw_sk_grid(l, splits).g) return qmw_go<T, 256, 128, true>(l, splits);
+        if (l.sk_part && l.sk_flags && qmw_sk_grid(l, splits).g) return qmw_go<T, 256, 128, true>(l, splits);
         return qmw_go<T, 256, 128>(l, splits);
     }
     if constexpr (T != MLXN_TYPE_BF16) {

@@ -441,7 +441,8 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
     typedef qmw_cfg<T, BM, BN> C;
     typedef qmw_fmt<T> F;
     constexpr int ST = C::ST, KS = C::KS, CPS = C::CPS, NA = BM / 2, SPU = QMW_SKU / KS;
-    static_assert(!SK || (!C::SS && !C::KSPLIT && QMW_SKU % F::QK == 0), "stream-K: decoded W, 128-row tiles");
+    static_assert(!SK || (!C::KSPLIT && QMW_SKU % F::QK == 0 && QMW_SKU % KS == 0),
+                  "stream-K: 128-row tiles, whole stages a unit");
     extern __shared__ unsigned char smem_raw[];
     const uint32_t sraw = (uint32_t)__cvta_generic_to_shared(smem_raw), sbase = (sraw + 1023) & ~1023u;
     unsigned char *sptr = smem_raw + (sbase - sraw);
@@ -462,12 +463,18 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
     const int m0 = C::SS ? (8 * grp + local % gs) * BM : blockIdx.x / nt * BM;
     const int b = blockIdx.z / splits, split = blockIdx.z % splits;
     const int k0 = split * p.k_split, k1 = min(p.k, k0 + p.k_split), nst = (k1 - k0 + KS - 1) / KS;
-    /* stream-K tile t: batch t / (nt·mt), then N fastest */
+    /* stream-K tile t: batch t / (nt·mt), then the one-tile grid's order within the batch */
     const int tiles = nt * mt * p.batch, ku = p.k / QMW_SKU;
     const qmw_skp sk = SK ? qmw_sk_make(tiles, ku, skd) : qmw_skp{};
     auto tile_b = [&](int t) { return t / (nt * mt); };
-    auto tile_n0 = [&](int t) { return t % (nt * mt) % nt * C::BN; };
-    auto tile_m0 = [&](int t) { return t % (nt * mt) / nt * BM; };
+    auto tile_n0 = [&](int t) {
+        const int l = t % (nt * mt), gr = l / (8 * nt);
+        return C::SS ? (l - gr * 8 * nt) / min(8, mt - 8 * gr) * C::BN : l % nt * C::BN;
+    };
+    auto tile_m0 = [&](int t) {
+        const int l = t % (nt * mt), gr = l / (8 * nt);
+        return C::SS ? (8 * gr + (l - gr * 8 * nt) % min(8, mt - 8 * gr)) * BM : l / nt * BM;
+    };
     if (tid == 0)
         for (int s = 0; s < ST; s++) mbar_init(full(s), 1), mbar_init(empty(s), 256);
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
@@ -546,19 +553,72 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
                 out(n0, m0, b);
             }
         };
-        if constexpr (C::SS) {
-            for (int i = 0; i < nst; i++) {
-                const int s = i % ST;
-                const uint32_t xs = sbase + s * C::SB, ws = xs + C::WOFF;
-                mbar_wait(full(s), (unsigned)(i / ST) & 1);
-                wg_fence();
+        /* the end of a stream-K segment (stages .. ie - 1 of tile tl, units u0 .. u1 - 1): its
+         * sums to the block's slot, or the tile's stored (a finisher first adds the slots of the
+         * blocks below it that hold the tile's other units) */
+        auto sk_end = [&](int tl, int u0, int u1, int ie) {
+            wg_wait<0>();
+            wg_pin(acc);
+            mbar_arrive(empty((ie - 1) % ST)); /* the producer may refill it during the epilogue */
+            const int j = (int)blockIdx.x - sk.d;
+            if (u1 < ku) { /* slot j, then its count (read by the tile's finisher) */
+                float4 *slot = reinterpret_cast<float4 *>(skp) + (size_t)j * (NA / 4) * 256;
 #pragma unroll
-                for (int j = 0; j < 4; j++)
-                    wgmma_op<BM, __nv_bfloat16>::ss(acc, qmw_desc(ws + wg * 64 * 128 + 32 * j), qmw_desc(xs + 32 * j), 1);
-                wg_commit();
-                wg_wait<1>();
-                wg_pin(acc);
-                if (i > 0) mbar_arrive(empty((i - 1) % ST));
+                for (int q = 0; q < NA / 4; q++)
+                    __stcg(slot + 256 * q + tid, make_float4(acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]));
+                asm volatile("bar.sync 1, 256;\n" ::: "memory");
+                if (tid == 0) qmw_flag_up(skf + j);
+            } else {
+                if (u0 > 0) { /* the tile's finisher: blocks jl .. j - 1 hold its other units */
+                    int jl = j - 1;
+                    while (sk.beg(jl) > tl * ku) jl--;
+                    if (tid == 0)
+                        for (int jj = j - 1; jj >= jl; jj--) qmw_flag_down(skf + jj);
+                    asm volatile("bar.sync 1, 256;\n" ::: "memory");
+                    for (int jj = j - 1; jj >= jl; jj--) {
+                        const float4 *slot = reinterpret_cast<const float4 *>(skp) + (size_t)jj * (NA / 4) * 256;
+#pragma unroll
+                        for (int q = 0; q < NA / 4; q++) {
+                            const float4 h = __ldcg(slot + 256 * q + tid);
+                            acc[4 * q] += h.x, acc[4 * q + 1] += h.y, acc[4 * q + 2] += h.z, acc[4 * q + 3] += h.w;
+                        }
+                    }
+                }
+                /* the ring is free here, in the segment the block takes last (the
+                 * producer stages the next segment during an epilogue): a block of the
+                 * shared part owns less than a tile (G > R: qmw_sk_grid), so the one
+                 * segment it stores, which ends a tile, is the first of its range */
+                out_rows(tile_n0(tl), tile_m0(tl), tile_b(tl));
+            }
+        };
+        if constexpr (C::SS) {
+            /* stages ib .. ie - 1; a stream-K segment's first wgmma overwrites the sums */
+            auto run_ss = [&](int ib, int ie) {
+                for (int i = ib; i < ie; i++) {
+                    const int s = i % ST;
+                    const uint32_t xs = sbase + s * C::SB, ws = xs + C::WOFF;
+                    mbar_wait(full(s), (unsigned)(i / ST) & 1);
+                    wg_fence();
+#pragma unroll
+                    for (int j = 0; j < 4; j++)
+                        wgmma_op<BM, __nv_bfloat16>::ss(acc, qmw_desc(ws + wg * 64 * 128 + 32 * j), qmw_desc(xs + 32 * j),
+                                                        !SK || ((i - ib) | j) != 0);
+                    wg_commit();
+                    wg_wait<1>();
+                    wg_pin(acc);
+                    if (i > ib) mbar_arrive(empty((i - 1) % ST));
+                }
+            };
+            if constexpr (SK) {
+                int i = 0;
+                qmw_sk_each(sk, ku, [&](int tl, int u0, int u1) {
+                    const int ie = i + (u1 - u0) * SPU;
+                    run_ss(i, ie);
+                    sk_end(tl, u0, u1, ie);
+                    i = ie;
+                });
+            } else {
+                run_ss(0, nst);
             }
         } else {
             const int rowb = ((C::KSPLIT ? 0 : wg * 64) + w * 16 + g) * F::WB;
@@ -625,40 +685,8 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
                 qmw_sk_each(sk, ku, [&](int tl, int u0, int u1) {
                     ib = i, ie = i + (u1 - u0) * SPU, kb = u0 * QMW_SKU - ib * KS;
                     run(qmw_c<0>{});
-                    wg_wait<0>();
-                    wg_pin(acc);
-                    mbar_arrive(empty((ie - 1) % ST)); /* the producer may refill it during the epilogue */
+                    sk_end(tl, u0, u1, ie);
                     i = ie;
-                    const int j = (int)blockIdx.x - sk.d;
-                    if (u1 < ku) { /* slot j, then its count (read by the tile's finisher) */
-                        float4 *slot = reinterpret_cast<float4 *>(skp) + (size_t)j * (NA / 4) * 256;
-#pragma unroll
-                        for (int q = 0; q < NA / 4; q++)
-                            __stcg(slot + 256 * q + tid, make_float4(acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]));
-                        asm volatile("bar.sync 1, 256;\n" ::: "memory");
-                        if (tid == 0) qmw_flag_up(skf + j);
-                    } else {
-                        if (u0 > 0) { /* the tile's finisher: blocks jl .. j - 1 hold its other units */
-                            int jl = j - 1;
-                            while (sk.beg(jl) > tl * ku) jl--;
-                            if (tid == 0)
-                                for (int jj = j - 1; jj >= jl; jj--) qmw_flag_down(skf + jj);
-                            asm volatile("bar.sync 1, 256;\n" ::: "memory");
-                            for (int jj = j - 1; jj >= jl; jj--) {
-                                const float4 *slot = reinterpret_cast<const float4 *>(skp) + (size_t)jj * (NA / 4) * 256;
-#pragma unroll
-                                for (int q = 0; q < NA / 4; q++) {
-                                    const float4 h = __ldcg(slot + 256 * q + tid);
-                                    acc[4 * q] += h.x, acc[4 * q + 1] += h.y, acc[4 * q + 2] += h.z, acc[4 * q + 3] += h.w;
-                                }
-                            }
-                        }
-                        /* the ring is free here, in the segment the block takes last (the
-                         * producer stages the next segment during an epilogue): a block of the
-                         * shared part owns less than a tile (G > R: qmw_sk_grid), so the one
-                         * segment it stores, which ends a tile, is the first of its range */
-                        out_rows(tile_n0(tl), tile_m0(tl), tile_b(tl));
-                    }
                 });
             } else if constexpr (C::KSPLIT) {
                 if (wg) run(qmw_c<1>{});
