@@ -447,9 +447,10 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
  * batch its own w, x f16 through the workspace first: 74 × 2 tiles) puts 4 units a block on
  * tiles of 10, so blocks end and start tiles inside them; 14336 × 4096 at M = 512 (224 tiles)
  * shares 92 tiles over 132 blocks of 11-12 units. BF16 weights (from three rounds of tiles): 2300
- * × 6000 (9 × 47 tiles in the bf16 order, groups of 8 M tiles and a last group of one; 27 tiles
- * over 54 blocks) and a prepared copy at 1100 × 10200 (5 × 80 tiles, 4 over 12 blocks). 114 and
- * 144 SMs take it on most of the decoded cases too.
+ * × 6000 at K 2560 (9 × 47 tiles in the bf16 order, groups of 8 M tiles and a last group of one;
+ * 27 tiles of 10 units over 67 blocks) and a prepared copy at 1100 × 10200, K 2816 (5 × 80 tiles,
+ * 4 of 11 units over 11 blocks of 4): blocks that end one tile and start the next. 114 and 144
+ * SMs take it on most of the decoded cases too.
  * The oracle samples every 7th (29th) output: 128 ≡ 2 (mod 7) and 12 (mod 29), so each position
  * of a tile is checked in some tile and every tile in some positions; every output is checked
  * for being written. Eager and replayed runs must match bit for bit. */
@@ -468,8 +469,8 @@ static void stream_k(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     run_case_every(dev, s, &c, 29);
     /* BF16 weights and a prepared copy (the ss form, tiles in groups of 8 M tiles, M fastest) */
     static const qspec ss[] = {
-        {MLXN_TYPE_BF16, MLXN_TYPE_F16, MLXN_TYPE_F32, 1, 2300, 6000, 2048, ROWS, 0, false, false, 0},
-        {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 1, 1100, 10200, 3072, ROWS, 0, false, true, 0},
+        {MLXN_TYPE_BF16, MLXN_TYPE_F16, MLXN_TYPE_F32, 1, 2300, 6000, 2560, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 1, 1100, 10200, 2816, ROWS, 0, false, true, 0},
     };
     for (int i = 0; i < (int)(sizeof ss / sizeof ss[0]); i++) {
         qspec q = ss[i];

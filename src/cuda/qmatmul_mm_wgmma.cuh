@@ -382,11 +382,12 @@ template <int V> using qmw_c = std::integral_constant<int, V>;
  *   every run of the same grid, eager or replayed.
  * Waits end: a block writes its slot before it waits for any, and waits only for blocks of
  * lower index, which started before it (the hardware dispatches a grid's blocks in index
- * order, and a block keeps its SM until done: launch_bounds(384, 1), ~227 KB of shared memory,
- * one block an SM). Counting (not setting) the flags keeps that true if two launches share a
- * stream's flags (a graph replayed on another stream while its recording stream runs the same
- * op): each launch adds one to a flag for each it takes away, so no wait outlasts the writers
- * of both (their results are then undefined, as they are for the workspace the two share). */
+ * order, and a block keeps its SM until done: launch_bounds(384, 1), 193-227 KB of shared
+ * memory, one block an SM). Counting (not setting) the flags keeps that true if two launches
+ * share a stream's flags (a graph replayed on another stream while its recording stream runs
+ * the same op): each launch adds one to a flag for each it takes away, so no wait outlasts the
+ * writers of both (their results are then undefined, as they are for the workspace the two
+ * share). */
 #define QMW_SKU 256
 
 /* the shared part of a stream-K grid: blocks D .. D + G - 1 own units from base + ⌊jU/G⌋ */
@@ -459,8 +460,8 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
     const int mt = (p.m + BM - 1) / BM, nt = SK ? (p.n + C::BN - 1) / C::BN : gridDim.x / mt;
     const int grp = blockIdx.x / (8 * nt), gs = min(8, mt - 8 * grp);
     const int local = blockIdx.x - grp * 8 * nt;
-    const int n0 = C::SS ? local / gs * C::BN : blockIdx.x % nt * C::BN;
-    const int m0 = C::SS ? (8 * grp + local % gs) * BM : blockIdx.x / nt * BM;
+    const int n0 = C::SS && !SK ? local / gs * C::BN : blockIdx.x % nt * C::BN; /* one tile a block (SK: tile_n0) */
+    const int m0 = C::SS && !SK ? (8 * grp + local % gs) * BM : blockIdx.x / nt * BM;
     const int b = blockIdx.z / splits, split = blockIdx.z % splits;
     const int k0 = split * p.k_split, k1 = min(p.k, k0 + p.k_split), nst = (k1 - k0 + KS - 1) / KS;
     /* stream-K tile t: batch t / (nt·mt), then the one-tile grid's order within the batch */
