@@ -44,15 +44,17 @@ typedef struct opts {
     int64_t ms[MAXL];
     int n_ms;
     int threads, json, reps, prepared;
-    mlxn_type tx;
+    mlxn_type tx, ty;
 } opts;
 
 static int usage(FILE *f) {
     fprintf(f, "usage: mlxn bench qmatmul [--backend cpu|cuda] [--format q4_0,q8_0,...] [--shape NxK,...]\n"
-               "                          [--m 1,8,...] [--x bf16|f32|f16] [--threads N] [--reps N] [--json]\n"
+               "                          [--m 1,8,...] [--x bf16|f32|f16] [--y f32|bf16|f16]\n"
+               "                          [--threads N] [--reps N] [--json]\n"
                "                          [--prepared]   (also pass mlxn_qmatmul_prepare'd bf16 weights)\n"
                "  defaults: every format, the shapes of Llama-3-8B, SmolLM2-135M and a Qwen3-30B-A3B\n"
-               "  expert, M = 1 2 4 8 16 32 128 512 2048; --threads (CPU) defaults to every core.\n");
+               "  expert, M = 1 2 4 8 16 32 128 512 2048; --threads (CPU) defaults to every core.\n"
+               "  The mat-mat ceiling, cuBLASLt's BF16 GEMM, writes bf16 y: --y bf16 compares like with like.\n");
     return f == stderr ? 2 : 0;
 }
 
@@ -235,7 +237,7 @@ typedef struct ceiling_cache {
 } ceiling_cache;
 
 int mlxn_bench_qmatmul(int argc, char **argv) {
-    opts o = {.backend = MLXN_BACKEND_AUTO, .reps = 7, .tx = MLXN_TYPE_BF16};
+    opts o = {.backend = MLXN_BACKEND_AUTO, .reps = 7, .tx = MLXN_TYPE_BF16, .ty = MLXN_TYPE_F32};
     const bool progress = isatty(STDERR_FILENO); /* the progress line, on a terminal only */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -266,6 +268,8 @@ int mlxn_bench_qmatmul(int argc, char **argv) {
             o.reps = atoi(v) < 3 ? 3 : atoi(v);
         } else if (!strcmp(a, "--x")) {
             o.tx = !strcmp(v, "f32") ? MLXN_TYPE_F32 : !strcmp(v, "f16") ? MLXN_TYPE_F16 : MLXN_TYPE_BF16;
+        } else if (!strcmp(a, "--y")) {
+            o.ty = !strcmp(v, "bf16") ? MLXN_TYPE_BF16 : !strcmp(v, "f16") ? MLXN_TYPE_F16 : MLXN_TYPE_F32;
         } else {
             return usage(stderr);
         }
@@ -301,17 +305,17 @@ int mlxn_bench_qmatmul(int argc, char **argv) {
         read_bw = bench_cpu_read_bw(p.threads, rotate > ((size_t)1 << 30) ? rotate : (size_t)1 << 30);
     }
     if (!o.json) {
-        printf("mlxn bench qmatmul on %s (%s, %s, %d %s), x %s, y f32%s; weights rotated over >= %.0f MB\n", p.name,
+        printf("mlxn bench qmatmul on %s (%s, %s, %d %s), x %s, y %s%s; weights rotated over >= %.0f MB\n", p.name,
                mlxn_backend_name(p.backend), p.simd, cuda ? p.sm_count : p.threads, cuda ? "SMs" : "threads",
-               mlxn_type_name(o.tx), o.prepared ? ", prepared bf16 weights passed" : "", rotate / 1e6);
+               mlxn_type_name(o.tx), mlxn_type_name(o.ty), o.prepared ? ", prepared bf16 weights passed" : "", rotate / 1e6);
         if (read_bw > 0) printf("ceiling: streaming read %.1f GB/s (same run)\n", read_bw / 1e9);
         else printf("ceiling: streaming read unavailable: %s\n", why);
         printf("%-7s %-12s %-14s %5s %10s %9s %9s %-9s %6s\n", "format", "model", "N x K", "M", "us", "GB/s",
                "TFLOP/s", "ceiling", "ratio");
     } else {
-        printf("{\"device\": \"%s\", \"backend\": \"%s\", \"threads\": %d, \"x\": \"%s\", \"read_bw_gbs\": %.2f, "
+        printf("{\"device\": \"%s\", \"backend\": \"%s\", \"threads\": %d, \"x\": \"%s\", \"y\": \"%s\", \"read_bw_gbs\": %.2f, "
                "\"results\": [\n", p.name, mlxn_backend_name(p.backend), p.threads, mlxn_type_name(o.tx),
-               read_bw > 0 ? read_bw / 1e9 : 0.0);
+               mlxn_type_name(o.ty), read_bw > 0 ? read_bw / 1e9 : 0.0);
     }
     ceiling_cache cc[256];
     int n_cc = 0, done_n = 0, first = 1;
@@ -355,7 +359,7 @@ int mlxn_bench_qmatmul(int argc, char **argv) {
                         (long long)sh->n, (long long)sh->k, (long long)M);
                 timed tm = {s, NULL, NULL, wv, copies, wp};
                 if ((st = mlxn_buffer_alloc(dev, o.tx, 2, xne, &tm.x)) || (st = fill_x(tm.x)) ||
-                    (st = mlxn_buffer_alloc(dev, MLXN_TYPE_F32, 2, yne, &tm.y))) {
+                    (st = mlxn_buffer_alloc(dev, o.ty, 2, yne, &tm.y))) {
                     fprintf(stderr, "\nmlxn bench qmatmul: buffers: %s\n", mlxn_last_error());
                     mlxn_buffer_free(tm.x), mlxn_buffer_free(tm.y);
                     continue;
@@ -369,7 +373,7 @@ int mlxn_bench_qmatmul(int argc, char **argv) {
                 }
                 const double wbytes = (double)mlxn_row_bytes(t, sh->k) * (double)sh->n;
                 const double bytes = wbytes + (double)M * (double)sh->k * (o.tx == MLXN_TYPE_F32 ? 4 : 2) +
-                                     (double)M * (double)sh->n * 4;
+                                     (double)M * (double)sh->n * (o.ty == MLXN_TYPE_F32 ? 4 : 2);
                 const double flops = 2.0 * (double)M * (double)sh->n * (double)sh->k;
                 const bool mv = M <= 16;
                 double ceil_v = -1;
