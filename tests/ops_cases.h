@@ -2,12 +2,16 @@
 #ifndef MLXN_TEST_OPS_CASES_H
 #define MLXN_TEST_OPS_CASES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "mlxn.h"
 
+/* A part (part = true) is a subset of a family's cases, run only when named: for tools that
+ * are too slow for the whole family (compute-sanitizer). */
 typedef struct t_op_family {
     const char *name;
     void (*run)(mlxn_device *dev, mlxn_stream *s);
+    bool part;
 } t_op_family;
 
 void t_ops_eltwise(mlxn_device *dev, mlxn_stream *s);
@@ -16,6 +20,7 @@ void t_ops_rope(mlxn_device *dev, mlxn_stream *s);
 void t_ops_softmax(mlxn_device *dev, mlxn_stream *s);
 void t_ops_act(mlxn_device *dev, mlxn_stream *s);
 void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s);
+void t_ops_qmatmul_sk(mlxn_device *dev, mlxn_stream *s);
 void t_ops_convert(mlxn_device *dev, mlxn_stream *s);
 void t_ops_attention(mlxn_device *dev, mlxn_stream *s);
 void t_ops_rows(mlxn_device *dev, mlxn_stream *s);
