@@ -171,8 +171,9 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
     const long long tiles = (long long)((p.n + QMM_MM_BN - 1) / QMM_MM_BN) * ((p.m + QMM_MM_BM - 1) / QMM_MM_BM) * p.batch;
     const int sms = s->dev->prop.multiProcessorCount;
     /* Split K when the tiles fill less than one wave (half a wave on the wgmma kernel, whose
-     * 4096×4096 at M = 512 fills 128 of 132 SMs unsplit): toward two waves, each split at
-     * least 512 long (K is a multiple of 32, so every split is whole pipeline steps). */
+     * 4096×4096 at M = 512 fills 128 of 132 SMs unsplit): toward two waves of 128 × 128 tiles,
+     * each split at least 512 long (K is a multiple of 32, so every split is whole pipeline
+     * steps); the wgmma kernel runs such a grid as one round of 128 × 256 (qmw_pick). */
     int splits = 1;
     if (tiles * (qmm_mm_wgmma_ok(l) ? 2 : 1) < sms && p.k >= 1024) {
         splits = (int)((2 * sms + tiles - 1) / tiles);

@@ -335,17 +335,22 @@ template <mlxn_type T, int BM, int BN, bool SK = false> static mlxn_status qmw_g
  * (64), Q6_K 54.6 -> 31.5; 4096² Q4_0 33.1 -> 20.3 -> 16.0; at M 128 4096×14336 Q4_0 71.9 ->
  * 40.5; 14336×4096 at M 128 and every shape at M 256 within 1%. Above M 128, 128 × 256 (the
  * wider wgmma, half the W decode per flop) where they fill the GPU at least once, on a stream-K
- * grid where qmw_sk_grid takes it (the caller gave l.sk_part: qmm_mm_sk_bytes). Below
- * that, decoded W in 64 × 256 (K split between the consumer warpgroups: the decode per flop
- * of 128 × 256 on twice the tiles) unless that takes more waves than 128 × 128 (4096×4096
- * and 4096×14336 at M = 512: 128 tiles of either, 64 of 128 × 256). */
+ * grid where qmw_sk_grid takes it (the caller gave l.sk_part: qmm_mm_sk_bytes), and where
+ * 128 × 128 would take a second round: one round of the wide tile is the faster (H200, µs, 128
+ * tiles of 128 × 256 against 256 of 128 × 128 or of 64 × 256, at M 1024: 4096² BF16 46.5
+ * against 52.2, Q4_0 50.7 against 59.8, Q6_K 59.5 against 66.0; 4096×14336 BF16 147.7 against
+ * 157.1, Q6_K 187 against 210). Below that, decoded W in 64 × 256 (K split between the consumer
+ * warpgroups: the decode per flop of 128 × 256 on twice the tiles) unless that takes more
+ * waves than 128 × 128 (4096×4096 and 4096×14336 at M = 512: 128 tiles of either, 64 of
+ * 128 × 256). */
 template <mlxn_type T> static mlxn_status qmw_pick(const qmm_launch &l, int splits) {
     const qmm_kp &p = *l.p;
     const long long sms = l.dev->prop.multiProcessorCount, bs = (long long)l.batch * splits;
     if (p.m <= 64) return qmw_go<T, 64, 128>(l, splits);
     if (p.m <= 128) return qmw_go<T, 128, 128>(l, splits);
-    const long long t256 = (long long)((p.n + 127) / 128) * ((p.m + 255) / 256) * bs;
-    if (t256 >= sms) {
+    const long long t256 = (long long)((p.n + 127) / 128) * ((p.m + 255) / 256) * bs,
+                    t128 = (long long)((p.n + 127) / 128) * ((p.m + 127) / 128) * bs;
+    if (t256 >= sms || t128 > sms) {
         if (l.sk_part && l.sk_flags && qmw_sk_grid(l, splits).g) return qmw_go<T, 256, 128, true>(l, splits);
         return qmw_go<T, 256, 128>(l, splits);
     }
@@ -353,8 +358,7 @@ template <mlxn_type T> static mlxn_status qmw_pick(const qmm_launch &l, int spli
         /* with 3 stages in flight: with 2 (F16) it reads slower than 128 × 128 (H100, Q6_K
          * 4096×14336 M 512 on a 2-stage ring: 0.46 against 0.65 of cuBLASLt) */
         if constexpr (qmw_cfg<T, 256, 64>::ST >= 3) {
-            const long long t64 = (long long)((p.n + 63) / 64) * ((p.m + 255) / 256) * bs,
-                            t128 = (long long)((p.n + 127) / 128) * ((p.m + 127) / 128) * bs;
+            const long long t64 = (long long)((p.n + 63) / 64) * ((p.m + 255) / 256) * bs;
             if ((t64 + sms - 1) / sms <= (t128 + sms - 1) / sms) return qmw_go<T, 256, 64>(l, splits);
         }
     }
