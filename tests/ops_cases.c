@@ -7,7 +7,7 @@ const t_op_family t_op_families[] = {
     {"softmax", t_ops_softmax, false},
     {"act", t_ops_act, false},
     {"qmatmul", t_ops_qmatmul, false},
-    {"qmatmul_sk", t_ops_qmatmul_sk, true}, /* the stream-K cases of qmatmul */
+    {"qmatmul_grids", t_ops_qmatmul_grids, true}, /* qmatmul's stream-K and wide-tile grids */
     {"convert", t_ops_convert, false},
     {"attention", t_ops_attention, false},
     {"rows", t_ops_rows, false},

@@ -479,6 +479,23 @@ static void stream_k(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     }
 }
 
+/* One round of 128 × 256 tiles where 128 × 128 would take two (sm_90a's qmw_pick; on 132
+ * SMs): 960 × 4096 at K 4096 runs 32 × 4 wide tiles unsplit, the last M tile 192 rows; 200 ×
+ * 4096 at K 4096 is split in 4 over 32 wide tiles of 200 rows each; decoded weights (Q4_0 x
+ * bf16, Q6_K x f16) and a prepared Q8_0 copy. Every 7th output against the oracle. */
+static void wide_tiles(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
+    static const qspec wt[] = {
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 960, 4096, 4096, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, MLXN_TYPE_BF16, 1, 200, 4096, 4096, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 960, 4096, 4096, ROWS, 0, false, true, 0},
+    };
+    for (int i = 0; i < (int)(sizeof wt / sizeof wt[0]); i++) {
+        qspec q = wt[i];
+        q.seed = (*seed)++;
+        run_case_every(dev, s, &q, 7);
+    }
+}
+
 /* M = 1 where every row of W is whole 256-element groups (CUDA streams W through shared
  * memory and reads X rounded by a pre-pass there): rows that leave lanes idle (K = 2560: 10
  * groups), rows longer than a warp's groups (K = 14336), N not a multiple of the rows a warp
@@ -619,18 +636,20 @@ void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s) {
     variants(dev, s, &seed);
     real_shapes(dev, s, &seed);
     single_row(dev, s, &seed);
-    if (is_cuda) stream_k(dev, s, &seed);
+    if (is_cuda) stream_k(dev, s, &seed), wide_tiles(dev, s, &seed);
     report_worst();
 }
 
-/* The stream-K cases alone (a part: run only when named), for the sanitizers. */
-void t_ops_qmatmul_sk(mlxn_device *dev, mlxn_stream *s) {
+/* The cases of the wgmma kernel's grid shapes alone, stream-K and one round of wide tiles (a
+ * part: run only when named), for the sanitizers. */
+void t_ops_qmatmul_grids(mlxn_device *dev, mlxn_stream *s) {
     note_device(dev);
     if (!is_cuda) {
-        printf("qmatmul_sk: skipped (the stream-K grid is CUDA's)\n");
+        printf("qmatmul_grids: skipped (the grid shapes are CUDA's)\n");
         return;
     }
     uint64_t seed = 4000;
     stream_k(dev, s, &seed);
+    wide_tiles(dev, s, &seed);
     report_worst();
 }

@@ -1,6 +1,6 @@
 /* The op test driver: every op case against the float64 oracle on one backend (argv[1]:
  * cpu or cuda), eager and graph-replayed; further arguments name the families to run (all
- * but the parts, such as qmatmul_sk, when none are named). Exit 77 (skipped) when the backend has no device. */
+ * but the parts, such as qmatmul_grids, when none are named). Exit 77 (skipped) when the backend has no device. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
