@@ -226,6 +226,15 @@ done:
 
 static void run_case(mlxn_device *dev, mlxn_stream *s, const qspec *q) { run_case_every(dev, s, q, 1); }
 
+/* n cases of a table, each with the next seed */
+static void run_list(mlxn_device *dev, mlxn_stream *s, const qspec *list, int n, int64_t every, uint64_t *seed) {
+    for (int i = 0; i < n; i++) {
+        qspec q = list[i];
+        q.seed = (*seed)++;
+        run_case_every(dev, s, &q, every);
+    }
+}
+
 /* The smallest K of a format, and a second, larger one (96 where the block is 32). */
 static int64_t blk(mlxn_type t) { return mlxn_type_block_elems(t) == 1 ? 32 : mlxn_type_block_elems(t); }
 
@@ -405,11 +414,7 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
             {MLXN_TYPE_Q8_0, MLXN_TYPE_F16, MLXN_TYPE_BF16, 1, 4, 40000, 640, ROWS, 0, false, false, 0},
             {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1, 3300, 12288, ROWS, 0, false, false, 0},
         };
-        for (int i = 0; i < 3; i++) {
-            qspec q = passes[i];
-            q.seed = (*seed)++;
-            run_case(dev, s, &q);
-        }
+        run_list(dev, s, passes, 3, 1, seed);
         /* K 28672 (Llama-3-70B's down projection): four rows of X and Q8_0's ring outgrow shared
          * memory there, and another kernel takes the case */
         qspec lk = {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 4, 64, 28672, ROWS, 0, false, false, (*seed)++};
@@ -472,11 +477,7 @@ static void stream_k(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         {MLXN_TYPE_BF16, MLXN_TYPE_F16, MLXN_TYPE_F32, 1, 2300, 6000, 2560, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 1, 1100, 10200, 2816, ROWS, 0, false, true, 0},
     };
-    for (int i = 0; i < (int)(sizeof ss / sizeof ss[0]); i++) {
-        qspec q = ss[i];
-        q.seed = (*seed)++;
-        run_case_every(dev, s, &q, 7);
-    }
+    run_list(dev, s, ss, (int)(sizeof ss / sizeof ss[0]), 7, seed);
 }
 
 /* One round of 128 × 256 tiles where 128 × 128 would take two (sm_90a's qmw_pick; on 132
@@ -489,11 +490,7 @@ static void wide_tiles(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, MLXN_TYPE_BF16, 1, 200, 4096, 4096, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 960, 4096, 4096, ROWS, 0, false, true, 0},
     };
-    for (int i = 0; i < (int)(sizeof wt / sizeof wt[0]); i++) {
-        qspec q = wt[i];
-        q.seed = (*seed)++;
-        run_case_every(dev, s, &q, 7);
-    }
+    run_list(dev, s, wt, (int)(sizeof wt / sizeof wt[0]), 7, seed);
 }
 
 /* M = 1 where every row of W is whole 256-element groups (CUDA streams W through shared
