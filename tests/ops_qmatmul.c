@@ -642,7 +642,7 @@ void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s) {
 void t_ops_qmatmul_grids(mlxn_device *dev, mlxn_stream *s) {
     note_device(dev);
     if (!is_cuda) {
-        printf("qmatmul_grids: skipped (the grid shapes are CUDA's)\n");
+        t_skip("qmatmul_grids: the grid shapes are CUDA's");
         return;
     }
     uint64_t seed = 4000;

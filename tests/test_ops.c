@@ -32,7 +32,7 @@ int main(int argc, char **argv) {
         if (!chosen) continue;
         int before = t_failed;
         t_op_families[i].run(dev, s);
-        printf("%-8s %-12s %s\n", backend, t_op_families[i].name, t_failed == before ? "ok" : "FAILED");
+        printf("%-8s %-13s %s\n", backend, t_op_families[i].name, t_failed == before ? "ok" : "FAILED");
     }
     mlxn_stream_destroy(s);
     mlxn_device_close(dev);
