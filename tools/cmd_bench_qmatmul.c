@@ -65,6 +65,18 @@ static bool each_item(char *list, bool (*fn)(opts *, const char *), opts *o) {
     return true;
 }
 
+/* --x / --y: f32, f16 or bf16 (any case); false on anything else */
+static bool float_type(const char *opt, const char *name, mlxn_type *out) {
+    static const mlxn_type fl[] = {MLXN_TYPE_F32, MLXN_TYPE_F16, MLXN_TYPE_BF16};
+    for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++)
+        if (!strcasecmp(name, mlxn_type_name(fl[i]))) {
+            *out = fl[i];
+            return true;
+        }
+    fprintf(stderr, "mlxn bench qmatmul: %s is f32, f16 or bf16; got '%s'\n", opt, name);
+    return false;
+}
+
 static bool add_fmt(opts *o, const char *name) {
     for (size_t i = 0; i < sizeof all_formats / sizeof all_formats[0]; i++)
         if (!strcasecmp(name, mlxn_type_name(all_formats[i])) && o->n_fmt < MAXL) {
@@ -266,10 +278,8 @@ int mlxn_bench_qmatmul(int argc, char **argv) {
             o.threads = atoi(v);
         } else if (!strcmp(a, "--reps")) {
             o.reps = atoi(v) < 3 ? 3 : atoi(v);
-        } else if (!strcmp(a, "--x")) {
-            o.tx = !strcmp(v, "f32") ? MLXN_TYPE_F32 : !strcmp(v, "f16") ? MLXN_TYPE_F16 : MLXN_TYPE_BF16;
-        } else if (!strcmp(a, "--y")) {
-            o.ty = !strcmp(v, "bf16") ? MLXN_TYPE_BF16 : !strcmp(v, "f16") ? MLXN_TYPE_F16 : MLXN_TYPE_F32;
+        } else if (!strcmp(a, "--x") || !strcmp(a, "--y")) {
+            if (!float_type(a, v, a[2] == 'x' ? &o.tx : &o.ty)) return 2;
         } else {
             return usage(stderr);
         }
@@ -372,8 +382,8 @@ int mlxn_bench_qmatmul(int argc, char **argv) {
                     continue;
                 }
                 const double wbytes = (double)mlxn_row_bytes(t, sh->k) * (double)sh->n;
-                const double bytes = wbytes + (double)M * (double)sh->k * (o.tx == MLXN_TYPE_F32 ? 4 : 2) +
-                                     (double)M * (double)sh->n * (o.ty == MLXN_TYPE_F32 ? 4 : 2);
+                const double bytes = wbytes + (double)M * (double)mlxn_row_bytes(o.tx, sh->k) +
+                                     (double)M * (double)mlxn_row_bytes(o.ty, sh->n);
                 const double flops = 2.0 * (double)M * (double)sh->n * (double)sh->k;
                 const bool mv = M <= 16;
                 double ceil_v = -1;
