@@ -2,16 +2,12 @@
 #ifndef MLXN_TEST_OPS_CASES_H
 #define MLXN_TEST_OPS_CASES_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include "mlxn.h"
 
-/* A part (part = true) is a subset of a family's cases, run only when named: for tools that
- * are too slow for the whole family (compute-sanitizer). */
 typedef struct t_op_family {
     const char *name;
     void (*run)(mlxn_device *dev, mlxn_stream *s);
-    bool part;
 } t_op_family;
 
 void t_ops_eltwise(mlxn_device *dev, mlxn_stream *s);
@@ -30,5 +26,9 @@ void t_ops_sample(mlxn_device *dev, mlxn_stream *s);
 
 extern const t_op_family t_op_families[];
 extern const size_t t_op_families_count;
+/* Parts: subsets of a family's cases, run only when named, for tools too slow for the whole
+ * family (compute-sanitizer). */
+extern const t_op_family t_op_parts[];
+extern const size_t t_op_parts_count;
 
 #endif
