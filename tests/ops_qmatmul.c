@@ -493,6 +493,21 @@ static void wide_tiles(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     run_list(dev, s, wt, (int)(sizeof wt / sizeof wt[0]), 7, seed);
 }
 
+/* Split grids summed in thread-block clusters (sm_90a's qmw_cluster, as it picks on 132 SMs):
+ * 300 × 768 at K 2048 in 64-row tiles and clusters of 4, the last tile 44 rows; 1000 × 700 at K
+ * 2048 in 256-row tiles and clusters of 4, N and M past their last whole tiles; a batch of 2 at
+ * 500 × 1024, K 4096, in 128-row tiles and clusters of 2; a prepared Q4_0 copy at 100 × 1024
+ * in clusters of 8. Every 7th output against the oracle. */
+static void cluster_splits(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
+    static const qspec cs[] = {
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, MLXN_TYPE_BF16, 1, 300, 768, 2048, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1000, 700, 2048, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q4_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 2, 500, 1024, 4096, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_F32, MLXN_TYPE_F32, 1, 100, 1024, 4096, ROWS, 0, false, true, 0},
+    };
+    run_list(dev, s, cs, (int)(sizeof cs / sizeof cs[0]), 7, seed);
+}
+
 /* M = 1 where every row of W is whole 256-element groups (CUDA streams W through shared
  * memory and reads X rounded by a pre-pass there): rows that leave lanes idle (K = 2560: 10
  * groups), rows longer than a warp's groups (K = 14336), N not a multiple of the rows a warp
@@ -633,12 +648,12 @@ void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s) {
     variants(dev, s, &seed);
     real_shapes(dev, s, &seed);
     single_row(dev, s, &seed);
-    if (is_cuda) stream_k(dev, s, &seed), wide_tiles(dev, s, &seed);
+    if (is_cuda) stream_k(dev, s, &seed), wide_tiles(dev, s, &seed), cluster_splits(dev, s, &seed);
     report_worst();
 }
 
-/* The cases of the wgmma kernel's grid shapes alone, stream-K and one round of wide tiles (a
- * part: run only when named), for the sanitizers. */
+/* The cases of the wgmma kernel's grid shapes alone, stream-K, one round of wide tiles and
+ * split grids summed in clusters (a part: run only when named), for the sanitizers. */
 void t_ops_qmatmul_grids(mlxn_device *dev, mlxn_stream *s) {
     note_device(dev);
     if (!is_cuda) {
@@ -648,5 +663,6 @@ void t_ops_qmatmul_grids(mlxn_device *dev, mlxn_stream *s) {
     uint64_t seed = 4000;
     stream_k(dev, s, &seed);
     wide_tiles(dev, s, &seed);
+    cluster_splits(dev, s, &seed);
     report_worst();
 }

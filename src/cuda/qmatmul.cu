@@ -192,12 +192,13 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
     if (st0) return st0;
     if (splits > 1) p.part = static_cast<float *>(part);
     if (skbytes) l.sk_part = static_cast<float *>(part), l.sk_flags = s->flags;
-    mlxn_status st = qmm_mm_launch(l, splits);
+    bool summed = false;
+    mlxn_status st = qmm_mm_launch(l, splits, &summed);
     if (st == MLXN_ERR_UNSUPPORTED) { /* W rows not a multiple of 4 bytes */
         p.part = NULL;
         return qmm_generic(l);
     }
-    if (st || splits == 1) return st;
+    if (st || splits == 1 || summed) return st;
     return qmm_reduce(l, p, splits);
 }
 

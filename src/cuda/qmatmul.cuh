@@ -243,8 +243,9 @@ mlxn_status qmm_reduce(const qmm_launch &l, const qmm_kp &p, int splits);
 /* Mat-vec of float weights (F32, F16, BF16) in f32, M <= 16 (qmatmul_mv.cu). */
 mlxn_status qmm_mvf_launch(const qmm_launch &l);
 /* Tiled mat-mat: W dequantized to bf16 tiles in shared memory, X dense bf16 rows, and
- * splits over K when part != NULL (qmatmul_mm.cu). */
-mlxn_status qmm_mm_launch(const qmm_launch &l, int splits);
+ * splits over K when part != NULL (qmatmul_mm.cu): their partial sums to part for qmm_reduce,
+ * or (*summed set) summed and stored by the kernel. */
+mlxn_status qmm_mm_launch(const qmm_launch &l, int splits, bool *summed);
 /* Workspace bytes qmm_mm_launch's stream-K grid needs for l unsplit (0 where it takes none). */
 size_t qmm_mm_sk_bytes(const qmm_launch &l);
 /* Elements of K per raw chunk of W on the tiled path: every split of K must be a multiple. */

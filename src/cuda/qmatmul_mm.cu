@@ -285,7 +285,8 @@ size_t qmm_mm_sk_bytes(const qmm_launch &l) {
  * row's data bytes as u16 [batch][n][bytes / 2], boxes of WB bytes × BN rows; BF16: [batch][n][k]
  * like X. Elements past the data read as zeros (which decode to zero weights). SK: the
  * stream-K grid (qmw_sk_grid blocks; l.sk_part and l.sk_flags set). */
-template <mlxn_type T, int BM, int BN, bool SK = false> static mlxn_status qmw_go(const qmm_launch &l, int splits) {
+template <mlxn_type T, int BM, int BN, bool SK = false>
+static mlxn_status qmw_go(const qmm_launch &l, int splits, int clk = 1) {
     typedef qmw_cfg<T, BM, BN> C;
     typedef qmw_fmt<T> F;
     const qmm_kp &p = *l.p;
@@ -324,12 +325,42 @@ template <mlxn_type T, int BM, int BN, bool SK = false> static mlxn_status qmw_g
     const qmw_sk_plan sk = SK ? qmw_sk_grid(l, splits) : qmw_sk_plan{0, 0};
     if (SK) grid = dim3((unsigned)(sk.d + sk.g));
     if (tiles > INT32_MAX || grid.z > 65535) return MLXN_ERR_UNSUPPORTED;
-    kern<<<grid, 384, C::smem(), l.s>>>(p, splits, mx, mw, l.sk_part, l.sk_flags, sk.d);
+    if (clk > 1) /* the splits of a tile as one cluster along z (qmw_cluster) */
+        return mlxn_cuda_launch(l.s, kern, grid, dim3(384), C::smem(), (unsigned)clk, false, p, splits, mx, mw, l.sk_part,
+                                l.sk_flags, sk.d, clk);
+    kern<<<grid, 384, C::smem(), l.s>>>(p, splits, mx, mw, l.sk_part, l.sk_flags, sk.d, 1);
     MLXN_CUDA_CHECK_LAUNCH();
     return MLXN_OK;
 }
 
-/* Tiles of W rows × X rows: 128 × 64 up to M 64 and 128 × 128 up to M 128, where wider
+/* Clusters of cs blocks of qmw_kernel<T, BM, 128> resident at once (0 where none fit), asked
+ * once per device and size: the query's host time showed in calls of 15 µs. */
+template <mlxn_type T, int BM> static int qmw_cluster_fit(const qmm_launch &l, int cs) {
+    typedef qmw_cfg<T, BM, 128> C;
+    static std::atomic<int> known[16][9]; /* fit + 1 by device and size, 0 unknown */
+    const int d = l.dev->ordinal;
+    const bool keep = d >= 0 && d < 16 && cs >= 0 && cs <= 8;
+    if (keep)
+        if (const int v = known[d][cs].load(std::memory_order_relaxed)) return v - 1;
+    auto kern = qmw_kernel<T, BM, 128, false>;
+    static std::atomic<unsigned long long> raised;
+    if (mlxn_cuda_raise_smem(kern, C::smem(), l.dev, "qmatmul", raised) != MLXN_OK) return 0;
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = 1, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = (unsigned)cs;
+    cfg.gridDim = dim3(1, 1, (unsigned)cs), cfg.blockDim = dim3(384), cfg.dynamicSmemBytes = C::smem(), cfg.stream = l.s;
+    cfg.attrs = at, cfg.numAttrs = 1;
+    int fit = 0;
+    if (cudaOccupancyMaxActiveClusters(&fit, kern, &cfg) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    if (keep) known[d][cs].store(fit + 1, std::memory_order_relaxed);
+    return fit;
+}
+
+/* A grid's tile (W rows × X rows): 128 × 64 up to M 64 and 128 × 128 up to M 128, where wider
  * tiles compute padding. H100, same runs, µs against the next wider tile: at M 32 4096×14336
  * Q4_0 91.4 -> 42.8 (128) -> 31.4 (64), Q6_K 81.3 -> 51.4 -> 39.6; 14336×4096 Q4_0 46.5 -> 28.6
  * (64), Q6_K 54.6 -> 31.5; 4096² Q4_0 33.1 -> 20.3 -> 16.0; at M 128 4096×14336 Q4_0 71.9 ->
@@ -343,33 +374,106 @@ template <mlxn_type T, int BM, int BN, bool SK = false> static mlxn_status qmw_g
  * warpgroups: the decode per flop of 128 × 256 on twice the tiles) unless that takes more
  * waves than 128 × 128 (4096×4096 and 4096×14336 at M = 512: 128 tiles of either, 64 of
  * 128 × 256). */
-template <mlxn_type T> static mlxn_status qmw_pick(const qmm_launch &l, int splits) {
+enum qmw_tile { QMW_T64, QMW_T128, QMW_T256, QMW_T256_SK, QMW_T256_N64 };
+template <mlxn_type T> static qmw_tile qmw_tile_of(const qmm_launch &l, int splits) {
     const qmm_kp &p = *l.p;
     const long long sms = l.dev->prop.multiProcessorCount, bs = (long long)l.batch * splits;
-    if (p.m <= 64) return qmw_go<T, 64, 128>(l, splits);
-    if (p.m <= 128) return qmw_go<T, 128, 128>(l, splits);
+    if (p.m <= 64) return QMW_T64;
+    if (p.m <= 128) return QMW_T128;
     const long long t256 = (long long)((p.n + 127) / 128) * ((p.m + 255) / 256) * bs,
                     t128 = (long long)((p.n + 127) / 128) * ((p.m + 127) / 128) * bs;
-    if (t256 >= sms || t128 > sms) {
-        if (l.sk_part && l.sk_flags && qmw_sk_grid(l, splits).g) return qmw_go<T, 256, 128, true>(l, splits);
-        return qmw_go<T, 256, 128>(l, splits);
-    }
+    if (t256 >= sms || t128 > sms) return l.sk_part && l.sk_flags && qmw_sk_grid(l, splits).g ? QMW_T256_SK : QMW_T256;
     if constexpr (T != MLXN_TYPE_BF16) {
         /* with 3 stages in flight: with 2 (F16) it reads slower than 128 × 128 (H100, Q6_K
          * 4096×14336 M 512 on a 2-stage ring: 0.46 against 0.65 of cuBLASLt) */
         if constexpr (qmw_cfg<T, 256, 64>::ST >= 3) {
             const long long t64 = (long long)((p.n + 63) / 64) * ((p.m + 255) / 256) * bs;
-            if ((t64 + sms - 1) / sms <= (t128 + sms - 1) / sms) return qmw_go<T, 256, 64>(l, splits);
+            if ((t64 + sms - 1) / sms <= (t128 + sms - 1) / sms) return QMW_T256_N64;
         }
+    }
+    return QMW_T128;
+}
+
+/* A split grid (tiles too few for the SMs) summed in clusters: the splits of a tile run as one
+ * cluster along z and add their sums through distributed shared memory, with no partial sums
+ * through memory and no qmm_reduce launch. Candidates: tiles of 256 (M > 128), 128 (M > 64)
+ * and 64 X rows by 128 W rows, K cut into 8, 4 or 2 of at least 512, all of the grid's
+ * clusters resident at once (cudaOccupancyMaxActiveClusters; H200: 15 of 8, 30 of 4, 66 of
+ * 2). Taken: the one with the most blocks, the taller tile among equals, where it has at
+ * least 9/10 of the blocks a round of the split grid runs; 64-row tiles only up to 4096 of K
+ * a block. H200, µs, split grid -> clusters (dev/qmatmul/NOTES_matmat.md, session 19): Q4_0
+ * 1024×4096 M 512 17.8 -> 16.3, M 1024 26.3 -> 19.8; 768×2048 M 256 13.6 -> 7.4; 4096² M 128
+ * 21.6 -> 16.7; 4096×14336 M 256 78.8 -> 55.0. Left to the split grid: 4096×14336 at M 128
+ * (39.7 against 43.7 in 64-row tiles, K 7168 a block), BF16 weights at 1024×4096, M 256 (10.9
+ * against 13.2 on half the blocks), 4096² at M 32 (Q6_K 17.8 against 18.7). */
+template <mlxn_type T> static bool qmw_cluster(const qmm_launch &l, int splits, mlxn_status *st) {
+    const qmm_kp &p = *l.p;
+    const long long sms = l.dev->prop.multiProcessorCount, nt = (p.n + 127) / 128;
+    const qmw_tile tt = qmw_tile_of<T>(l, splits);
+    const int bm = tt == QMW_T64 ? 64 : tt == QMW_T128 ? 128 : 256, bn = tt == QMW_T256_N64 ? 64 : 128;
+    const long long bl = (long long)((p.n + bn - 1) / bn) * ((p.m + bm - 1) / bm) * l.batch * splits,
+                    round = bl < sms ? bl : sms;
+    const int kc = qmm_mm_chunk(l.tw);
+    struct cand {
+        int bm, n, ks;
+        long long t;
+    } c[9];
+    int nc = 0;
+    for (int h = 256; h >= 64; h /= 2) {
+        if (h > 64 && p.m <= h / 2) continue;
+        const bool rows = h == 256 ? qmw_cfg<T, 256, 128>::ROWS : h == 128 ? qmw_cfg<T, 128, 128>::ROWS : qmw_cfg<T, 64, 128>::ROWS;
+        if (!rows) continue;
+        const long long t = nt * ((p.m + h - 1) / h) * l.batch;
+        for (int cs = 8; cs >= 2; cs /= 2) {
+            const int ks = ((p.k + cs - 1) / cs + kc - 1) / kc * kc, n = (p.k + ks - 1) / ks;
+            if (n < 2 || ks < 512 || (h == 64 && ks > 4096) || t * n > sms || 10 * t * n < 9 * round) continue;
+            int i = nc++; /* by blocks, then the taller tile */
+            for (; i > 0 && c[i - 1].t * c[i - 1].n < t * n; i--) c[i] = c[i - 1];
+            c[i] = {h, n, ks, t};
+        }
+    }
+    for (int i = 0; i < nc; i++) {
+        const int fit = c[i].bm == 256 ? qmw_cluster_fit<T, 256>(l, c[i].n)
+                        : c[i].bm == 128 ? qmw_cluster_fit<T, 128>(l, c[i].n) : qmw_cluster_fit<T, 64>(l, c[i].n);
+        if (fit < c[i].t) continue;
+        qmm_kp q = p;
+        q.part = NULL;
+        q.k_split = c[i].ks;
+        qmm_launch lq = l;
+        lq.p = &q;
+        *st = c[i].bm == 256 ? qmw_go<T, 256, 128>(lq, c[i].n, c[i].n)
+              : c[i].bm == 128 ? qmw_go<T, 128, 128>(lq, c[i].n, c[i].n) : qmw_go<T, 64, 128>(lq, c[i].n, c[i].n);
+        return true;
+    }
+    return false;
+}
+
+/* A split grid summed in clusters where qmw_cluster takes it, else the tile of qmw_tile_of. */
+template <mlxn_type T> static mlxn_status qmw_pick(const qmm_launch &l, int splits, bool *summed) {
+    mlxn_status st = MLXN_OK;
+    if (splits > 1 && qmw_cluster<T>(l, splits, &st)) {
+        *summed = st == MLXN_OK;
+        return st;
+    }
+    switch (qmw_tile_of<T>(l, splits)) {
+    case QMW_T64: return qmw_go<T, 64, 128>(l, splits);
+    case QMW_T128: return qmw_go<T, 128, 128>(l, splits);
+    case QMW_T256_SK: return qmw_go<T, 256, 128, true>(l, splits);
+    case QMW_T256: return qmw_go<T, 256, 128>(l, splits);
+    case QMW_T256_N64:
+        if constexpr (T != MLXN_TYPE_BF16)
+            if constexpr (qmw_cfg<T, 256, 64>::ST >= 3) return qmw_go<T, 256, 64>(l, splits);
+        break;
     }
     return qmw_go<T, 128, 128>(l, splits);
 }
 
-mlxn_status qmm_mm_launch(const qmm_launch &l, int splits) {
+mlxn_status qmm_mm_launch(const qmm_launch &l, int splits, bool *summed) {
+    *summed = false;
     if (qmm_mm_wgmma_ok(l)) {
         switch (l.tw) {
 #define QMW_GO(T) \
-    case T: return qmw_pick<T>(l, splits);
+    case T: return qmw_pick<T>(l, splits, summed);
             QMW_TYPES(QMW_GO)
 #undef QMW_GO
         default: break;

@@ -19,6 +19,7 @@
  * the same values the mma.sync path produces. */
 #pragma once
 
+#include <cooperative_groups.h>
 #include <type_traits>
 
 #include "cuda/hopper.cuh"
@@ -351,6 +352,9 @@ template <mlxn_type T, int BM_, int BN_ = 128> struct qmw_cfg {
     static constexpr int STF = (227 * 1024 - 1024 - NWS * WBY) / (SB + 16), STM = WBLK ? SPB + 1 : 8;
     static constexpr int ST = STF < STM ? STF : STM;
     static constexpr size_t smem() { return 1024 + (size_t)ST * SB + (size_t)NWS * WBY + 16 * ST; }
+    /* the tile's f32 sums by X row, rows BN + 4 floats apart, fit in the ring and the W slots
+     * (out_rows; the cluster sum of a split grid) */
+    static constexpr bool ROWS = !KSPLIT && BN == 128 && (size_t)BM * (BN + 4) * 4 <= (size_t)ST * SB + (size_t)NWS * WBY;
     static constexpr int WDATA = (KS > F::QK ? KS / F::QK : 1) * F::BB; /* raw bytes a stage decodes */
     static_assert(SS || (F::WB % 16 == 0 && F::WB <= 512 && F::WB >= WDATA + (F::BB % 16 ? 14 : 0)),
                   "a stage's raw bytes fit its TMA box");
@@ -428,7 +432,9 @@ static __device__ __forceinline__ void qmw_flag_down(unsigned *f) {
 }
 
 /* grid: (N tiles · M tiles, batch · splits), or (D + G) for stream-K (SK: skd = D, skp holds G
- * slots of BM·BN f32 sums, skf G zeroed counts); tx: X as [batch·m][k] bf16; tw: W's raw bytes as
+ * slots of BM·BN f32 sums, skf G zeroed counts); clk > 1: the splits of a tile are one cluster
+ * of clk = splits blocks along z that sum their tiles through distributed shared memory and
+ * store y (C::ROWS; p.part unused); tx: X as [batch·m][k] bf16; tw: W's raw bytes as
  * [batch][n][row bytes / 2] u16 (decoded formats) or [batch][n][k] bf16 (SS). Tile order,
  * measured on H100 (dev/qmatmul/NOTES_matmat.md, v3): bf16 W in groups of 8 M tiles, M
  * fastest, so that blocks sharing a W tile run together (W read from memory about once:
@@ -437,7 +443,7 @@ static __device__ __forceinline__ void qmw_flag_down(unsigned *f) {
 template <mlxn_type T, int BM, int BN, bool SK>
 static __global__ void __launch_bounds__(384, 1)
 qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw,
-           float *skp, unsigned *skf, int skd) {
+           float *skp, unsigned *skf, int skd, int clk) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     typedef qmw_cfg<T, BM, BN> C;
     typedef qmw_fmt<T> F;
@@ -510,6 +516,11 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
                 for (int i = 0; i < nst; i++) load(i, k0 + i * KS, xrow, n0, wz);
             }
         }
+        if constexpr (!SK && C::ROWS)
+            if (clk > 1) { /* the consumers' two cluster syncs (cluster_sum) */
+                cooperative_groups::this_cluster().sync();
+                cooperative_groups::this_cluster().sync();
+            }
     } else {
         asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
         const int lane = tid & 31, w = (tid >> 5) & 3, g = lane >> 2, t = lane & 3;
@@ -537,16 +548,19 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
          * Measured on H200 (dev/qmatmul/NOTES_matmat.md, session 15): the stream-K grid's
          * finishers, storing all at once, took ~20 µs with out (its grid then ran 1.25× slower
          * than one tile a block) and ~3 µs this way; one-tile grids run the same either way. */
+        constexpr int LD = C::BN + 4;
+        float *ts = reinterpret_cast<float *>(sptr);
+        auto rows_to_smem = [&]() {
+            asm volatile("bar.sync 1, 256;\n" ::: "memory"); /* both warpgroups' wgmmas have read the ring */
+#pragma unroll
+            for (int i = 0; i < NA / 4; i++)
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    ts[(8 * i + 2 * t + (e & 1)) * LD + wg * 64 + w * 16 + g + 8 * (e >> 1)] = acc[4 * i + e];
+        };
         auto out_rows = [&](int n0, int m0, int b) {
-            constexpr int LD = C::BN + 4;
-            if constexpr (!C::KSPLIT && C::BN == 128 && (size_t)BM * LD * 4 <= (size_t)ST * C::SB + (size_t)C::NWS * C::WBY) {
-                float *ts = reinterpret_cast<float *>(sptr);
-                asm volatile("bar.sync 1, 256;\n" ::: "memory"); /* both warpgroups' wgmmas have read the ring */
-#pragma unroll
-                for (int i = 0; i < NA / 4; i++)
-#pragma unroll
-                    for (int e = 0; e < 4; e++)
-                        ts[(8 * i + 2 * t + (e & 1)) * LD + wg * 64 + w * 16 + g + 8 * (e >> 1)] = acc[4 * i + e];
+            if constexpr (C::ROWS) {
+                rows_to_smem();
                 asm volatile("bar.sync 1, 256;\n" ::: "memory");
                 for (int r = tid >> 5; r < BM && m0 + r < p.m; r += 8)
                     qmm_store4(p, split, b, m0 + r, n0 + 4 * lane, *reinterpret_cast<const float4 *>(ts + r * LD + 4 * lane));
@@ -728,6 +742,30 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
                 if (wg) add(qmw_c<1>{});
                 else add(qmw_c<0>{});
                 out(n0, m0, b);
+            } else if (C::ROWS && clk > 1) {
+                /* split s of the tile is cluster rank s: its rows to its shared memory, then
+                 * rank q sums X rows q, q + clk, ... over the ranks in split order (the order
+                 * of qmm_reduce) and stores them; the second sync keeps every block's shared
+                 * memory until the others have read it */
+                if constexpr (C::ROWS) {
+                    namespace cg = cooperative_groups;
+                    rows_to_smem();
+                    cg::cluster_group cl = cg::this_cluster();
+                    cl.sync();
+                    const int rank = (int)cl.block_rank();
+                    for (int r = rank + clk * (tid >> 5); r < BM && m0 + r < p.m; r += 8 * clk) {
+                        float4 h[8]; /* every rank's row in flight before the sum */
+#pragma unroll
+                        for (int q = 0; q < 8; q++)
+                            if (q < clk) h[q] = *reinterpret_cast<const float4 *>(cl.map_shared_rank(ts, q) + r * LD + 4 * lane);
+                        float4 v = h[0];
+#pragma unroll
+                        for (int q = 1; q < 8; q++)
+                            if (q < clk) v.x += h[q].x, v.y += h[q].y, v.z += h[q].z, v.w += h[q].w;
+                        qmm_store4(p, 0, b, m0 + r, n0 + 4 * lane, v);
+                    }
+                    cl.sync();
+                }
             } else {
                 out_rows(n0, m0, b);
             }
