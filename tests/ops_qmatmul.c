@@ -482,8 +482,9 @@ static void stream_k(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
 
 /* One round of 128 × 256 tiles where 128 × 128 would take two (sm_90a's qmw_pick; on 132
  * SMs): 960 × 4096 at K 4096 runs 32 × 4 wide tiles unsplit, the last M tile 192 rows; 200 ×
- * 4096 at K 4096 is split in 4 over 32 wide tiles of 200 rows each; decoded weights (Q4_0 x
- * bf16, Q6_K x f16) and a prepared Q8_0 copy. Every 7th output against the oracle. */
+ * 4096 at K 4096, split, runs in clusters of 2 over 64 tiles of 128 rows (qmw_cluster on the
+ * H200); decoded weights (Q4_0 x bf16, Q6_K x f16) and a prepared Q8_0 copy. Every 7th output
+ * against the oracle. */
 static void wide_tiles(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     static const qspec wt[] = {
         {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 960, 4096, 4096, ROWS, 0, false, false, 0},
@@ -493,17 +494,26 @@ static void wide_tiles(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     run_list(dev, s, wt, (int)(sizeof wt / sizeof wt[0]), 7, seed);
 }
 
-/* Split grids summed in thread-block clusters (sm_90a's qmw_cluster, as it picks on 132 SMs):
- * 300 × 768 at K 2048 in 64-row tiles and clusters of 4, the last tile 44 rows; 1000 × 700 at K
- * 2048 in 256-row tiles and clusters of 4, N and M past their last whole tiles; a batch of 2 at
- * 500 × 1024, K 4096, in 128-row tiles and clusters of 2; a prepared Q4_0 copy at 100 × 1024
- * in clusters of 8. Every 7th output against the oracle. */
+/* Split grids summed in thread-block clusters (sm_90a's qmw_cluster, as it picks on the
+ * H200's 132 SMs, where 15 clusters of 8, 30 of 4 and 66 of 2 fit): 300 × 768 at K 2048 in
+ * 64-row tiles and clusters of 4, the last tile 44 rows; 1000 × 700 at K 2048 in 256-row tiles
+ * and clusters of 4, N and M past their last whole tiles; a batch of 2 at 500 × 1024, K 4096,
+ * in 128-row tiles and clusters of 2; a prepared Q4_0 copy at 100 × 1024 in clusters of 8;
+ * 40 × 100 at K 1280, 2304 and 3328 in clusters of 3, 5 and 7 (K rounded to whole chunks), the
+ * last with a batch of 2. And split grids the clusters leave (16 clusters of 8 would be needed):
+ * 129 × 1024 and 65 × 1024 at K 8192, 16 splits over 256- and 128-row tiles summed by
+ * qmm_reduce. Every 7th output against the oracle. */
 static void cluster_splits(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     static const qspec cs[] = {
         {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, MLXN_TYPE_BF16, 1, 300, 768, 2048, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1000, 700, 2048, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q4_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 2, 500, 1024, 4096, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q4_0, MLXN_TYPE_F32, MLXN_TYPE_F32, 1, 100, 1024, 4096, ROWS, 0, false, true, 0},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 40, 100, 1280, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 1, 40, 100, 2304, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q4_K, MLXN_TYPE_F16, MLXN_TYPE_F32, 2, 40, 100, 3328, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 129, 1024, 8192, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 65, 1024, 8192, ROWS, 0, false, false, 0},
     };
     run_list(dev, s, cs, (int)(sizeof cs / sizeof cs[0]), 7, seed);
 }

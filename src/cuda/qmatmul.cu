@@ -173,7 +173,8 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
     /* Split K when the tiles fill less than one wave (half a wave on the wgmma kernel, whose
      * 4096×4096 at M = 512 fills 128 of 132 SMs unsplit): toward two waves of 128 × 128 tiles,
      * each split at least 512 long (K is a multiple of 32, so every split is whole pipeline
-     * steps); the wgmma kernel runs such a grid as one round of 128 × 256 (qmw_pick). */
+     * steps); the wgmma kernel runs such a grid in thread-block clusters that sum the splits
+     * where they fit (qmw_cluster), else as one round of tiles and qmm_reduce (qmw_pick). */
     int splits = 1;
     if (tiles * (qmm_mm_wgmma_ok(l) ? 2 : 1) < sms && p.k >= 1024) {
         splits = (int)((2 * sms + tiles - 1) / tiles);
@@ -219,8 +220,9 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
  * - M > 16: tiled mat-mat on the tensor cores: on sm_90a the wgmma kernel for every format
  *   but F32 (rows 16-byte multiples, K a multiple of 64), the mma.sync kernel
  *   otherwise; the prepared bf16 weight when given (see below); split over K when the tiles
- *   fill less than one wave (half a wave on wgmma); on wgmma, stream-K where the last round
- *   of tiles leaves SMs idle (qmatmul_mm.cu); K not a multiple of 32 (float weights only)
+ *   fill less than one wave (half a wave on wgmma), the splits summed in thread-block
+ *   clusters on wgmma where they fit; on wgmma, stream-K where the last round of tiles leaves
+ *   SMs idle (qmatmul_mm.cu); K not a multiple of 32 (float weights only)
  *   goes to the generic kernel. */
 extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *a) {
     cuda_stream *s = static_cast<cuda_stream *>(stream);

@@ -325,21 +325,23 @@ static mlxn_status qmw_go(const qmm_launch &l, int splits, int clk = 1) {
     const qmw_sk_plan sk = SK ? qmw_sk_grid(l, splits) : qmw_sk_plan{0, 0};
     if (SK) grid = dim3((unsigned)(sk.d + sk.g));
     if (tiles > INT32_MAX || grid.z > 65535) return MLXN_ERR_UNSUPPORTED;
-    if (clk > 1) /* the splits of a tile as one cluster along z (qmw_cluster) */
+    if (clk > 1) { /* the splits of a tile as one cluster along z (qmw_cluster) */
+        if (SK || !C::ROWS) return mlxn_err(MLXN_ERR_UNSUPPORTED, "qmatmul: no cluster sum for a %d-row tile", BM);
         return mlxn_cuda_launch(l.s, kern, grid, dim3(384), C::smem(), (unsigned)clk, false, p, splits, mx, mw, l.sk_part,
                                 l.sk_flags, sk.d, clk);
+    }
     kern<<<grid, 384, C::smem(), l.s>>>(p, splits, mx, mw, l.sk_part, l.sk_flags, sk.d, 1);
     MLXN_CUDA_CHECK_LAUNCH();
     return MLXN_OK;
 }
 
-/* Clusters of cs blocks of qmw_kernel<T, BM, 128> resident at once (0 where none fit), asked
- * once per device and size: the query's host time showed in calls of 15 µs. */
+/* Clusters of cs (at most 8) blocks of qmw_kernel<T, BM, 128> resident at once (0 where none
+ * fit or the query fails), asked once per device and size. */
 template <mlxn_type T, int BM> static int qmw_cluster_fit(const qmm_launch &l, int cs) {
     typedef qmw_cfg<T, BM, 128> C;
-    static std::atomic<int> known[16][9]; /* fit + 1 by device and size, 0 unknown */
+    static std::atomic<int> known[64][9]; /* fit + 1 by device and size, 0 unknown */
     const int d = l.dev->ordinal;
-    const bool keep = d >= 0 && d < 16 && cs >= 0 && cs <= 8;
+    const bool keep = d >= 0 && d < 64 && cs <= 8;
     if (keep)
         if (const int v = known[d][cs].load(std::memory_order_relaxed)) return v - 1;
     auto kern = qmw_kernel<T, BM, 128, false>;
@@ -354,7 +356,7 @@ template <mlxn_type T, int BM> static int qmw_cluster_fit(const qmm_launch &l, i
     int fit = 0;
     if (cudaOccupancyMaxActiveClusters(&fit, kern, &cfg) != cudaSuccess) {
         (void)cudaGetLastError();
-        return 0;
+        fit = 0;
     }
     if (keep) known[d][cs].store(fit + 1, std::memory_order_relaxed);
     return fit;
@@ -397,15 +399,16 @@ template <mlxn_type T> static qmw_tile qmw_tile_of(const qmm_launch &l, int spli
 /* A split grid (tiles too few for the SMs) summed in clusters: the splits of a tile run as one
  * cluster along z and add their sums through distributed shared memory, with no partial sums
  * through memory and no qmm_reduce launch. Candidates: tiles of 256 (M > 128), 128 (M > 64)
- * and 64 X rows by 128 W rows, K cut into 8, 4 or 2 of at least 512, all of the grid's
- * clusters resident at once (cudaOccupancyMaxActiveClusters; H200: 15 of 8, 30 of 4, 66 of
- * 2). Taken: the one with the most blocks, the taller tile among equals, where it has at
- * least 9/10 of the blocks a round of the split grid runs; 64-row tiles only up to 4096 of K
- * a block. H200, µs, split grid -> clusters (dev/qmatmul/NOTES_matmat.md, session 19): Q4_0
- * 1024×4096 M 512 17.8 -> 16.3, M 1024 26.3 -> 19.8; 768×2048 M 256 13.6 -> 7.4; 4096² M 128
- * 21.6 -> 16.7; 4096×14336 M 256 78.8 -> 55.0. Left to the split grid: 4096×14336 at M 128
- * (39.7 against 43.7 in 64-row tiles, K 7168 a block), BF16 weights at 1024×4096, M 256 (10.9
- * against 13.2 on half the blocks), 4096² at M 32 (Q6_K 17.8 against 18.7). */
+ * and 64 X rows by 128 W rows, K cut toward 8, 4 or 2 splits of at least 512 (rounded to the
+ * chunk: a cluster of 2 to 8), all of the grid's clusters resident at once
+ * (cudaOccupancyMaxActiveClusters; H200: 15 of 8, 30 of 4, 66 of 2). Taken: the one with the
+ * most blocks, the taller tile among equals, where it has at least 9/10 of the blocks a round
+ * of the split grid runs; 64-row tiles only up to 4096 of K a block. H200, µs, split grid ->
+ * clusters (dev/qmatmul/NOTES_matmat.md): Q4_0 1024×4096 M 512 18.0 -> 16.7, M 1024 26.5 ->
+ * 20.1; 768×2048 M 256 13.0 -> 7.3; 4096² M 128 21.6 -> 17.0; 4096×14336 M 256 78.4 -> 53.7.
+ * Left to the split grid by the limits: 4096×14336 at M 128 (39.9 against 43.8 in 64-row
+ * tiles, K 7168 a block) and BF16 weights at 1024×4096, M 256 (10.9 against 13.3 on half the
+ * blocks). */
 template <mlxn_type T> static bool qmw_cluster(const qmm_launch &l, int splits, mlxn_status *st) {
     const qmm_kp &p = *l.p;
     const long long sms = l.dev->prop.multiProcessorCount, nt = (p.n + 127) / 128;

@@ -517,7 +517,7 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
             }
         }
         if constexpr (!SK && C::ROWS)
-            if (clk > 1) { /* the consumers' two cluster syncs (cluster_sum) */
+            if (clk > 1) { /* the two cluster syncs of the consumers' cluster sum (C::ROWS && clk > 1) */
                 cooperative_groups::this_cluster().sync();
                 cooperative_groups::this_cluster().sync();
             }
