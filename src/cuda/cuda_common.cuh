@@ -132,6 +132,22 @@ static inline bool mlxn_cuda_sm90(const cuda_device *d) {
 #endif
 }
 
+/* Clusters of the given shape that run at once of f with block threads and dynamic smem (0
+ * where none fit or the query fails; the runtime's last error is cleared). */
+template <typename... Params>
+static int mlxn_cuda_clusters_fit(void (*f)(Params...), dim3 cluster, unsigned block, size_t smem, cudaStream_t s) {
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = cluster.x, at[0].val.clusterDim.y = cluster.y, at[0].val.clusterDim.z = cluster.z;
+    cfg.gridDim = cluster, cfg.blockDim = dim3(block), cfg.dynamicSmemBytes = smem, cfg.stream = s;
+    cfg.attrs = at, cfg.numAttrs = 1;
+    int n = 0;
+    if (cudaOccupancyMaxActiveClusters(&n, f, &cfg) != cudaSuccess) n = 0;
+    (void)cudaGetLastError();
+    return n;
+}
+
 /* Launches f on grid × block with dynamic smem, as clusters of cl_z blocks along z (1: none)
  * and with programmatic dependent launch when pdl. */
 template <typename... Params, typename... Args>

@@ -335,6 +335,13 @@ static mlxn_status qmw_go(const qmm_launch &l, int splits, int clk = 1) {
     return MLXN_OK;
 }
 
+/* Calls f(std::integral_constant<int, H>{}) for a tile height h of 256, 128 or 64. */
+template <typename F> static auto qmw_height(int h, F &&f) {
+    if (h == 256) return f(std::integral_constant<int, 256>{});
+    if (h == 128) return f(std::integral_constant<int, 128>{});
+    return f(std::integral_constant<int, 64>{});
+}
+
 /* Clusters of cs (at most 8) blocks of qmw_kernel<T, BM, 128> resident at once (0 where none
  * fit or the query fails), asked once per device and size. */
 template <mlxn_type T, int BM> static int qmw_cluster_fit(const qmm_launch &l, int cs) {
@@ -347,17 +354,7 @@ template <mlxn_type T, int BM> static int qmw_cluster_fit(const qmm_launch &l, i
     auto kern = qmw_kernel<T, BM, 128, false>;
     static std::atomic<unsigned long long> raised;
     if (mlxn_cuda_raise_smem(kern, C::smem(), l.dev, "qmatmul", raised) != MLXN_OK) return 0;
-    cudaLaunchConfig_t cfg = {};
-    cudaLaunchAttribute at[1];
-    at[0].id = cudaLaunchAttributeClusterDimension;
-    at[0].val.clusterDim.x = 1, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = (unsigned)cs;
-    cfg.gridDim = dim3(1, 1, (unsigned)cs), cfg.blockDim = dim3(384), cfg.dynamicSmemBytes = C::smem(), cfg.stream = l.s;
-    cfg.attrs = at, cfg.numAttrs = 1;
-    int fit = 0;
-    if (cudaOccupancyMaxActiveClusters(&fit, kern, &cfg) != cudaSuccess) {
-        (void)cudaGetLastError();
-        fit = 0;
-    }
+    const int fit = mlxn_cuda_clusters_fit(kern, dim3(1, 1, (unsigned)cs), 384, C::smem(), l.s);
     if (keep) known[d][cs].store(fit + 1, std::memory_order_relaxed);
     return fit;
 }
@@ -409,10 +406,9 @@ template <mlxn_type T> static qmw_tile qmw_tile_of(const qmm_launch &l, int spli
  * Left to the split grid by the limits: 4096×14336 at M 128 (39.9 against 43.8 in 64-row
  * tiles, K 7168 a block) and BF16 weights at 1024×4096, M 256 (10.9 against 13.3 on half the
  * blocks). */
-template <mlxn_type T> static bool qmw_cluster(const qmm_launch &l, int splits, mlxn_status *st) {
+template <mlxn_type T> static bool qmw_cluster(const qmm_launch &l, int splits, qmw_tile tt, mlxn_status *st) {
     const qmm_kp &p = *l.p;
     const long long sms = l.dev->prop.multiProcessorCount, nt = (p.n + 127) / 128;
-    const qmw_tile tt = qmw_tile_of<T>(l, splits);
     const int bm = tt == QMW_T64 ? 64 : tt == QMW_T128 ? 128 : 256, bn = tt == QMW_T256_N64 ? 64 : 128;
     const long long bl = (long long)((p.n + bn - 1) / bn) * ((p.m + bm - 1) / bm) * l.batch * splits,
                     round = bl < sms ? bl : sms;
@@ -424,8 +420,7 @@ template <mlxn_type T> static bool qmw_cluster(const qmm_launch &l, int splits, 
     int nc = 0;
     for (int h = 256; h >= 64; h /= 2) {
         if (h > 64 && p.m <= h / 2) continue;
-        const bool rows = h == 256 ? qmw_cfg<T, 256, 128>::ROWS : h == 128 ? qmw_cfg<T, 128, 128>::ROWS : qmw_cfg<T, 64, 128>::ROWS;
-        if (!rows) continue;
+        if (!qmw_height(h, [](auto H) { return qmw_cfg<T, decltype(H)::value, 128>::ROWS; })) continue;
         const long long t = nt * ((p.m + h - 1) / h) * l.batch;
         for (int cs = 8; cs >= 2; cs /= 2) {
             const int ks = ((p.k + cs - 1) / cs + kc - 1) / kc * kc, n = (p.k + ks - 1) / ks;
@@ -436,16 +431,13 @@ template <mlxn_type T> static bool qmw_cluster(const qmm_launch &l, int splits, 
         }
     }
     for (int i = 0; i < nc; i++) {
-        const int fit = c[i].bm == 256 ? qmw_cluster_fit<T, 256>(l, c[i].n)
-                        : c[i].bm == 128 ? qmw_cluster_fit<T, 128>(l, c[i].n) : qmw_cluster_fit<T, 64>(l, c[i].n);
-        if (fit < c[i].t) continue;
+        if (qmw_height(c[i].bm, [&](auto H) { return qmw_cluster_fit<T, decltype(H)::value>(l, c[i].n); }) < c[i].t) continue;
         qmm_kp q = p;
         q.part = NULL;
         q.k_split = c[i].ks;
         qmm_launch lq = l;
         lq.p = &q;
-        *st = c[i].bm == 256 ? qmw_go<T, 256, 128>(lq, c[i].n, c[i].n)
-              : c[i].bm == 128 ? qmw_go<T, 128, 128>(lq, c[i].n, c[i].n) : qmw_go<T, 64, 128>(lq, c[i].n, c[i].n);
+        *st = qmw_height(c[i].bm, [&](auto H) { return qmw_go<T, decltype(H)::value, 128>(lq, c[i].n, c[i].n); });
         return true;
     }
     return false;
@@ -453,12 +445,13 @@ template <mlxn_type T> static bool qmw_cluster(const qmm_launch &l, int splits, 
 
 /* A split grid summed in clusters where qmw_cluster takes it, else the tile of qmw_tile_of. */
 template <mlxn_type T> static mlxn_status qmw_pick(const qmm_launch &l, int splits, bool *summed) {
+    const qmw_tile tt = qmw_tile_of<T>(l, splits);
     mlxn_status st = MLXN_OK;
-    if (splits > 1 && qmw_cluster<T>(l, splits, &st)) {
+    if (splits > 1 && qmw_cluster<T>(l, splits, tt, &st)) {
         *summed = st == MLXN_OK;
         return st;
     }
-    switch (qmw_tile_of<T>(l, splits)) {
+    switch (tt) {
     case QMW_T64: return qmw_go<T, 64, 128>(l, splits);
     case QMW_T128: return qmw_go<T, 128, 128>(l, splits);
     case QMW_T256_SK: return qmw_go<T, 256, 128, true>(l, splits);

@@ -825,20 +825,7 @@ static bool aligned16(const void *q) { return ((uintptr_t)q & 15) == 0; }
 /* Whether this kernel instance runs in clusters of c blocks with dyn bytes of shared memory
  * on this device; asked once per instance and size. */
 template <typename K> static bool smp_cluster_fits(K kern, unsigned c, size_t dyn, cudaStream_t st) {
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(c);
-    cfg.blockDim = dim3(SMP_THREADS);
-    cfg.dynamicSmemBytes = dyn;
-    cfg.stream = st;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = c, attr[0].val.clusterDim.y = 1, attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
-    int n = 0;
-    const bool ok = cudaOccupancyMaxActiveClusters(&n, kern, &cfg) == cudaSuccess && n > 0;
-    (void)cudaGetLastError();
-    return ok;
+    return mlxn_cuda_clusters_fit(kern, dim3(c), SMP_THREADS, dyn, st) > 0;
 }
 
 /* Launches kern in clusters of c blocks (grid blocks in all). */
