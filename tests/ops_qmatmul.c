@@ -498,7 +498,9 @@ static void wide_tiles(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
  * H200's 132 SMs, where 15 clusters of 8, 30 of 4 and 66 of 2 fit): 300 × 768 at K 2048 in
  * 64-row tiles and clusters of 4, the last tile 44 rows; 1000 × 700 at K 2048 in 256-row tiles
  * and clusters of 4, N and M past their last whole tiles; a batch of 2 at 500 × 1024, K 4096,
- * in 128-row tiles and clusters of 2; a prepared Q4_0 copy at 100 × 1024 in clusters of 8;
+ * in 128-row tiles and clusters of 2; 100 × 1024 at K 4096 in 128-row tiles and clusters of 8,
+ * and a prepared Q4_0 copy of it in 64-row tiles and clusters of 4 (BF16 weights take the
+ * smaller cluster among equal grids);
  * 40 × 100 at K 1280, 2304 and 3328 in clusters of 3, 5 and 7 (K rounded to whole chunks), the
  * last with a batch of 2. And split grids the clusters leave (16 clusters of 8 would be needed):
  * 129 × 1024 and 65 × 1024 at K 8192, 16 splits over 256- and 128-row tiles summed by
@@ -508,6 +510,7 @@ static void cluster_splits(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, MLXN_TYPE_BF16, 1, 300, 768, 2048, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1000, 700, 2048, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q4_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 2, 500, 1024, 4096, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 100, 1024, 4096, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q4_0, MLXN_TYPE_F32, MLXN_TYPE_F32, 1, 100, 1024, 4096, ROWS, 0, false, true, 0},
         {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 40, 100, 1280, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 1, 40, 100, 2304, ROWS, 0, false, false, 0},

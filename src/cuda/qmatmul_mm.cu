@@ -399,8 +399,14 @@ template <mlxn_type T> static qmw_tile qmw_tile_of(const qmm_launch &l, int spli
  * and 64 X rows by 128 W rows, K cut toward 8, 4 or 2 splits of at least 512 (rounded to the
  * chunk: a cluster of 2 to 8), all of the grid's clusters resident at once
  * (cudaOccupancyMaxActiveClusters; H200: 15 of 8, 30 of 4, 66 of 2). Taken: the one with the
- * most blocks, the taller tile among equals, where it has at least 9/10 of the blocks a round
- * of the split grid runs; 64-row tiles only up to 4096 of K a block. H200, µs, split grid ->
+ * most blocks where it has at least 9/10 of the blocks a round of the split grid runs, 64-row
+ * tiles only up to 4096 of K a block. Among equals, BF16 weights take the smaller cluster: the
+ * sum's exchange between SMs is bound by their network (H200, ~25 GB/s an SM when all clusters
+ * sum at once), and a shorter tile costs them no decode (768×2048 at M 1024 in 128-row tiles
+ * and clusters of 2 against 256 and 4: 11.1 against 13.2 µs; 1024×4096 at M 128 7.8 against
+ * 9.0); decoded weights take the taller tile (768×2048 at M 512, Q4_0 / Q6_K / Q8_0 / Q4_K in
+ * 128-row tiles and clusters of 4 against 64 and 2: 9.4 / 11.3 / 10.4 / 10.9 against 10.3 /
+ * 11.7 / 11.1 / 11.6 µs). H200, µs, split grid ->
  * clusters (dev/qmatmul/NOTES_matmat.md): Q4_0 1024×4096 M 512 18.0 -> 16.7, M 1024 26.5 ->
  * 20.1; 768×2048 M 256 13.0 -> 7.3; 4096² M 128 21.6 -> 17.0; 4096×14336 M 256 78.4 -> 53.7.
  * Left to the split grid by the limits: 4096×14336 at M 128 (39.9 against 43.8 in 64-row
@@ -425,8 +431,12 @@ template <mlxn_type T> static bool qmw_cluster(const qmm_launch &l, int splits, 
         for (int cs = 8; cs >= 2; cs /= 2) {
             const int ks = ((p.k + cs - 1) / cs + kc - 1) / kc * kc, n = (p.k + ks - 1) / ks;
             if (n < 2 || ks < 512 || (h == 64 && ks > 4096) || t * n > sms || 10 * t * n < 9 * round) continue;
-            int i = nc++; /* by blocks, then the taller tile */
-            for (; i > 0 && c[i - 1].t * c[i - 1].n < t * n; i--) c[i] = c[i - 1];
+            int i = nc++; /* by blocks, then (BF16) the smaller cluster, then the taller tile */
+            for (; i > 0; i--) {
+                const long long bp = c[i - 1].t * c[i - 1].n;
+                if (bp > t * n || (bp == t * n && (T != MLXN_TYPE_BF16 || c[i - 1].n <= n))) break;
+                c[i] = c[i - 1];
+            }
             c[i] = {h, n, ks, t};
         }
     }

@@ -533,10 +533,9 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
         auto out = [&](int n0, int m0, int b) {
 #pragma unroll
             for (int i = 0; i < NA / 4; i++) {
-                if (C::KSPLIT && (i < NA / 8) != (wg == 0)) continue;
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
-                    const int n = n0 + (C::KSPLIT ? 0 : wg * 64) + w * 16 + g + 8 * (e >> 1), m = m0 + 8 * i + 2 * t + (e & 1);
+                    const int n = n0 + wg * 64 + w * 16 + g + 8 * (e >> 1), m = m0 + 8 * i + 2 * t + (e & 1);
                     if (n < p.n && m < p.m) qmm_store(p, split, b, m, n, acc[4 * i + e]);
                 }
             }
@@ -714,39 +713,34 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
             wg_wait<0>();
             wg_pin(acc);
             if constexpr (C::KSPLIT) {
-                /* warpgroup 0 stores X rows 0 .. BM/2 - 1 of the tile, 1 the rest; each hands the
-                 * other its sums of the other half through the stage memory, once both warpgroups'
-                 * wgmmas have read it (both hold the same fragment layout; a + b == b + a) */
-                float4 *xch = reinterpret_cast<float4 *>(sptr);
-                const int lt = tid & 127;
-                auto put = [&](auto half) { /* acc[O ..] to the other warpgroup */
-                    constexpr int O = decltype(half)::value * NA / 2;
+                /* both warpgroups hold the same fragment layout over their halves of K: each
+                 * puts its sums by X row in its own half of the stage memory, and each X row is
+                 * stored as one run of 64 outputs, the two halves added (the same value in
+                 * either order), 16 bytes a lane. H200: 4-byte stores of the fragments took
+                 * 4.9 µs of a 1024×4096, M 256 call of 15.5 (dev/qmatmul/NOTES_matmat.md,
+                 * session 20). */
+                constexpr int LK = C::BN + 4; /* the 4 rows of a fragment store fall 8 banks apart */
+                static_assert((size_t)2 * BM * LK * 4 <= (size_t)ST * C::SB, "both halves' rows fit the ring");
+                float *mine = ts + wg * BM * LK;
+                asm volatile("bar.sync 1, 256;\n" ::: "memory"); /* both warpgroups' wgmmas have read the ring */
 #pragma unroll
-                    for (int q = 0; q < NA / 8; q++)
-                        xch[(wg * NA / 8 + q) * 128 + lt] =
-                            make_float4(acc[O + 4 * q], acc[O + 4 * q + 1], acc[O + 4 * q + 2], acc[O + 4 * q + 3]);
-                };
-                auto add = [&](auto half) { /* the other warpgroup's sums into acc[O ..] */
-                    constexpr int O = decltype(half)::value * NA / 2;
+                for (int i = 0; i < NA / 4; i++)
 #pragma unroll
-                    for (int q = 0; q < NA / 8; q++) {
-                        const float4 v = xch[((1 - wg) * NA / 8 + q) * 128 + lt];
-                        acc[O + 4 * q] += v.x, acc[O + 4 * q + 1] += v.y;
-                        acc[O + 4 * q + 2] += v.z, acc[O + 4 * q + 3] += v.w;
-                    }
-                };
+                    for (int e = 0; e < 4; e++) mine[(8 * i + 2 * t + (e & 1)) * LK + w * 16 + g + 8 * (e >> 1)] = acc[4 * i + e];
                 asm volatile("bar.sync 1, 256;\n" ::: "memory");
-                if (wg) put(qmw_c<0>{});
-                else put(qmw_c<1>{});
-                asm volatile("bar.sync 1, 256;\n" ::: "memory");
-                if (wg) add(qmw_c<1>{});
-                else add(qmw_c<0>{});
-                out(n0, m0, b);
+                const int c = 4 * (lane & 15);
+                for (int r = 2 * (tid >> 5) + (lane >> 4); r < BM && m0 + r < p.m; r += 16) {
+                    const float4 u = *reinterpret_cast<const float4 *>(ts + r * LK + c),
+                                 v = *reinterpret_cast<const float4 *>(ts + (BM + r) * LK + c);
+                    qmm_store4(p, split, b, m0 + r, n0 + c, make_float4(u.x + v.x, u.y + v.y, u.z + v.z, u.w + v.w));
+                }
             } else if (C::ROWS && clk > 1) {
                 /* split s of the tile is cluster rank s: its rows to its shared memory, then
                  * rank q sums X rows q, q + clk, ... over the ranks in split order (the order
                  * of qmm_reduce) and stores them; the second sync keeps every block's shared
-                 * memory until the others have read it */
+                 * memory until the others have read it. The exchange is bound by the SM-to-SM
+                 * network when every cluster sums at once (H200: ~25 GB/s an SM; more rows in
+                 * flight a warp was slower, dev/qmatmul/NOTES_matmat.md, session 20). */
                 if constexpr (C::ROWS) {
                     namespace cg = cooperative_groups;
                     rows_to_smem();
