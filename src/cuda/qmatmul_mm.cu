@@ -399,8 +399,11 @@ template <mlxn_type T> static qmw_tile qmw_tile_of(const qmm_launch &l, int spli
  * and 64 X rows by 128 W rows, K cut toward 8, 4 or 2 splits of at least 512 (rounded to the
  * chunk: a cluster of 2 to 8), all of the grid's clusters resident at once
  * (cudaOccupancyMaxActiveClusters; H200: 15 of 8, 30 of 4, 66 of 2). Taken: the one with the
- * most blocks where it has at least 9/10 of the blocks a round of the split grid runs, 64-row
- * tiles only up to 4096 of K a block. Among equals, BF16 weights take the smaller cluster: the
+ * most blocks where it has at least 9/10 of the blocks a round of the split grid runs (its
+ * blocks over its rounds: a split grid of 144 blocks on 132 SMs runs 72 a round; H200, µs,
+ * such a grid -> clusters: 1024×4096 at M 768 Q4_0 23.7 -> 20.4, prepared 24.2 -> 16.2;
+ * 3584² at M 128 Q4_0 20.7 -> 13.3; 1024×5120 at M 896 40.1 -> 23.0), 64-row tiles only up to
+ * 4096 of K a block. Among equals, BF16 weights take the smaller cluster: the
  * sum's exchange between SMs is bound by their network (H200, ~25 GB/s an SM when all clusters
  * sum at once), and a shorter tile costs them no decode (768×2048 at M 1024 in 128-row tiles
  * and clusters of 2 against 256 and 4: 11.1 against 13.2 µs; 1024×4096 at M 128 7.8 against
@@ -417,7 +420,7 @@ template <mlxn_type T> static bool qmw_cluster(const qmm_launch &l, int splits, 
     const long long sms = l.dev->prop.multiProcessorCount, nt = (p.n + 127) / 128;
     const int bm = tt == QMW_T64 ? 64 : tt == QMW_T128 ? 128 : 256, bn = tt == QMW_T256_N64 ? 64 : 128;
     const long long bl = (long long)((p.n + bn - 1) / bn) * ((p.m + bm - 1) / bm) * l.batch * splits,
-                    round = bl < sms ? bl : sms;
+                    round = bl / ((bl + sms - 1) / sms); /* the split grid's blocks a round, on average */
     const int kc = qmm_mm_chunk(l.tw);
     struct cand {
         int bm, n, ks;
