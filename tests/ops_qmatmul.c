@@ -494,13 +494,27 @@ static void wide_tiles(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     run_list(dev, s, wt, (int)(sizeof wt / sizeof wt[0]), 7, seed);
 }
 
+/* The 256 × 64 tile, K split between the consumer warpgroups and their sums stored by X row
+ * (sm_90a's QMW_T256_N64 on 132 SMs): unsplit at 250 × 3999, K 512 (the last tiles 250 X rows
+ * and 31 W rows: N % 4 != 0 stores by element); split 8 ways into partial sums at 200 × 1024 and
+ * 250 × 1001, K 4096 (no cluster grid fits: 16 of 8 or 32 of 4 would be needed). Every 7th
+ * output against the oracle. */
+static void ksplit_tiles(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
+    static const qspec kt[] = {
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 250, 3999, 512, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q4_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 200, 1024, 4096, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, MLXN_TYPE_BF16, 1, 250, 1001, 4096, ROWS, 0, false, false, 0},
+    };
+    run_list(dev, s, kt, (int)(sizeof kt / sizeof kt[0]), 7, seed);
+}
+
 /* Split grids summed in thread-block clusters (sm_90a's qmw_cluster, as it picks on the
  * H200's 132 SMs, where 15 clusters of 8, 30 of 4 and 66 of 2 fit): 300 × 768 at K 2048 in
  * 64-row tiles and clusters of 4, the last tile 44 rows; 1000 × 700 at K 2048 in 256-row tiles
  * and clusters of 4, N and M past their last whole tiles; a batch of 2 at 500 × 1024, K 4096,
  * in 128-row tiles and clusters of 2; 100 × 1024 at K 4096 in 128-row tiles and clusters of 8,
- * and a prepared Q4_0 copy of it in 64-row tiles and clusters of 4 (BF16 weights take the
- * smaller cluster among equal grids);
+ * and the same shape on a prepared Q4_0 copy (f32 X) in 64-row tiles and clusters of 4 (BF16
+ * weights take the smaller cluster among equal grids);
  * 40 × 100 at K 1280, 2304 and 3328 in clusters of 3, 5 and 7 (K rounded to whole chunks), the
  * last with a batch of 2. And split grids the clusters leave (16 clusters of 8 would be needed):
  * 129 × 1024 and 65 × 1024 at K 8192, 16 splits over 256- and 128-row tiles summed by
@@ -661,12 +675,15 @@ void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s) {
     variants(dev, s, &seed);
     real_shapes(dev, s, &seed);
     single_row(dev, s, &seed);
-    if (is_cuda) stream_k(dev, s, &seed), wide_tiles(dev, s, &seed), cluster_splits(dev, s, &seed);
+    if (is_cuda) {
+        stream_k(dev, s, &seed), wide_tiles(dev, s, &seed);
+        ksplit_tiles(dev, s, &seed), cluster_splits(dev, s, &seed);
+    }
     report_worst();
 }
 
-/* The cases of the wgmma kernel's grid shapes alone, stream-K, one round of wide tiles and
- * split grids summed in clusters (a part: run only when named), for the sanitizers. */
+/* The cases of the wgmma kernel's grid shapes alone, stream-K, one round of wide tiles, K-split
+ * tiles and split grids summed in clusters (a part: run only when named), for the sanitizers. */
 void t_ops_qmatmul_grids(mlxn_device *dev, mlxn_stream *s) {
     note_device(dev);
     if (!is_cuda) {
@@ -676,6 +693,7 @@ void t_ops_qmatmul_grids(mlxn_device *dev, mlxn_stream *s) {
     uint64_t seed = 4000;
     stream_k(dev, s, &seed);
     wide_tiles(dev, s, &seed);
+    ksplit_tiles(dev, s, &seed);
     cluster_splits(dev, s, &seed);
     report_worst();
 }
