@@ -398,23 +398,22 @@ template <mlxn_type T> static qmw_tile qmw_tile_of(const qmm_launch &l, int spli
  * through memory and no qmm_reduce launch. Candidates: tiles of 256 (M > 128), 128 (M > 64)
  * and 64 X rows by 128 W rows, K cut toward 8, 4 or 2 splits of at least 512 (rounded to the
  * chunk: a cluster of 2 to 8), all of the grid's clusters resident at once
- * (cudaOccupancyMaxActiveClusters; H200: 15 of 8, 30 of 4, 66 of 2). Taken: the one with the
- * most blocks where it has at least 9/10 of the blocks a round of the split grid runs (its
- * blocks over its rounds: a split grid of 144 blocks on 132 SMs runs 72 a round; H200, µs,
- * such a grid -> clusters: 1024×4096 at M 768 Q4_0 23.7 -> 20.4, prepared 24.2 -> 16.2;
- * 3584² at M 128 Q4_0 20.7 -> 13.3; 1024×5120 at M 896 40.1 -> 23.0), 64-row tiles only up to
- * 4096 of K a block. Among equals, BF16 weights take the smaller cluster: the
- * sum's exchange between SMs is bound by their network (H200, ~25 GB/s an SM when all clusters
- * sum at once), and a shorter tile costs them no decode (768×2048 at M 1024 in 128-row tiles
- * and clusters of 2 against 256 and 4: 11.1 against 13.2 µs; 1024×4096 at M 128 7.8 against
- * 9.0); decoded weights take the taller tile (768×2048 at M 512, Q4_0 / Q6_K / Q8_0 / Q4_K in
- * 128-row tiles and clusters of 4 against 64 and 2: 9.4 / 11.3 / 10.4 / 10.9 against 10.3 /
- * 11.7 / 11.1 / 11.6 µs). H200, µs, split grid ->
- * clusters (dev/qmatmul/NOTES_matmat.md): Q4_0 1024×4096 M 512 18.0 -> 16.7, M 1024 26.5 ->
- * 20.1; 768×2048 M 256 13.0 -> 7.3; 4096² M 128 21.6 -> 17.0; 4096×14336 M 256 78.4 -> 53.7.
- * Left to the split grid by the limits: 4096×14336 at M 128 (39.9 against 43.8 in 64-row
- * tiles, K 7168 a block) and BF16 weights at 1024×4096, M 256 (10.9 against 13.3 on half the
- * blocks). */
+ * (cudaOccupancyMaxActiveClusters; H200: 15 of 8, 30 of 4, 66 of 2). H200, µs, measured for
+ * each rule (dev/qmatmul/NOTES_matmat.md, sessions 19-20):
+ * - Taken: the one with the most blocks, where it has at least 9/10 of the blocks a round of
+ *   the split grid runs, on average over its rounds (a split grid of 144 blocks on 132 SMs
+ *   runs 72 a round). Split grid -> clusters: Q4_0 1024×4096 M 512 18.0 -> 16.7, M 768 23.7 ->
+ *   20.4 (prepared 24.2 -> 16.2), M 1024 26.5 -> 20.1; 768×2048 M 256 13.0 -> 7.3; 4096² M 128
+ *   21.6 -> 17.0; 3584² M 128 20.7 -> 13.3; 4096×14336 M 256 78.4 -> 53.7.
+ * - Among as many blocks, BF16 weights take the smaller cluster: the sum's exchange is bound by
+ *   the SM-to-SM network (~25 GB/s an SM when all clusters sum at once) and a shorter tile
+ *   costs BF16 no decode (768×2048 at M 1024, 128-row tiles in clusters of 2 against 256 and 4:
+ *   11.1 against 13.2; 1024×4096 at M 128 7.8 against 9.0). Decoded weights take the taller
+ *   tile (768×2048 at M 512, Q4_0 / Q6_K / Q8_0 / Q4_K, 128-row tiles in clusters of 4 against
+ *   64 and 2: 9.4 / 11.3 / 10.4 / 10.9 against 10.3 / 11.7 / 11.1 / 11.6).
+ * - 64-row tiles only up to 4096 of K a block. Left to the split grid by the limits:
+ *   4096×14336 at M 128 (39.9 against 43.8 in 64-row tiles, K 7168 a block) and BF16 weights
+ *   at 1024×4096, M 256 (10.9 against 13.3 on half the blocks). */
 template <mlxn_type T> static bool qmw_cluster(const qmm_launch &l, int splits, qmw_tile tt, mlxn_status *st) {
     const qmm_kp &p = *l.p;
     const long long sms = l.dev->prop.multiProcessorCount, nt = (p.n + 127) / 128;

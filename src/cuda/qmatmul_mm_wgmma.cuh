@@ -551,11 +551,12 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
         float *ts = reinterpret_cast<float *>(sptr);
         auto rows_to_smem = [&]() {
             asm volatile("bar.sync 1, 256;\n" ::: "memory"); /* both warpgroups' wgmmas have read the ring */
+            /* the K-split block: each warpgroup's sums of the same W rows in BM rows of its own */
+            float *r0 = ts + (C::KSPLIT ? wg * BM * LD : wg * 64);
 #pragma unroll
             for (int i = 0; i < NA / 4; i++)
 #pragma unroll
-                for (int e = 0; e < 4; e++)
-                    ts[(8 * i + 2 * t + (e & 1)) * LD + wg * 64 + w * 16 + g + 8 * (e >> 1)] = acc[4 * i + e];
+                for (int e = 0; e < 4; e++) r0[(8 * i + 2 * t + (e & 1)) * LD + w * 16 + g + 8 * (e >> 1)] = acc[4 * i + e];
         };
         auto out_rows = [&](int n0, int m0, int b) {
             if constexpr (C::ROWS) {
@@ -719,19 +720,13 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
                  * either order), 16 bytes a lane. H200: 4-byte stores of the fragments took
                  * 4.9 µs of a 1024×4096, M 256 call of 15.5 (dev/qmatmul/NOTES_matmat.md,
                  * session 20). */
-                constexpr int LK = C::BN + 4; /* the 4 rows of a fragment store fall 8 banks apart */
-                static_assert((size_t)2 * BM * LK * 4 <= (size_t)ST * C::SB, "both halves' rows fit the ring");
-                float *mine = ts + wg * BM * LK;
-                asm volatile("bar.sync 1, 256;\n" ::: "memory"); /* both warpgroups' wgmmas have read the ring */
-#pragma unroll
-                for (int i = 0; i < NA / 4; i++)
-#pragma unroll
-                    for (int e = 0; e < 4; e++) mine[(8 * i + 2 * t + (e & 1)) * LK + w * 16 + g + 8 * (e >> 1)] = acc[4 * i + e];
+                static_assert((size_t)2 * BM * LD * 4 <= (size_t)ST * C::SB, "both halves' rows fit the ring");
+                rows_to_smem();
                 asm volatile("bar.sync 1, 256;\n" ::: "memory");
                 const int c = 4 * (lane & 15);
                 for (int r = 2 * (tid >> 5) + (lane >> 4); r < BM && m0 + r < p.m; r += 16) {
-                    const float4 u = *reinterpret_cast<const float4 *>(ts + r * LK + c),
-                                 v = *reinterpret_cast<const float4 *>(ts + (BM + r) * LK + c);
+                    const float4 u = *reinterpret_cast<const float4 *>(ts + r * LD + c),
+                                 v = *reinterpret_cast<const float4 *>(ts + (BM + r) * LD + c);
                     qmm_store4(p, split, b, m0 + r, n0 + c, make_float4(u.x + v.x, u.y + v.y, u.z + v.z, u.w + v.w));
                 }
             } else if (C::ROWS && clk > 1) {
