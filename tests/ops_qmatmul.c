@@ -508,6 +508,32 @@ static void ksplit_tiles(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     run_list(dev, s, kt, (int)(sizeof kt / sizeof kt[0]), 7, seed);
 }
 
+/* W rows that are not 16-byte multiples on the mat-mat (sm_90a: the wgmma kernel's producer
+ * threads copy them in 16-byte pieces, each row at its own offset, the piece across a row's
+ * end a byte at a time): Qwen2-7B's K 3584 in Q6_K (2940-byte rows) on 256-row tiles and on
+ * the 256 × 64 K-split tile (250 × 1001); SmolLM2's K 576 in Q4_0 (324 bytes: the last stage
+ * holds 64 elements past K, decoded as zeros) and, batched over one W, Q4_1 (360); a batch of
+ * 2 Q8_0 weights at K 2880 (3060-byte rows, 309060 bytes a weight) split over K; Q3_K, Q2_K, IQ4_XS, MXFP4 and Q5_0 at K 5120, 3328, 2816, 2880 and 2880. W's last
+ * row ends its buffer in every case. Every 7th output against the oracle on the large ones. */
+static void general_rows(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
+    static const qspec big[] = {
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, MLXN_TYPE_BF16, 1, 300, 520, 3584, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 250, 1001, 3584, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q3_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 520, 1000, 5120, ROWS, 0, false, false, 0},
+    };
+    run_list(dev, s, big, (int)(sizeof big / sizeof big[0]), 7, seed);
+    static const qspec small[] = {
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 300, 700, 576, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q4_1, MLXN_TYPE_F32, MLXN_TYPE_BF16, 3, 100, 200, 576, ROWS, 0, true, false, 0},
+        {MLXN_TYPE_Q8_0, MLXN_TYPE_F16, MLXN_TYPE_F32, 2, 40, 101, 2880, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q2_K, MLXN_TYPE_F16, MLXN_TYPE_F16, 1, 129, 300, 3328, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_IQ4_XS, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 64, 257, 2816, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_MXFP4, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 1, 100, 300, 2880, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q5_0, MLXN_TYPE_F32, MLXN_TYPE_F32, 1, 33, 257, 2880, STRIDED, 0, false, false, 0},
+    };
+    run_list(dev, s, small, (int)(sizeof small / sizeof small[0]), 1, seed);
+}
+
 /* Split grids summed in thread-block clusters (sm_90a's qmw_cluster, as it picks on the
  * H200's 132 SMs, where 15 clusters of 8, 30 of 4 and 66 of 2 fit): 300 × 768 at K 2048 in
  * 64-row tiles and clusters of 4, the last tile 44 rows; 1000 × 700 at K 2048 in 256-row tiles
@@ -678,12 +704,14 @@ void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s) {
     if (is_cuda) {
         stream_k(dev, s, &seed), wide_tiles(dev, s, &seed);
         ksplit_tiles(dev, s, &seed), cluster_splits(dev, s, &seed);
+        general_rows(dev, s, &seed);
     }
     report_worst();
 }
 
 /* The cases of the wgmma kernel's grid shapes alone, stream-K, one round of wide tiles, K-split
- * tiles and split grids summed in clusters (a part: run only when named), for the sanitizers. */
+ * tiles, split grids summed in clusters and general rows (a part: run only when named), for
+ * the sanitizers. */
 void t_ops_qmatmul_grids(mlxn_device *dev, mlxn_stream *s) {
     note_device(dev);
     if (!is_cuda) {
@@ -695,5 +723,6 @@ void t_ops_qmatmul_grids(mlxn_device *dev, mlxn_stream *s) {
     wide_tiles(dev, s, &seed);
     ksplit_tiles(dev, s, &seed);
     cluster_splits(dev, s, &seed);
+    general_rows(dev, s, &seed);
     report_worst();
 }

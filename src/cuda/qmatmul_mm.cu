@@ -230,11 +230,26 @@ static bool qmw_format(mlxn_type t) {
     }
 }
 
+/* Formats whose rows the kernel also stages when they are not 16-byte multiples (qmw_gen_copy;
+ * rows of even length: the decoders read 2-byte words, and rows g and g + 8 of a warp then
+ * start at the same offset mod 16) */
+static bool qmw_general_rows(mlxn_type t) {
+    switch (t) {
+#define QMW_GEN(T) \
+    case T: return qmw_cfg<T, 128>::GEN;
+        QMW_TYPES(QMW_GEN)
+#undef QMW_GEN
+    default: return false;
+    }
+}
+
 bool qmm_mm_wgmma_ok(const qmm_launch &l) {
 #ifdef MLXN_BUILD_CUDA_ARCHS
     const qmm_kp &p = *l.p;
     return qmw_format(l.tw) && l.dev->prop.major == 9 && l.dev->prop.minor == 0 && strstr(MLXN_BUILD_CUDA_ARCHS, "90a") &&
-           ((uintptr_t)p.w | (uintptr_t)p.w_row | (uintptr_t)p.w_batch) % 16 == 0 && p.k % 64 == 0 && wg_encoder();
+           (uintptr_t)p.w % 16 == 0 &&
+           ((p.w_row | p.w_batch) % 16 == 0 || (qmw_general_rows(l.tw) && (p.w_row | p.w_batch) % 2 == 0)) &&
+           p.k % 64 == 0 && wg_encoder();
 #else
     (void)l;
     return false;
@@ -283,7 +298,8 @@ size_t qmm_mm_sk_bytes(const qmm_launch &l) {
 
 /* X: [batch·m][k] bf16 rows, boxes of 64 × BM, 128-byte swizzle. W (decoded formats): the
  * row's data bytes as u16 [batch][n][bytes / 2], boxes of WB bytes × BN rows; BF16: [batch][n][k]
- * like X. Elements past the data read as zeros (which decode to zero weights). SK: the
+ * like X; rows that are not 16-byte multiples are copied by the kernel's producer threads
+ * instead. Elements past the data read as zeros (which decode to zero weights). SK: the
  * stream-K grid (qmw_sk_grid blocks; l.sk_part and l.sk_flags set). */
 template <mlxn_type T, int BM, int BN, bool SK = false>
 static mlxn_status qmw_go(const qmm_launch &l, int splits, int clk = 1) {
@@ -307,6 +323,8 @@ static mlxn_status qmw_go(const qmm_launch &l, int splits, int clk = 1) {
             r = enc(&mw, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 3, const_cast<uint8_t *>(p.w), wd, ws, wb, one,
                     CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                     CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+        } else if ((p.w_row | p.w_batch) % 16) {
+            mw = mx; /* general rows: the producer threads copy W (qmw_gen_copy; the GR instance), no map */
         } else {
             const cuuint64_t wd[3] = {(cuuint64_t)(p.k / F::QK * F::BB / 2), (cuuint64_t)p.n, (cuuint64_t)wbat},
                              ws[2] = {(cuuint64_t)p.w_row, wbs};
@@ -317,22 +335,25 @@ static mlxn_status qmw_go(const qmm_launch &l, int splits, int clk = 1) {
         }
     }
     if (r != CUDA_SUCCESS) return mlxn_err(MLXN_ERR_DEVICE, "qmatmul: cuTensorMapEncodeTiled failed (%d)", (int)r);
-    auto kern = qmw_kernel<T, BM, BN, SK>;
-    static std::atomic<unsigned long long> raised;
-    if (mlxn_status st = mlxn_cuda_raise_smem(kern, C::smem(), l.dev, "qmatmul", raised); st != MLXN_OK) return st;
     const long long tiles = (long long)((p.n + C::BN - 1) / C::BN) * ((p.m + BM - 1) / BM);
     dim3 grid((unsigned)tiles, 1, (unsigned)(l.batch * splits));
     const qmw_sk_plan sk = SK ? qmw_sk_grid(l, splits) : qmw_sk_plan{0, 0};
     if (SK) grid = dim3((unsigned)(sk.d + sk.g));
     if (tiles > INT32_MAX || grid.z > 65535) return MLXN_ERR_UNSUPPORTED;
-    if (clk > 1) { /* the splits of a tile as one cluster along z (qmw_cluster) */
-        if (SK || !C::ROWS) return mlxn_err(MLXN_ERR_UNSUPPORTED, "qmatmul: no cluster sum for a %d-row tile", BM);
-        return mlxn_cuda_launch(l.s, kern, grid, dim3(384), C::smem(), (unsigned)clk, false, p, splits, mx, mw, l.sk_part,
-                                l.sk_flags, sk.d, clk);
-    }
-    kern<<<grid, 384, C::smem(), l.s>>>(p, splits, mx, mw, l.sk_part, l.sk_flags, sk.d, 1);
-    MLXN_CUDA_CHECK_LAUNCH();
-    return MLXN_OK;
+    if (clk > 1 && (SK || !C::ROWS)) return mlxn_err(MLXN_ERR_UNSUPPORTED, "qmatmul: no cluster sum for a %d-row tile", BM);
+    auto go = [&](auto kern, std::atomic<unsigned long long> &raised) {
+        if (mlxn_status st = mlxn_cuda_raise_smem(kern, C::smem(), l.dev, "qmatmul", raised); st != MLXN_OK) return st;
+        if (clk > 1) /* the splits of a tile as one cluster along z (qmw_cluster) */
+            return mlxn_cuda_launch(l.s, kern, grid, dim3(384), C::smem(), (unsigned)clk, false, p, splits, mx, mw,
+                                    l.sk_part, l.sk_flags, sk.d, clk);
+        kern<<<grid, 384, C::smem(), l.s>>>(p, splits, mx, mw, l.sk_part, l.sk_flags, sk.d, 1);
+        MLXN_CUDA_CHECK_LAUNCH();
+        return MLXN_OK;
+    };
+    static std::atomic<unsigned long long> raised, raised_gr;
+    if constexpr (C::GEN)
+        if ((p.w_row | p.w_batch) % 16) return go(qmw_kernel<T, BM, BN, SK, true>, raised_gr);
+    return go(qmw_kernel<T, BM, BN, SK, false>, raised);
 }
 
 /* Calls f(std::integral_constant<int, H>{}) for a tile height h of 256, 128 or 64. */
@@ -351,7 +372,7 @@ template <mlxn_type T, int BM> static int qmw_cluster_fit(const qmm_launch &l, i
     const bool keep = d >= 0 && d < 64 && cs <= 8;
     if (keep)
         if (const int v = known[d][cs].load(std::memory_order_relaxed)) return v - 1;
-    auto kern = qmw_kernel<T, BM, 128, false>;
+    auto kern = qmw_kernel<T, BM, 128, false, false>;
     static std::atomic<unsigned long long> raised;
     if (mlxn_cuda_raise_smem(kern, C::smem(), l.dev, "qmatmul", raised) != MLXN_OK) return 0;
     const int fit = mlxn_cuda_clusters_fit(kern, dim3(1, 1, (unsigned)cs), 384, C::smem(), l.s);

@@ -12,7 +12,9 @@
  * round of 128 × 256 tiles would leave SMs idle share that round's K out over the SMs
  * (stream-K: qmw_sk_each; the pieces of a tile summed through a workspace). A block stores its
  * tile by X rows through shared memory (out_rows). BF16 weights (prepared copies included) skip
- * the decode: W is staged swizzled like X and read by descriptor (ss form).
+ * the decode: W is staged swizzled like X and read by descriptor (ss form). W rows that are not
+ * 16-byte multiples (Q6_K at K 3584, 32-element blocks at K 576; TMA takes none) are staged by
+ * the producer warpgroup's 128 threads instead (qmw_gen_copy).
  *
  * Numerics: each weight is the reference dequantization in f32 (one FFMA computes the exact
  * product or the reference's single rounding), rounded to bf16; X bf16; f32 accumulation —
@@ -21,6 +23,7 @@
 
 #include <cooperative_groups.h>
 #include <type_traits>
+#include <utility>
 
 #include "cuda/hopper.cuh"
 #include "cuda/qmatmul.cuh"
@@ -345,6 +348,9 @@ template <mlxn_type T, int BM_, int BN_ = 128> struct qmw_cfg {
      * is rewritten at stage i = SPB·B once stage i - ST is consumed, so that holds block B - 2
      * whole only if ST <= SPB + 1 (SPB stages per block). */
     static constexpr bool WBLK = !SS && KS < F::QK;
+    /* rows of this format can miss 16-byte multiples (blocks of 210, 110, 84, 18, 34 ... bytes;
+     * a row of 144-, 176- or 128-byte blocks is one whenever K % 64 == 0) */
+    static constexpr bool GEN = !SS && F::BB % 16 != 0;
     static constexpr int SPB = WBLK ? F::QK / KS : 1, NWS = WBLK ? 2 : 0;
     static constexpr int SB = WBLK ? XB : (XB + WBY + 1023) / 1024 * 1024; /* ring bytes per stage */
     static constexpr int WOFF = WBLK ? 0 : XB;                             /* W in a stage's slot */
@@ -362,6 +368,64 @@ template <mlxn_type T, int BM_, int BN_ = 128> struct qmw_cfg {
     static_assert(BN == 128 || (BN == 64 && !SS && BM == 256 && CPS == 2), "the K-split block: one chunk per warpgroup");
     static_assert(256 % KS == 0, "a split (a multiple of 256 elements, qmm_mm_chunk) holds whole stages");
 };
+
+/* f(std::integral_constant<int, j>{}) for j = 0 .. N - 1 */
+template <typename Fn, int... J> static __device__ __forceinline__ void qmw_each_(Fn &&f, std::integer_sequence<int, J...>) {
+    (f(std::integral_constant<int, J>{}), ...);
+}
+template <int N, typename Fn> static __device__ __forceinline__ void qmw_each(Fn &&f) {
+    qmw_each_(f, std::make_integer_sequence<int, N>{});
+}
+
+/* General rows (qmw_kernel's GR): producer thread pt copies row pt % BN of the tile at every
+ * stage (at BN = 64 two threads a row, pieces pt / 64, pt / 64 + 2, ...); its address, NULL
+ * past N (those outputs are dropped). Measured on H200 (dev/qmatmul/NOTES_matmat.md, session
+ * 21), Q4_0 at 3584 × 3648, M 512: 29.3 µs this way, 1.15× the TMA kernel's time per flop at
+ * K 3584; 38.6 with the tile's pieces dealt out over the threads, each addressed on its own;
+ * 64 with one arrival a warp after a wait for the warp's copies. */
+template <typename C> static __device__ __forceinline__ const uint8_t *qmw_grow(const qmm_kp &p, int pt, int n0, int wz) {
+    const int n = n0 + pt % C::BN;
+    return n < p.n ? p.w + (long long)wz * p.w_batch + (long long)n * p.w_row : nullptr;
+}
+/* The stage's bytes of the thread's row (bb bytes into it) into its place in the W box at ws,
+ * as the 16-byte pieces that cover them from the one at or below their start, so that a
+ * byte's offset in the row's box is its address mod 16 plus its offset from the row's first
+ * stage byte (qmw_kernel's rl). A piece across the row's end is stored a byte at a time, zeros
+ * past the end, and pieces past it as zeros: the last stage of a K that is not a multiple of
+ * KS decodes zero weights there (X is zero there too), and no byte past W's last row is read.
+ * Returns whether this thread stored bytes itself (it must then wait for its copies before it
+ * arrives). */
+template <typename C>
+static __device__ __forceinline__ bool qmw_gen_copy(const qmm_kp &p, const uint8_t *row, int pt, uint32_t ws, int bb) {
+    typedef typename C::F F;
+    constexpr int NPC = F::WB / 16, JS = 128 / C::BN;
+    if (!row) return false;
+    const uint8_t *a = row + bb, *end = row + p.w_row;
+    const int lo = (int)((uintptr_t)a & 15), np = (lo + C::WDATA + 15) / 16, j0 = pt / C::BN; /* np: pieces of the stage */
+    const uint8_t *src = a - lo;
+    const uint32_t dst = ws + (pt % C::BN) * F::WB;
+    if (src + 16 * np <= end) { /* one address pair, the pieces at immediate offsets */
+        const uint8_t *s0 = src + 16 * j0;
+        const uint32_t d0 = dst + 16 * j0;
+        qmw_each<NPC / JS>([&](auto jv) {
+            constexpr int o = 16 * JS * decltype(jv)::value;
+            if (JS * decltype(jv)::value + j0 < np)
+                asm volatile("cp.async.ca.shared.global [%0+%2], [%1+%2], 16;\n" ::"r"(d0), "l"(s0), "n"(o) : "memory");
+        });
+        return false;
+    }
+    for (int j = j0; j < np; j += JS) {
+        const uint8_t *s = src + 16 * j;
+        if (s + 16 <= end) {
+            asm volatile("cp.async.ca.shared.global [%0], [%1], 16;\n" ::"r"(dst + 16 * j), "l"(s) : "memory");
+        } else {
+#pragma unroll
+            for (int e = 0; e < 16; e++)
+                asm volatile("st.shared.u8 [%0], %1;\n" ::"r"(dst + 16 * j + e), "r"(s + e < end ? (unsigned)s[e] : 0u) : "memory");
+        }
+    }
+    return true;
+}
 
 /* a compile-time int carried into a generic lambda */
 template <int V> using qmw_c = std::integral_constant<int, V>;
@@ -440,7 +504,7 @@ static __device__ __forceinline__ void qmw_flag_down(unsigned *f) {
  * fastest, so that blocks sharing a W tile run together (W read from memory about once:
  * 14336×4096 at M = 2048 0.81 -> 0.88 of cuBLASLt); decoded W, N fastest, so that blocks
  * sharing an X tile run together (its W is small; M fastest cost it 10-20% at M = 2048). */
-template <mlxn_type T, int BM, int BN, bool SK>
+template <mlxn_type T, int BM, int BN, bool SK, bool GR>
 static __global__ void __launch_bounds__(384, 1)
 qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw,
            float *skp, unsigned *skf, int skd, int clk) {
@@ -482,37 +546,54 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
         const int l = t % (nt * mt), gr = l / (8 * nt);
         return C::SS ? (8 * gr + (l - gr * 8 * nt) % min(8, mt - 8 * gr)) * BM : l / nt * BM;
     };
+    /* general rows: W copied by the producer warpgroup, whose 128 threads arrive on each full
+     * barrier besides the thread that expects X's bytes */
+    constexpr bool gen = GR;
+    static_assert(!GR || C::GEN, "general rows: a decoded format");
     if (tid == 0)
-        for (int s = 0; s < ST; s++) mbar_init(full(s), 1), mbar_init(empty(s), 256);
+        for (int s = 0; s < ST; s++) mbar_init(full(s), gen ? 129 : 1), mbar_init(empty(s), 256);
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     __syncthreads();
 
     if (wg == 2) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
-        if (tid == 256) {
-            /* stage i: X rows xrow.., W rows n0.. of batch wz, K from kx */
+        if (tid == 256 || gen) {
+            /* stage i: X rows xrow.., W rows n0.. of batch wz (gen: the thread's row at gr), K from kx */
+            const uint8_t *gr = nullptr;
             auto load = [&](int i, int kx, int xrow, int n0, int wz) {
                 const int s = i % ST;
                 if (i >= ST) mbar_wait(empty(s), (unsigned)((i / ST) - 1) & 1);
                 const uint32_t xs = sbase + s * C::SB, ws = wbox(i);
                 const bool wload = !C::WBLK || i % C::SPB == 0; /* splits and segments start on block boundaries */
-                mbar_expect(full(s), C::XB + (wload ? C::WBY : 0));
+                if (tid == 256) {
+                    mbar_expect(full(s), C::XB + (wload && !gen ? C::WBY : 0));
 #pragma unroll
-                for (int c = 0; c < CPS; c++) {
-                    tma_2d(xs + c * BM * 128, &tx, kx + 64 * c, xrow, full(s));
-                    if constexpr (C::SS) tma_3d(ws + c * C::BN * 128, &tw, kx + 64 * c, n0, wz, full(s));
+                    for (int c = 0; c < CPS; c++) {
+                        tma_2d(xs + c * BM * 128, &tx, kx + 64 * c, xrow, full(s));
+                        if constexpr (C::SS) tma_3d(ws + c * C::BN * 128, &tw, kx + 64 * c, n0, wz, full(s));
+                    }
+                    if constexpr (!C::SS)
+                        if (wload && !gen) tma_3d(ws, &tw, (kx / F::QK * F::BB & ~15) / 2, n0, wz, full(s));
                 }
-                if constexpr (!C::SS)
-                    if (wload) tma_3d(ws, &tw, (kx / F::QK * F::BB & ~15) / 2, n0, wz, full(s));
+                if constexpr (gen) {
+                    if (wload && qmw_gen_copy<C>(p, gr, tid - 256, ws, kx / F::QK * F::BB)) {
+                        asm volatile("cp.async.wait_all;\n" ::: "memory");
+                        mbar_arrive(full(s));
+                    } else {
+                        asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(full(s)) : "memory");
+                    }
+                }
             };
             if constexpr (SK) {
                 int i = 0;
                 qmw_sk_each(sk, ku, [&](int t, int u0, int u1) {
                     const int tb = tile_b(t), xrow = tb * p.m + tile_m0(t), tn0 = tile_n0(t), wz = p.w_batch ? tb : 0;
+                    if constexpr (gen) gr = qmw_grow<C>(p, tid - 256, tn0, wz);
                     for (int j = 0; j < (u1 - u0) * SPU; j++, i++) load(i, u0 * QMW_SKU + j * KS, xrow, tn0, wz);
                 });
             } else {
                 const int xrow = b * p.m + m0, wz = p.w_batch ? b : 0;
+                if constexpr (gen) gr = qmw_grow<C>(p, tid - 256, n0, wz);
                 for (int i = 0; i < nst; i++) load(i, k0 + i * KS, xrow, n0, wz);
             }
         }
@@ -637,6 +718,15 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
             }
         } else {
             const int rowb = ((C::KSPLIT ? 0 : wg * 64) + w * 16 + g) * F::WB;
+            /* general rows: the low 4 bits of the address of this thread's W rows (W is 16-byte
+             * aligned; rows g and g + 8 share them, rows being of even length), 0 where every
+             * row is a 16-byte multiple */
+            unsigned rl = 0;
+            auto rows_at = [&](int n0, int wz) {
+                if constexpr (gen)
+                    rl = ((unsigned)wz * (unsigned)p.w_batch +
+                          (unsigned)(n0 + (C::KSPLIT ? 0 : wg * 64) + w * 16 + g) * (unsigned)p.w_row) & 15;
+            };
             uint32_t a0[4][4], a1[4][4];
             /* stages ib .. ie - 1, K from kb + i·KS at stage i (SK: one segment at a time) */
             int ib = 0, ie = nst, kb = k0;
@@ -644,9 +734,9 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
              * the stage), then its four wgmmas; returns once the previous chunk's are done */
             auto unit = [&](int i, auto cbv, auto cv, uint32_t(&a)[4][4]) {
                 constexpr int CB = decltype(cbv)::value, c = decltype(cv)::value;
-                const int kx = kb + i * KS, delta = kx / F::QK * F::BB & 15; /* the stage's data in its box */
+                const int kx = kb + i * KS, bb = kx / F::QK * F::BB; /* the stage's data: bb bytes into each row */
                 const uint32_t xs = sbase + (i % ST) * C::SB;
-                const uint8_t *r0 = sptr + (wbox(i) - sbase) + rowb + delta, *r1 = r0 + 8 * F::WB;
+                const uint8_t *r0 = sptr + (wbox(i) - sbase) + rowb + ((rl + bb) & 15), *r1 = r0 + 8 * F::WB;
                 uint32_t f0[4][2], f1[4][2];
                 qmw_dec<T>::chunk(r0, CB, c, t, f0);
                 qmw_dec<T>::chunk(r1, CB, c, t, f1);
@@ -699,15 +789,19 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
                 int i = 0;
                 qmw_sk_each(sk, ku, [&](int tl, int u0, int u1) {
                     ib = i, ie = i + (u1 - u0) * SPU, kb = u0 * QMW_SKU - ib * KS;
+                    rows_at(tile_n0(tl), p.w_batch ? tile_b(tl) : 0);
                     run(qmw_c<0>{});
                     sk_end(tl, u0, u1, ie);
                     i = ie;
                 });
-            } else if constexpr (C::KSPLIT) {
-                if (wg) run(qmw_c<1>{});
-                else run(qmw_c<0>{});
             } else {
-                run(qmw_c<0>{});
+                rows_at(n0, p.w_batch ? b : 0);
+                if constexpr (C::KSPLIT) {
+                    if (wg) run(qmw_c<1>{});
+                    else run(qmw_c<0>{});
+                } else {
+                    run(qmw_c<0>{});
+                }
             }
         }
         if constexpr (!SK) {
