@@ -19,5 +19,6 @@ const size_t t_op_families_count = sizeof t_op_families / sizeof t_op_families[0
 /* parts: run only when named */
 const t_op_family t_op_parts[] = {
     {"qmatmul_grids", t_ops_qmatmul_grids}, /* qmatmul's stream-K and wide-tile grids */
+    {"qmatmul_rows", t_ops_qmatmul_rows},   /* qmatmul on W rows that are not 16-byte multiples */
 };
 const size_t t_op_parts_count = sizeof t_op_parts / sizeof t_op_parts[0];

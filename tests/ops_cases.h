@@ -17,6 +17,7 @@ void t_ops_softmax(mlxn_device *dev, mlxn_stream *s);
 void t_ops_act(mlxn_device *dev, mlxn_stream *s);
 void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s);
 void t_ops_qmatmul_grids(mlxn_device *dev, mlxn_stream *s);
+void t_ops_qmatmul_rows(mlxn_device *dev, mlxn_stream *s);
 void t_ops_convert(mlxn_device *dev, mlxn_stream *s);
 void t_ops_attention(mlxn_device *dev, mlxn_stream *s);
 void t_ops_rows(mlxn_device *dev, mlxn_stream *s);

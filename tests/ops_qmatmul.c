@@ -511,7 +511,8 @@ static void ksplit_tiles(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
 /* W rows that are not 16-byte multiples on the mat-mat (sm_90a: the wgmma kernel's producer
  * threads copy them in 16-byte pieces, each row at its own offset, the piece across a row's
  * end a byte at a time): Qwen2-7B's K 3584 in Q6_K (2940-byte rows) on 256-row tiles and on
- * the 256 × 64 K-split tile (250 × 1001); SmolLM2's K 576 in Q4_0 (324 bytes: the last stage
+ * the 256 × 64 K-split tile (250 × 1001), where two threads copy a row and Q5_0 at K 576 (396
+ * bytes) needs a row's 7th piece in some stages (250 × 3999); SmolLM2's K 576 in Q4_0 (324 bytes: the last stage
  * holds 64 elements past K, decoded as zeros) and, batched over one W, Q4_1 (360); a batch of
  * 2 Q8_0 weights at K 2880 (3060-byte rows, 309060 bytes a weight) split over K; Q3_K, Q2_K, IQ4_XS, MXFP4 and Q5_0 at K 5120, 3328, 2816, 2880 and 2880. W's last
  * row ends its buffer in every case. Every 7th output against the oracle on the large ones. */
@@ -520,6 +521,7 @@ static void general_rows(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, MLXN_TYPE_BF16, 1, 300, 520, 3584, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 250, 1001, 3584, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q3_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 520, 1000, 5120, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q5_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 250, 3999, 576, ROWS, 0, false, false, 0},
     };
     run_list(dev, s, big, (int)(sizeof big / sizeof big[0]), 7, seed);
     static const qspec small[] = {
@@ -706,6 +708,18 @@ void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s) {
         ksplit_tiles(dev, s, &seed), cluster_splits(dev, s, &seed);
         general_rows(dev, s, &seed);
     }
+    report_worst();
+}
+
+/* The general rows alone (a part: run only when named). */
+void t_ops_qmatmul_rows(mlxn_device *dev, mlxn_stream *s) {
+    note_device(dev);
+    if (!is_cuda) {
+        t_skip("qmatmul_rows: the general rows are CUDA's wgmma kernel's");
+        return;
+    }
+    uint64_t seed = 5000;
+    general_rows(dev, s, &seed);
     report_worst();
 }
 

@@ -407,7 +407,7 @@ static __device__ __forceinline__ bool qmw_gen_copy(const qmm_kp &p, const uint8
     if (src + 16 * np <= end) { /* one address pair, the pieces at immediate offsets */
         const uint8_t *s0 = src + 16 * j0;
         const uint32_t d0 = dst + 16 * j0;
-        qmw_each<NPC / JS>([&](auto jv) {
+        qmw_each<(NPC + JS - 1) / JS>([&](auto jv) {
             constexpr int o = 16 * JS * decltype(jv)::value;
             if (JS * decltype(jv)::value + j0 < np)
                 asm volatile("cp.async.ca.shared.global [%0+%2], [%1+%2], 16;\n" ::"r"(d0), "l"(s0), "n"(o) : "memory");
