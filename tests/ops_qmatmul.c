@@ -511,11 +511,13 @@ static void ksplit_tiles(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
 /* W rows that are not 16-byte multiples on the mat-mat (sm_90a: the wgmma kernel's producer
  * threads copy them in 16-byte pieces, each row at its own offset, the piece across a row's
  * end a byte at a time): Qwen2-7B's K 3584 in Q6_K (2940-byte rows) on 256-row tiles and on
- * the 256 × 64 K-split tile (250 × 1001), where two threads copy a row and Q5_0 at K 576 (396
- * bytes) needs a row's 7th piece in some stages (250 × 3999); SmolLM2's K 576 in Q4_0 (324 bytes: the last stage
- * holds 64 elements past K, decoded as zeros) and, batched over one W, Q4_1 (360); a batch of
- * 2 Q8_0 weights at K 2880 (3060-byte rows, 309060 bytes a weight) split over K; Q3_K, Q2_K, IQ4_XS, MXFP4 and Q5_0 at K 5120, 3328, 2816, 2880 and 2880. W's last
- * row ends its buffer in every case. Every 7th output against the oracle on the large ones. */
+ * the 256 × 64 K-split tile (250 × 1001), where two threads copy a row; Q5_0 at K 576 (396
+ * bytes) on that tile, some stages needing a row's 7th piece (250 × 3999); Q3_K at K 5120.
+ * SmolLM2's K 576 in Q4_0 (324 bytes: the last stage holds 64 elements past K, decoded as
+ * zeros) and, batched over one W, Q4_1 (360); a batch of 2 Q8_0 weights at K 2880 (3060-byte
+ * rows, 309060 bytes a weight) split over K; Q2_K, IQ4_XS, MXFP4 and Q5_0 at K 3328, 2816,
+ * 2880 and 2880. W's last row ends its buffer in every case. Every 7th output against the
+ * oracle on the large ones. */
 static void general_rows(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     static const qspec big[] = {
         {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, MLXN_TYPE_BF16, 1, 300, 520, 3584, ROWS, 0, false, false, 0},
