@@ -510,24 +510,35 @@ static void ksplit_tiles(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
 
 /* W rows that are not 16-byte multiples on the mat-mat (sm_90a: the wgmma kernel's producer
  * threads copy them in 16-byte pieces, each row at its own offset, the piece across a row's
- * end a byte at a time): Qwen2-7B's K 3584 in Q6_K (2940-byte rows) on 256-row tiles and on
- * the 256 × 64 K-split tile (250 × 1001), where two threads copy a row; Q5_0 at K 576 (396
- * bytes) on that tile, some stages needing a row's 7th piece (250 × 3999); Q3_K at K 5120.
- * SmolLM2's K 576 in Q4_0 (324 bytes: the last stage holds 64 elements past K, decoded as
- * zeros) and, batched over one W, Q4_1 (360); a batch of 2 Q8_0 weights at K 2880 (3060-byte
- * rows, 309060 bytes a weight) split over K; Q2_K, IQ4_XS, MXFP4 and Q5_0 at K 3328, 2816,
- * 2880 and 2880. W's last row ends its buffer in every case. Every 7th output against the
- * oracle on the large ones. */
+ * end a byte at a time). As qmw_pick routes them on 132 SMs:
+ * - the 256 × 64 K-split tile, where two threads copy a row: Q6_K at Qwen2-7B's K 3584
+ *   (2940-byte rows) split 7 ways into partial sums (300 × 520) or, where 16 clusters of 7
+ *   fit, in clusters (250 × 1001); unsplit, Q5_0 at K 576 (396 bytes; some stages need a row's
+ *   7th piece), Q8_0 at K 576 (612 bytes, 11 pieces a box), Q4_0 at K 576 (324 bytes, the last
+ *   stage 64 elements past K, decoded as zeros) and a batch of two Q4_0 weights whose stride
+ *   (227124 bytes) is not a 16-byte multiple either;
+ * - 256 × 128 tiles: Q3_K at K 5120 (2200 bytes, half-block stages) split 5 ways, and a batch
+ *   of two Q8_0 weights at K 576 in one round of 264 tiles;
+ * - stream-K: a batch of two Q6_K weights at K 3584 (148 tiles; segments change batch);
+ * - 128 × 128: a batch of 3 over one Q4_1 weight at K 576 (360 bytes);
+ * - 64-row tiles in clusters: a batch of two Q8_0 weights at K 2880 (3060 bytes, 309060 a
+ *   weight), Q2_K, IQ4_XS, MXFP4 and Q5_0 (strided X) at K 3328, 2816, 2880 and 2880.
+ * W's last row ends its buffer in every case. Every 7th output against the oracle on the large
+ * ones. */
 static void general_rows(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     static const qspec big[] = {
         {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, MLXN_TYPE_BF16, 1, 300, 520, 3584, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 250, 1001, 3584, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q3_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 520, 1000, 5120, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q5_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 250, 3999, 576, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q8_0, MLXN_TYPE_F16, MLXN_TYPE_F32, 1, 250, 3999, 576, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 2, 512, 8448, 576, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 2, 140, 9401, 3584, ROWS, 0, false, false, 0},
     };
     run_list(dev, s, big, (int)(sizeof big / sizeof big[0]), 7, seed);
     static const qspec small[] = {
         {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 300, 700, 576, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_F16, MLXN_TYPE_F32, 2, 300, 701, 576, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q4_1, MLXN_TYPE_F32, MLXN_TYPE_BF16, 3, 100, 200, 576, ROWS, 0, true, false, 0},
         {MLXN_TYPE_Q8_0, MLXN_TYPE_F16, MLXN_TYPE_F32, 2, 40, 101, 2880, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q2_K, MLXN_TYPE_F16, MLXN_TYPE_F16, 1, 129, 300, 3328, ROWS, 0, false, false, 0},

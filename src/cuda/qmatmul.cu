@@ -218,8 +218,8 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
  *   streaming them through shared memory; float weights in f32. Layouts the mat-vec kernels
  *   do not take (rows not a multiple of 4 bytes, unaligned x) go to the generic kernel.
  * - M > 16: tiled mat-mat on the tensor cores: on sm_90a the wgmma kernel for every format
- *   but F32 (K a multiple of 64; rows 16-byte multiples, or of a format whose blocks are not,
- *   which its producer threads copy piecewise), the mma.sync kernel
+ *   but F32 (K a multiple of 64, W 16-byte aligned, rows 16-byte multiples or, in a format whose
+ *   blocks are not, of even length, which its producer threads copy piecewise), the mma.sync kernel
  *   otherwise; the prepared bf16 weight when given (see below); split over K when the tiles
  *   fill less than one wave (half a wave on wgmma), the splits summed in thread-block
  *   clusters on wgmma where they fit; on wgmma, stream-K where the last round of tiles leaves

@@ -1,7 +1,8 @@
 /* CUDA mat-mat (M > 16). Two kernels:
  * - sm_90a (qmatmul_mm_wgmma.cuh): wgmma with a TMA producer, for BF16 weights and every
- *   format but F32 (dequantized into the A fragments), where W rows and batches are
- *   16-byte multiples and K a multiple of 64. A prepared copy (mlxn_qmatmul_prepare: 2·N·K
+ *   format but F32 (dequantized into the A fragments), where W is 16-byte aligned, its rows
+ *   and batches 16-byte multiples (or, in formats whose blocks are not, of even length: the
+ *   producer threads copy them) and K a multiple of 64. A prepared copy (mlxn_qmatmul_prepare: 2·N·K
  *   bytes, 3.6× a Q4_0 weight, 1.9× a Q8_0) runs as BF16 weights: 0.88-0.99 of cuBLASLt
  *   on H100 where dequantizing in the kernel reaches 0.63-0.87 (NOTES_matmat.md).
  * - everything else, and every format on other GPUs: a 128 (W rows) × 128 (X rows) tile per
@@ -230,25 +231,26 @@ static bool qmw_format(mlxn_type t) {
     }
 }
 
-/* Formats whose rows the kernel also stages when they are not 16-byte multiples (qmw_gen_copy;
- * rows of even length: the decoders read 2-byte words, and rows g and g + 8 of a warp then
- * start at the same offset mod 16) */
-static bool qmw_general_rows(mlxn_type t) {
+/* For formats whose rows the kernel also stages when they are not 16-byte multiples
+ * (qmw_gen_copy), what the row and batch strides must be a multiple of (qmw_cfg::GRA; even
+ * rows also put rows g and g + 8 of a warp at the same offset mod 16); 0 for the others. */
+static int qmw_general_rows(mlxn_type t) {
     switch (t) {
 #define QMW_GEN(T) \
-    case T: return qmw_cfg<T, 128>::GEN;
+    case T: return qmw_cfg<T, 128>::GEN ? qmw_cfg<T, 128>::GRA : 0;
         QMW_TYPES(QMW_GEN)
 #undef QMW_GEN
-    default: return false;
+    default: return 0;
     }
 }
 
 bool qmm_mm_wgmma_ok(const qmm_launch &l) {
 #ifdef MLXN_BUILD_CUDA_ARCHS
     const qmm_kp &p = *l.p;
+    const int ra = qmw_general_rows(l.tw);
     return qmw_format(l.tw) && l.dev->prop.major == 9 && l.dev->prop.minor == 0 && strstr(MLXN_BUILD_CUDA_ARCHS, "90a") &&
            (uintptr_t)p.w % 16 == 0 &&
-           ((p.w_row | p.w_batch) % 16 == 0 || (qmw_general_rows(l.tw) && (p.w_row | p.w_batch) % 2 == 0)) &&
+           ((p.w_row | p.w_batch) % 16 == 0 || (ra && (p.w_row | p.w_batch) % ra == 0)) &&
            p.k % 64 == 0 && wg_encoder();
 #else
     (void)l;
@@ -324,6 +326,8 @@ static mlxn_status qmw_go(const qmm_launch &l, int splits, int clk = 1) {
                     CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                     CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
         } else if ((p.w_row | p.w_batch) % 16) {
+            if (!C::GEN) return mlxn_err(MLXN_ERR_UNSUPPORTED, "qmatmul: %s rows of %lld bytes on the wgmma kernel",
+                                         mlxn_type_name(T), p.w_row);
             mw = mx; /* general rows: the producer threads copy W (qmw_gen_copy; the GR instance), no map */
         } else {
             const cuuint64_t wd[3] = {(cuuint64_t)(p.k / F::QK * F::BB / 2), (cuuint64_t)p.n, (cuuint64_t)wbat},

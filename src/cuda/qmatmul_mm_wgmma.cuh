@@ -351,6 +351,9 @@ template <mlxn_type T, int BM_, int BN_ = 128> struct qmw_cfg {
     /* rows of this format can miss 16-byte multiples (blocks of 210, 110, 84, 18, 34 ... bytes;
      * a row of 144-, 176- or 128-byte blocks is one whenever K % 64 == 0) */
     static constexpr bool GEN = !SS && F::BB % 16 != 0;
+    /* what such rows' starts must be a multiple of: the decoders read 2-byte words, Q2_K's
+     * scales a 4-byte word */
+    static constexpr int GRA = T == MLXN_TYPE_Q2_K ? 4 : 2;
     static constexpr int SPB = WBLK ? F::QK / KS : 1, NWS = WBLK ? 2 : 0;
     static constexpr int SB = WBLK ? XB : (XB + WBY + 1023) / 1024 * 1024; /* ring bytes per stage */
     static constexpr int WOFF = WBLK ? 0 : XB;                             /* W in a stage's slot */
