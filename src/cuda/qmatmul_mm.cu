@@ -317,6 +317,7 @@ static mlxn_status qmw_go(const qmm_launch &l, int splits, int clk = 1) {
                      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     const int wbat = p.w_batch ? l.batch : 1;
+    const bool gr = !C::SS && (p.w_row | p.w_batch) % 16 != 0; /* general rows: the GR instance, no W map */
     const cuuint64_t wbs = p.w_batch ? (cuuint64_t)p.w_batch : (cuuint64_t)p.w_row * p.n;
     if (r == CUDA_SUCCESS) {
         if (C::SS) {
@@ -325,10 +326,10 @@ static mlxn_status qmw_go(const qmm_launch &l, int splits, int clk = 1) {
             r = enc(&mw, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 3, const_cast<uint8_t *>(p.w), wd, ws, wb, one,
                     CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                     CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-        } else if ((p.w_row | p.w_batch) % 16) {
+        } else if (gr) {
             if (!C::GEN) return mlxn_err(MLXN_ERR_UNSUPPORTED, "qmatmul: %s rows of %lld bytes on the wgmma kernel",
                                          mlxn_type_name(T), p.w_row);
-            mw = mx; /* general rows: the producer threads copy W (qmw_gen_copy; the GR instance), no map */
+            mw = mx; /* the producer threads copy W (qmw_gen_copy) */
         } else {
             const cuuint64_t wd[3] = {(cuuint64_t)(p.k / F::QK * F::BB / 2), (cuuint64_t)p.n, (cuuint64_t)wbat},
                              ws[2] = {(cuuint64_t)p.w_row, wbs};
@@ -356,7 +357,7 @@ static mlxn_status qmw_go(const qmm_launch &l, int splits, int clk = 1) {
     };
     static std::atomic<unsigned long long> raised, raised_gr;
     if constexpr (C::GEN)
-        if ((p.w_row | p.w_batch) % 16) return go(qmw_kernel<T, BM, BN, SK, true>, raised_gr);
+        if (gr) return go(qmw_kernel<T, BM, BN, SK, true>, raised_gr);
     return go(qmw_kernel<T, BM, BN, SK, false>, raised);
 }
 

@@ -549,19 +549,18 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
         const int l = t % (nt * mt), gr = l / (8 * nt);
         return C::SS ? (8 * gr + (l - gr * 8 * nt) % min(8, mt - 8 * gr)) * BM : l / nt * BM;
     };
-    /* general rows: W copied by the producer warpgroup, whose 128 threads arrive on each full
-     * barrier besides the thread that expects X's bytes */
-    constexpr bool gen = GR;
+    /* GR (general rows): W copied by the producer warpgroup, whose 128 threads arrive on each
+     * full barrier besides the thread that expects X's bytes */
     static_assert(!GR || C::GEN, "general rows: a decoded format");
     if (tid == 0)
-        for (int s = 0; s < ST; s++) mbar_init(full(s), gen ? 129 : 1), mbar_init(empty(s), 256);
+        for (int s = 0; s < ST; s++) mbar_init(full(s), GR ? 129 : 1), mbar_init(empty(s), 256);
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     __syncthreads();
 
     if (wg == 2) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
-        if (tid == 256 || gen) {
-            /* stage i: X rows xrow.., W rows n0.. of batch wz (gen: the thread's row at gr), K from kx */
+        if (tid == 256 || GR) {
+            /* stage i: X rows xrow.., W rows n0.. of batch wz (GR: the thread's row at gr), K from kx */
             const uint8_t *gr = nullptr;
             auto load = [&](int i, int kx, int xrow, int n0, int wz) {
                 const int s = i % ST;
@@ -569,16 +568,16 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
                 const uint32_t xs = sbase + s * C::SB, ws = wbox(i);
                 const bool wload = !C::WBLK || i % C::SPB == 0; /* splits and segments start on block boundaries */
                 if (tid == 256) {
-                    mbar_expect(full(s), C::XB + (wload && !gen ? C::WBY : 0));
+                    mbar_expect(full(s), C::XB + (wload && !GR ? C::WBY : 0));
 #pragma unroll
                     for (int c = 0; c < CPS; c++) {
                         tma_2d(xs + c * BM * 128, &tx, kx + 64 * c, xrow, full(s));
                         if constexpr (C::SS) tma_3d(ws + c * C::BN * 128, &tw, kx + 64 * c, n0, wz, full(s));
                     }
                     if constexpr (!C::SS)
-                        if (wload && !gen) tma_3d(ws, &tw, (kx / F::QK * F::BB & ~15) / 2, n0, wz, full(s));
+                        if (wload && !GR) tma_3d(ws, &tw, (kx / F::QK * F::BB & ~15) / 2, n0, wz, full(s));
                 }
-                if constexpr (gen) {
+                if constexpr (GR) {
                     if (wload && qmw_gen_copy<C>(p, gr, tid - 256, ws, kx / F::QK * F::BB)) {
                         asm volatile("cp.async.wait_all;\n" ::: "memory");
                         mbar_arrive(full(s));
@@ -591,12 +590,12 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
                 int i = 0;
                 qmw_sk_each(sk, ku, [&](int t, int u0, int u1) {
                     const int tb = tile_b(t), xrow = tb * p.m + tile_m0(t), tn0 = tile_n0(t), wz = p.w_batch ? tb : 0;
-                    if constexpr (gen) gr = qmw_grow<C>(p, tid - 256, tn0, wz);
+                    if constexpr (GR) gr = qmw_grow<C>(p, tid - 256, tn0, wz);
                     for (int j = 0; j < (u1 - u0) * SPU; j++, i++) load(i, u0 * QMW_SKU + j * KS, xrow, tn0, wz);
                 });
             } else {
                 const int xrow = b * p.m + m0, wz = p.w_batch ? b : 0;
-                if constexpr (gen) gr = qmw_grow<C>(p, tid - 256, n0, wz);
+                if constexpr (GR) gr = qmw_grow<C>(p, tid - 256, n0, wz);
                 for (int i = 0; i < nst; i++) load(i, k0 + i * KS, xrow, n0, wz);
             }
         }
@@ -726,7 +725,7 @@ qmw_kernel(qmm_kp p, int splits, const __grid_constant__ CUtensorMap tx, const _
              * row is a 16-byte multiple */
             unsigned rl = 0;
             auto rows_at = [&](int n0, int wz) {
-                if constexpr (gen)
+                if constexpr (GR)
                     rl = ((unsigned)wz * (unsigned)p.w_batch +
                           (unsigned)(n0 + (C::KSPLIT ? 0 : wg * 64) + w * 16 + g) * (unsigned)p.w_row) & 15;
             };
