@@ -17,8 +17,8 @@ for st in $steps; do
     test) timeout 50 $B/dev/att_test cuda > "$O/test.txt" 2>&1 ;;
     bench) timeout 80 $B/dev/att_bench ${BENCH_ARGS:-} > "$O/bench.txt" 2>&1 ;;
     mlxn) timeout 70 $B/mlxn bench attention > "$O/mlxn_bench.txt" 2>&1 ;;
-    ncu) timeout 90 ncu --clock-control none --kernel-name regex:attn_ --section SpeedOfLight --section WarpStateStats \
-           --section MemoryWorkloadAnalysis --section Occupancy $B/dev/att_bench --profile > "$O/ncu.txt" 2>&1 ;;
+    ncu) timeout 240 ncu --clock-control none --kernel-name regex:attn_mma --launch-skip 2 --launch-count 6 --section SourceCounters --section SpeedOfLight --section WarpStateStats \
+           --section MemoryWorkloadAnalysis --section Occupancy --section InstructionStats --section SchedulerStats --section LaunchStats $B/dev/att_bench --profile > "$O/ncu.txt" 2>&1 ;;
     memcheck) timeout 80 compute-sanitizer --tool memcheck --error-exitcode 9 $B/dev/att_test cuda > "$O/memcheck.txt" 2>&1 ;;
     racecheck) timeout 100 compute-sanitizer --tool racecheck --error-exitcode 9 $B/dev/att_test cuda > "$O/racecheck.txt" 2>&1 ;;
     ops) timeout 150 $B/tests/test_ops cuda > "$O/ops.txt" 2>&1 ;;

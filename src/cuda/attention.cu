@@ -353,6 +353,9 @@ template <class C, typename TK, typename TV>
 static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, att_dec_opts o = {}) {
     auto kern = attn_mma_kernel<C, TK, TV>;
     const bool kq8 = a->tk == MLXN_TYPE_Q8_0, vq8 = a->tv == MLXN_TYPE_Q8_0;
+    if ((kq8 && a->k_row_bytes != (size_t)C::RB) || (vq8 && a->v_row_bytes != (size_t)C::RB))
+        return mlxn_err(MLXN_ERR_INVALID_ARG, "attention: Q8_0 rows of %zu / %zu bytes at D=%d, want %d", a->k_row_bytes,
+                        a->v_row_bytes, C::D, C::RB);
     const size_t smem = C::smem(kq8, vq8);
     static std::atomic<unsigned long long> raised; /* the smem limit, raised per device to its largest use */
     const size_t most = C::smem(true, true) > C::smem(false, false) ? C::smem(true, true) : C::smem(false, false);

@@ -176,7 +176,8 @@ template <int D_, int MT_, int WR_, int WK_, int BC_, int ST_, bool QREG_> struc
     static constexpr bool QREG = QREG_; /* Q fragments held in registers, else re-read from smem */
     static constexpr int NT = 32 * WR * WK, BR = 16 * MT * WR;
     static constexpr int DP = D + 8;                         /* padded smem row (elements): conflict-free ldmatrix */
-    static constexpr int RAWB = ((BC * (D / 32) * 34 + 16) + 15) / 16 * 16; /* a Q8_0 tile's raw bytes */
+    static constexpr int RB = D / 32 * 34;                   /* a Q8_0 row's bytes */
+    static constexpr int RAWB = ((BC * RB + 16) + 15) / 16 * 16; /* a Q8_0 tile's raw bytes */
     static_assert(D % 16 == 0 && BC % (16 * WK) == 0, "tile shape");
     /* smem: Q [BR][DP], K and V [ST][BC][DP] (f16/bf16 caches) or [1][BC][DP] plus raw
      * [ST][RAWB] each (Q8_0); the end-of-loop merge reuses it. */
@@ -230,10 +231,24 @@ static __device__ __forceinline__ void load_tile(const unsigned char *base, size
         }
         return;
     }
+    /* Q8_0: rows of C::RB bytes (the launcher checks rb). BC · RB is a multiple of 16, so the
+     * tile starts at the offset of base mod 16 in its first chunk. */
+    static_assert(C::BC * C::RB % 16 == 0, "Q8_0 tiles start at base's offset mod 16");
+    const unsigned off = (unsigned)(reinterpret_cast<uintptr_t>(base) & 15);
+    const unsigned char *a0 = base + (size_t)j0 * C::RB - off;
+    constexpr int NF = C::BC * C::RB / 16, NCH = NF + 1; /* chunks of a tile at offset 0, at most */
+    if (j0 + C::BC <= L && a0 + NCH * 16 <= lim) { /* a whole tile, its last chunk inside the buffer */
+        const int n = NF + (off ? 1 : 0);
+#pragma unroll
+        for (int k = 0; k < (NCH + C::NT - 1) / C::NT; k++) {
+            const int c = threadIdx.x + k * C::NT;
+            if ((k + 1) * C::NT <= NF || c < n) cp_async16(smem_u32(raw) + c * 16, a0 + c * 16, 16);
+        }
+        return;
+    }
     int nv = L - j0;
     nv = nv < 0 ? 0 : nv > C::BC ? C::BC : nv;
-    const unsigned char *start = base + (size_t)j0 * rb, *end = start + (size_t)nv * rb;
-    const unsigned char *a0 = reinterpret_cast<const unsigned char *>(reinterpret_cast<uintptr_t>(start) & ~(uintptr_t)15);
+    const unsigned char *end = a0 + off + (size_t)nv * C::RB;
     const int n = nv ? (int)((end - a0 + 15) / 16) : 0;
     for (int c = threadIdx.x; c < n; c += C::NT) {
         const unsigned char *src = a0 + c * 16;
@@ -246,36 +261,66 @@ static __device__ __forceinline__ void load_tile(const unsigned char *base, size
     }
 }
 
-/* Q8_0 raw bytes of keys [j0, j0 + BC) (staged by load_tile) -> f16 tile; rows >= L zero.
- * Two int8 at a time: bytes q ^ 0x80 under exponent byte 0x64 are the f16 values 1152 + q
- * (exact), minus 1152 gives q, times the block scale one f16 rounding: the same value as
- * rounding the exact f32 product d·q to f16, with no int->float conversions (quarter rate). */
-template <class C>
-static __device__ __forceinline__ void dequant_tile(const unsigned char *base, size_t rb, int j0, int L,
-                                                    const unsigned char *raw, unsigned char *tile) {
-    constexpr int CH = C::D / 8;
-    const int off = (int)(reinterpret_cast<uintptr_t>(base + (size_t)j0 * rb) & 15);
-    const __half2 k1152 = __half2half2(__ushort_as_half((unsigned short)0x6480));
-    for (int c = threadIdx.x; c < C::BC * CH; c += C::NT) {
-        const int r = c / CH, d8 = (c % CH) * 8;
-        uint4 out = make_uint4(0, 0, 0, 0);
-        if (j0 + r < L) {
-            /* block of 32: f16 scale, then 32 int8; 8 values within one block, 2-byte aligned */
-            const unsigned char *blk = raw + off + (size_t)r * rb + (d8 / 32) * 34;
-            const __half2 d2 = __half2half2(*reinterpret_cast<const __half *>(blk));
-            const unsigned short *qs = reinterpret_cast<const unsigned short *>(blk + 2 + (d8 & 31));
-            uint32_t w[4];
+/* Eight Q8_0 values (a 2-byte aligned run inside one block) as f16. Two int8 at a time: bytes
+ * q ^ 0x80 under exponent byte 0x64 are the f16 values 1152 + q (exact), minus 1152 gives q,
+ * times the block scale one f16 rounding: the same value as rounding the exact f32 product d·q
+ * to f16, with no int->float conversions (quarter rate). */
+static __device__ __forceinline__ uint4 q8_f16x8(unsigned short d, const unsigned short (&q)[4]) {
+    const __half2 k1152 = __half2half2(__ushort_as_half((unsigned short)0x6480)), d2 = __half2half2(__ushort_as_half(d));
+    uint32_t w[4];
 #pragma unroll
-            for (int k = 0; k < 4; k++) {
-                const uint32_t u = __byte_perm((uint32_t)qs[k] ^ 0x8080u, 0x6464u, 0x5140);
-                __half2 h = __hsub2(*reinterpret_cast<const __half2 *>(&u), k1152);
-                h = __hmul2(h, d2);
-                w[k] = *reinterpret_cast<const uint32_t *>(&h);
-            }
-            out = make_uint4(w[0], w[1], w[2], w[3]);
-        }
-        *reinterpret_cast<uint4 *>(tile + (size_t)r * C::DP * 2 + d8 * 2) = out;
+    for (int x = 0; x < 4; x++) {
+        const uint32_t u = __byte_perm(0x6464u, (uint32_t)q[x] ^ 0x8080u, 0x1504); /* the constant in one register */
+        const __half2 h = __hmul2(__hsub2(*reinterpret_cast<const __half2 *>(&u), k1152), d2);
+        w[x] = *reinterpret_cast<const uint32_t *>(&h);
     }
+    return make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+/* Q8_0 raw bytes of keys [j0, j0 + BC) (staged by load_tile) -> f16 tile; rows >= L zero.
+ * A thread's chunks of 8 values go in groups of up to 8 whose shared-memory loads all issue
+ * before the first is used (one load latency a group); where NT is a multiple of the chunks a
+ * row holds, a thread's chunks sit in one column at fixed steps (immediate offsets), and only
+ * a tile that reaches L tests rows. */
+template <class C>
+static __device__ __forceinline__ void dequant_tile(const unsigned char *base, int j0, int L, const unsigned char *raw,
+                                                    unsigned char *tile) {
+    constexpr int CH = C::D / 8, NC = C::BC * CH, NI = (NC + C::NT - 1) / C::NT;
+    constexpr int GS = NI <= 8 ? NI : NI % 8 == 0 ? 8 : NI % 6 == 0 ? 6 : NI % 4 == 0 ? 4 : 1;
+    constexpr bool COL = C::NT % CH == 0; /* a thread keeps its column */
+    constexpr int RPI = COL ? C::NT / CH : 1;
+    const unsigned off = (unsigned)(reinterpret_cast<uintptr_t>(base) & 15); /* BC · RB is a multiple of 16 */
+    const int nv = L - j0;                                                     /* rows that exist */
+    const unsigned t = threadIdx.x;
+    auto row_of = [&](int k) { return COL ? t / CH + (unsigned)(k * RPI) : (t + (unsigned)(k * C::NT)) / CH; };
+    auto d8_of = [&](int k) { return COL ? (t % CH) * 8 : ((t + (unsigned)(k * C::NT)) % CH) * 8; };
+    auto run = [&](auto check) {
+#pragma unroll
+        for (int g = 0; g < NI; g += GS) {
+            unsigned short d[GS], q[GS][4];
+#pragma unroll
+            for (int k = 0; k < GS; k++) {
+                const unsigned r = row_of(g + k), d8 = d8_of(g + k);
+                if (NC % C::NT == 0 || t + (unsigned)((g + k) * C::NT) < (unsigned)NC) {
+                    /* block of 32: f16 scale, then 32 int8; 8 values within one block, 2-byte aligned */
+                    const unsigned char *blk = raw + off + r * C::RB + (d8 / 32) * 34;
+                    d[k] = *reinterpret_cast<const unsigned short *>(blk);
+#pragma unroll
+                    for (int x = 0; x < 4; x++) q[k][x] = reinterpret_cast<const unsigned short *>(blk + 2 + (d8 & 31))[x];
+                }
+            }
+#pragma unroll
+            for (int k = 0; k < GS; k++) {
+                const unsigned r = row_of(g + k), d8 = d8_of(g + k);
+                if (NC % C::NT != 0 && t + (unsigned)((g + k) * C::NT) >= (unsigned)NC) continue;
+                uint4 v = q8_f16x8(d[k], q[k]);
+                if (decltype(check)::value && (int)r >= nv) v = make_uint4(0, 0, 0, 0);
+                *reinterpret_cast<uint4 *>(tile + r * (unsigned)(C::DP * 2) + d8 * 2) = v;
+            }
+        }
+    };
+    if (nv >= C::BC) run(std::false_type{});
+    else run(std::true_type{});
 }
 
 /* q converted to the operand type TQ, 8 elements at a time (the row start is 16-byte aligned
@@ -460,8 +505,8 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_mma_kernel(att_params p,
         const int s = t % ST;
         const int j0 = (t0 + t) * BC;
         if (kq8 || vq8) {
-            if (kq8) dequant_tile<C>(kbase, a.k_row_bytes, j0, L, kraw + (size_t)s * C::RAWB, ks);
-            if (vq8) dequant_tile<C>(vbase, a.v_row_bytes, j0, L, vraw + (size_t)s * C::RAWB, vs);
+            if (kq8) dequant_tile<C>(kbase, j0, L, kraw + (size_t)s * C::RAWB, ks);
+            if (vq8) dequant_tile<C>(vbase, j0, L, vraw + (size_t)s * C::RAWB, vs);
             __syncthreads();
         }
         const uint32_t kt = smem_u32(ks + (kq8 ? 0 : (size_t)s * BC * DP * 2));
@@ -536,7 +581,9 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_mma_kernel(att_params p,
                 }
         }
 
-        /* online softmax, two rows per thread per m-tile; a quad holds a row */
+        /* online softmax, two rows per thread per m-tile; a quad holds a row. O's rescale is
+         * skipped where no row of the warp raised its max (alpha 1: the same values). */
+        float alpha[MT][2];
 #pragma unroll
         for (int mt = 0; mt < MT; mt++)
 #pragma unroll
@@ -547,7 +594,7 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_mma_kernel(att_params p,
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
                 const float m_new = fmaxf(m[mt][hf], mx), ms = m_new == -INFINITY ? 0.0f : m_new;
-                const float alpha = exp2f(m[mt][hf] - ms);
+                alpha[mt][hf] = exp2f(m[mt][hf] - ms);
                 m[mt][hf] = m_new;
                 float sum = 0.0f;
 #pragma unroll
@@ -556,10 +603,19 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_mma_kernel(att_params p,
                     sc[mt][nt][2 * hf] = p0, sc[mt][nt][2 * hf + 1] = p1;
                     sum += p0 + p1;
                 }
-                l[mt][hf] = l[mt][hf] * alpha + sum;
-#pragma unroll
-                for (int dt = 0; dt < DT; dt++) o[mt][dt][2 * hf] *= alpha, o[mt][dt][2 * hf + 1] *= alpha;
+                l[mt][hf] = l[mt][hf] * alpha[mt][hf] + sum;
             }
+        bool rescale = false;
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) rescale |= alpha[mt][0] != 1.0f || alpha[mt][1] != 1.0f;
+        if (__any_sync(0xffffffffu, rescale))
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int dt = 0; dt < DT; dt++) {
+                    o[mt][dt][0] *= alpha[mt][0], o[mt][dt][1] *= alpha[mt][0];
+                    o[mt][dt][2] *= alpha[mt][1], o[mt][dt][3] *= alpha[mt][1];
+                }
 
         /* O += P·V: P from the S registers (rounded to TV), V through transposed ldmatrix */
         const uint32_t v_lane = vt + (uint32_t)(((wk * NKW + (lane & 7) + ((lane >> 3) & 1) * 8) * DP + (lane >> 4) * 8) * 2);
