@@ -349,9 +349,9 @@ struct att_dec_opts {
  * slices go through the workspace and the combine kernel (clusters of 8 or 16 larger slices,
  * and the last slice block of a KV head merging the others' partials, measured slower on
  * H100: dev/attention/NOTES.md). */
-template <class C, typename TK, typename TV>
-static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, att_dec_opts o = {}) {
-    auto kern = attn_mma_kernel<C, TK, TV>;
+template <class C, typename TK, typename TV, bool Q8>
+static mlxn_status launch_mma_q(cuda_stream *s, const mlxn_attention_args *a, att_dec_opts o) {
+    auto kern = attn_mma_kernel<C, TK, TV, false, Q8>;
     const bool kq8 = a->tk == MLXN_TYPE_Q8_0, vq8 = a->tv == MLXN_TYPE_Q8_0;
     if ((kq8 && a->k_row_bytes != (size_t)C::RB) || (vq8 && a->v_row_bytes != (size_t)C::RB))
         return mlxn_err(MLXN_ERR_INVALID_ARG, "attention: Q8_0 rows of %zu / %zu bytes at D=%d, want %d", a->k_row_bytes,
@@ -374,7 +374,7 @@ static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, at
     const bool sm90 = mlxn_cuda_sm90(s->dev), pdl = o.pdl && sm90;
     if constexpr (C::WK > 1) {
         if (p.n_split >= 2 && p.n_split <= (o.cl_max < 8 ? o.cl_max : 8) && sm90) {
-            auto kcl = attn_mma_kernel<C, TK, TV, true>;
+            auto kcl = attn_mma_kernel<C, TK, TV, true, Q8>;
             static std::atomic<unsigned long long> raised_cl;
             const size_t most_cl = smem_cl<C>(true, true) > smem_cl<C>(false, false) ? smem_cl<C>(true, true) : smem_cl<C>(false, false);
             if (mlxn_status st_ = mlxn_cuda_raise_smem(kcl, most_cl, s->dev, "attention", raised_cl); st_ != MLXN_OK) return st_;
@@ -388,6 +388,14 @@ static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, at
     if (mlxn_status st_ = mlxn_cuda_launch(s->s, kern, grid, dim3(C::NT), smem, 1, pdl && C::WK > 1, p, ws); st_ != MLXN_OK)
         return st_;
     return combine(s, p, ws);
+}
+
+/* A Q8_0 cache goes through f16, so the Q8 instances have at least one f16 operand type. */
+template <class C, typename TK, typename TV>
+static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, att_dec_opts o = {}) {
+    if constexpr (std::is_same<TK, __half>::value || std::is_same<TV, __half>::value)
+        if (a->tk == MLXN_TYPE_Q8_0 || a->tv == MLXN_TYPE_Q8_0) return launch_mma_q<C, TK, TV, true>(s, a, o);
+    return launch_mma_q<C, TK, TV, false>(s, a, o);
 }
 
 /* The wgmma kernel: instance C with K, V and operands of type T. */

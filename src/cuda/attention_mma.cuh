@@ -364,19 +364,20 @@ template <class C> static constexpr size_t smem_cl(bool kq8, bool vq8) {
 }
 
 /* grid: (row tiles, n_kv_heads, n_split). TK: operand type of Q·Kᵀ (Q is rounded to it), TV of
- * P·V (P is rounded to it); a Q8_0 cache is dequantized to f16. CL (sm_90, WK > 1): the
+ * P·V (P is rounded to it); a Q8_0 cache is dequantized to f16, in the Q8 instances only (the
+ * f16/bf16 ones carry none of that code: 0.1-0.2 us at L 512 on H200). CL (sm_90, WK > 1): the
  * n_split slices of a row tile form one thread-block cluster along z and merge through
  * distributed shared memory, each block finishing a share of the outputs (no workspace, no
  * combine kernel). The launch bound's one block an SM lets ptxas pass 168 registers, where it
  * spilled in the D 128 decode instances; their smem holds them at two blocks an SM. */
-template <class C, typename TK, typename TV, bool CL = false>
+template <class C, typename TK, typename TV, bool CL = false, bool Q8 = false>
 static __global__ void __launch_bounds__(C::NT, 1) attn_mma_kernel(att_params p, float *ws) {
     constexpr int D = C::D, MT = C::MT, WR = C::WR, WK = C::WK, BC = C::BC, ST = C::ST, DP = C::DP;
     constexpr int NKW = BC / WK, NTL = NKW / 8, KS = D / 16, DT = D / 8;
     const mlxn_attention_args &a = p.a;
     extern __shared__ __align__(128) unsigned char smem[];
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wr = warp % WR, wk = warp / WR;
-    const bool kq8 = a.tk == MLXN_TYPE_Q8_0, vq8 = a.tv == MLXN_TYPE_Q8_0;
+    const bool kq8 = Q8 && a.tk == MLXN_TYPE_Q8_0, vq8 = Q8 && a.tv == MLXN_TYPE_Q8_0;
     const long long G = a.n_q_heads / a.n_kv_heads, rows = a.M * G, h = blockIdx.y;
     const long long R0 = ((long long)gridDim.x - 1 - blockIdx.x) * C::BR; /* the causally longest rows first */
     const int split = blockIdx.z;
