@@ -431,6 +431,14 @@ void t_ops_attention(mlxn_device *dev, mlxn_stream *s) {
          .tv = MLXN_TYPE_Q8_0, .to = MLXN_TYPE_BF16, .causal = true, .kv_len_buf = true},
     };
     for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++) one(dev, s, &pre[i], seed++);
+    /* decode over a Q8_0 cache beside an f16 or bf16 one (the CUDA instances for mixed caches) */
+    const at_spec mixed[] = {
+        {.hq = 8, .hkv = 2, .m = 1, .l = 1000, .lcap = 1000, .d = 128, .tq = MLXN_TYPE_BF16, .tk = MLXN_TYPE_Q8_0,
+         .tv = MLXN_TYPE_F16, .to = MLXN_TYPE_BF16, .causal = true},
+        {.hq = 4, .hkv = 1, .m = 3, .l = 4097, .lcap = 4100, .d = 64, .tq = MLXN_TYPE_F32, .tk = MLXN_TYPE_BF16,
+         .tv = MLXN_TYPE_Q8_0, .to = MLXN_TYPE_F32, .causal = true, .kv_len_buf = true},
+    };
+    for (size_t i = 0; i < sizeof mixed / sizeof mixed[0]; i++) one(dev, s, &mixed[i], seed++);
     printf("attention: worst error beyond output rounding %.2e * max|v| on the f32 path (bound 1e-5)\n", worst_abs);
     if (worst_tc > 0)
         printf("attention: worst error beyond output rounding and 1e-5*max|v| on the tensor-core path: %.3f of tc\n",

@@ -349,7 +349,7 @@ struct att_dec_opts {
  * slices go through the workspace and the combine kernel (clusters of 8 or 16 larger slices,
  * and the last slice block of a KV head merging the others' partials, measured slower on
  * H100: dev/attention/NOTES.md). */
-template <class C, typename TK, typename TV, bool Q8>
+template <class C, typename TK, typename TV, int Q8>
 static mlxn_status launch_mma_q(cuda_stream *s, const mlxn_attention_args *a, att_dec_opts o) {
     auto kern = attn_mma_kernel<C, TK, TV, false, Q8>;
     const bool kq8 = a->tk == MLXN_TYPE_Q8_0, vq8 = a->tv == MLXN_TYPE_Q8_0;
@@ -393,9 +393,11 @@ static mlxn_status launch_mma_q(cuda_stream *s, const mlxn_attention_args *a, at
 /* A Q8_0 cache goes through f16, so the Q8 instances have at least one f16 operand type. */
 template <class C, typename TK, typename TV>
 static mlxn_status launch_mma_t(cuda_stream *s, const mlxn_attention_args *a, att_dec_opts o = {}) {
+    if constexpr (std::is_same<TK, __half>::value && std::is_same<TV, __half>::value)
+        if (a->tk == MLXN_TYPE_Q8_0 && a->tv == MLXN_TYPE_Q8_0) return launch_mma_q<C, TK, TV, 2>(s, a, o);
     if constexpr (std::is_same<TK, __half>::value || std::is_same<TV, __half>::value)
-        if (a->tk == MLXN_TYPE_Q8_0 || a->tv == MLXN_TYPE_Q8_0) return launch_mma_q<C, TK, TV, true>(s, a, o);
-    return launch_mma_q<C, TK, TV, false>(s, a, o);
+        if (a->tk == MLXN_TYPE_Q8_0 || a->tv == MLXN_TYPE_Q8_0) return launch_mma_q<C, TK, TV, 1>(s, a, o);
+    return launch_mma_q<C, TK, TV, 0>(s, a, o);
 }
 
 /* The wgmma kernel: instance C with K, V and operands of type T. */

@@ -266,7 +266,8 @@ static __device__ __forceinline__ void load_tile(const unsigned char *base, size
  * times the block scale one f16 rounding: the same value as rounding the exact f32 product d·q
  * to f16, with no int->float conversions (quarter rate). */
 static __device__ __forceinline__ uint4 q8_f16x8(unsigned short d, const unsigned short (&q)[4]) {
-    const __half2 k1152 = __half2half2(__ushort_as_half((unsigned short)0x6480)), d2 = __half2half2(__ushort_as_half(d));
+    const __half2 k1152 = __half2half2(__ushort_as_half((unsigned short)0x6480));
+    const __half2 d2 = __half2half2(__ushort_as_half(d));
     uint32_t w[4];
 #pragma unroll
     for (int x = 0; x < 4; x++) {
@@ -282,8 +283,8 @@ static __device__ __forceinline__ uint4 q8_f16x8(unsigned short d, const unsigne
  * before the first is used (one load latency a group); where NT is a multiple of the chunks a
  * row holds, a thread's chunks sit in one column at fixed steps (immediate offsets), and only
  * a tile that reaches L tests rows. */
-template <class C>
-static __device__ __forceinline__ void dequant_tile(const unsigned char *base, int j0, int L, const unsigned char *raw,
+template <class C, bool CHECK>
+static __device__ __forceinline__ void dequant_rows(const unsigned char *base, int j0, int L, const unsigned char *raw,
                                                     unsigned char *tile) {
     constexpr int CH = C::D / 8, NC = C::BC * CH, NI = (NC + C::NT - 1) / C::NT;
     constexpr int GS = NI <= 8 ? NI : NI % 8 == 0 ? 8 : NI % 6 == 0 ? 6 : NI % 4 == 0 ? 4 : 1;
@@ -294,7 +295,6 @@ static __device__ __forceinline__ void dequant_tile(const unsigned char *base, i
     const unsigned t = threadIdx.x;
     auto row_of = [&](int k) { return COL ? t / CH + (unsigned)(k * RPI) : (t + (unsigned)(k * C::NT)) / CH; };
     auto d8_of = [&](int k) { return COL ? (t % CH) * 8 : ((t + (unsigned)(k * C::NT)) % CH) * 8; };
-    auto run = [&](auto check) {
 #pragma unroll
         for (int g = 0; g < NI; g += GS) {
             unsigned short d[GS], q[GS][4];
@@ -305,8 +305,9 @@ static __device__ __forceinline__ void dequant_tile(const unsigned char *base, i
                     /* block of 32: f16 scale, then 32 int8; 8 values within one block, 2-byte aligned */
                     const unsigned char *blk = raw + off + r * C::RB + (d8 / 32) * 34;
                     d[k] = *reinterpret_cast<const unsigned short *>(blk);
+                    const unsigned short *qs = reinterpret_cast<const unsigned short *>(blk + 2 + (d8 & 31));
 #pragma unroll
-                    for (int x = 0; x < 4; x++) q[k][x] = reinterpret_cast<const unsigned short *>(blk + 2 + (d8 & 31))[x];
+                    for (int x = 0; x < 4; x++) q[k][x] = qs[x];
                 }
             }
 #pragma unroll
@@ -314,13 +315,16 @@ static __device__ __forceinline__ void dequant_tile(const unsigned char *base, i
                 const unsigned r = row_of(g + k), d8 = d8_of(g + k);
                 if (NC % C::NT != 0 && t + (unsigned)((g + k) * C::NT) >= (unsigned)NC) continue;
                 uint4 v = q8_f16x8(d[k], q[k]);
-                if (decltype(check)::value && (int)r >= nv) v = make_uint4(0, 0, 0, 0);
+                if (CHECK && (int)r >= nv) v = make_uint4(0, 0, 0, 0);
                 *reinterpret_cast<uint4 *>(tile + r * (unsigned)(C::DP * 2) + d8 * 2) = v;
             }
         }
-    };
-    if (nv >= C::BC) run(std::false_type{});
-    else run(std::true_type{});
+}
+template <class C>
+static __device__ __forceinline__ void dequant_tile(const unsigned char *base, int j0, int L, const unsigned char *raw,
+                                                    unsigned char *tile) {
+    if (j0 + C::BC <= L) dequant_rows<C, false>(base, j0, L, raw, tile);
+    else dequant_rows<C, true>(base, j0, L, raw, tile);
 }
 
 /* q converted to the operand type TQ, 8 elements at a time (the row start is 16-byte aligned
@@ -364,20 +368,22 @@ template <class C> static constexpr size_t smem_cl(bool kq8, bool vq8) {
 }
 
 /* grid: (row tiles, n_kv_heads, n_split). TK: operand type of Q·Kᵀ (Q is rounded to it), TV of
- * P·V (P is rounded to it); a Q8_0 cache is dequantized to f16, in the Q8 instances only (the
- * f16/bf16 ones carry none of that code: 0.1-0.2 us at L 512 on H200). CL (sm_90, WK > 1): the
+ * P·V (P is rounded to it); a Q8_0 cache is dequantized to f16, by the Q8 instances only (0: no
+ * Q8_0 code, which cost f16 decode 0.1-0.2 us at L 512 on H200; 1: either cache may be Q8_0;
+ * 2: both are, V's tile then dequantized beside Q·Kᵀ). CL (sm_90, WK > 1): the
  * n_split slices of a row tile form one thread-block cluster along z and merge through
  * distributed shared memory, each block finishing a share of the outputs (no workspace, no
  * combine kernel). The launch bound's one block an SM lets ptxas pass 168 registers, where it
  * spilled in the D 128 decode instances; their smem holds them at two blocks an SM. */
-template <class C, typename TK, typename TV, bool CL = false, bool Q8 = false>
+template <class C, typename TK, typename TV, bool CL = false, int Q8 = 0>
 static __global__ void __launch_bounds__(C::NT, 1) attn_mma_kernel(att_params p, float *ws) {
     constexpr int D = C::D, MT = C::MT, WR = C::WR, WK = C::WK, BC = C::BC, ST = C::ST, DP = C::DP;
     constexpr int NKW = BC / WK, NTL = NKW / 8, KS = D / 16, DT = D / 8;
     const mlxn_attention_args &a = p.a;
     extern __shared__ __align__(128) unsigned char smem[];
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wr = warp % WR, wk = warp / WR;
-    const bool kq8 = Q8 && a.tk == MLXN_TYPE_Q8_0, vq8 = Q8 && a.tv == MLXN_TYPE_Q8_0;
+    const bool kq8 = Q8 == 2 || (Q8 == 1 && a.tk == MLXN_TYPE_Q8_0);
+    const bool vq8 = Q8 == 2 || (Q8 == 1 && a.tv == MLXN_TYPE_Q8_0);
     const long long G = a.n_q_heads / a.n_kv_heads, rows = a.M * G, h = blockIdx.y;
     const long long R0 = ((long long)gridDim.x - 1 - blockIdx.x) * C::BR; /* the causally longest rows first */
     const int split = blockIdx.z;
@@ -505,7 +511,10 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_mma_kernel(att_params p,
         issue(t + ST - 1);
         const int s = t % ST;
         const int j0 = (t0 + t) * BC;
-        if (kq8 || vq8) {
+        if constexpr (Q8 == 2) {
+            dequant_tile<C>(kbase, j0, L, kraw + (size_t)s * C::RAWB, ks);
+            __syncthreads();
+        } else if (kq8 || vq8) {
             if (kq8) dequant_tile<C>(kbase, j0, L, kraw + (size_t)s * C::RAWB, ks);
             if (vq8) dequant_tile<C>(vbase, j0, L, vraw + (size_t)s * C::RAWB, vs);
             __syncthreads();
@@ -515,33 +524,49 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_mma_kernel(att_params p,
 
         /* S = Q·Kᵀ over this warp's NKW keys */
         float sc[MT][NTL][4];
+        auto qk = [&]() {
 #pragma unroll
-        for (int mt = 0; mt < MT; mt++)
+            for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-            for (int nt = 0; nt < NTL; nt++) sc[mt][nt][0] = sc[mt][nt][1] = sc[mt][nt][2] = sc[mt][nt][3] = 0.0f;
-        const uint32_t k_lane = kt + (uint32_t)(((wk * NKW + (lane & 7) + (lane >> 4) * 8) * DP + ((lane >> 3) & 1) * 8) * 2);
+                for (int nt = 0; nt < NTL; nt++) sc[mt][nt][0] = sc[mt][nt][1] = sc[mt][nt][2] = sc[mt][nt][3] = 0.0f;
+            const uint32_t k_lane =
+                kt + (uint32_t)(((wk * NKW + (lane & 7) + (lane >> 4) * 8) * DP + ((lane >> 3) & 1) * 8) * 2);
 #pragma unroll
-        for (int kk = 0; kk < KS; kk++) {
-            uint32_t qf[MT][4];
-#pragma unroll
-            for (int mt = 0; mt < MT; mt++) {
-                if constexpr (C::QREG) {
-#pragma unroll
-                    for (int x = 0; x < 4; x++) qf[mt][x] = qa[C::QREG ? mt : 0][C::QREG ? kk : 0][x];
-                } else {
-                    ldsm_x4(qf[mt], qs_lane + (uint32_t)((mt * 16 * DP + kk * 16) * 2));
-                }
-            }
-#pragma unroll
-            for (int np = 0; np < NTL / 2; np++) {
-                uint32_t b[4];
-                ldsm_x4(b, k_lane + (uint32_t)((np * 16 * DP + kk * 16) * 2));
+            for (int kk = 0; kk < KS; kk++) {
+                uint32_t qf[MT][4];
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++) {
-                    mma16816<TK>(sc[mt][2 * np], qf[mt], b[0], b[1]);
-                    mma16816<TK>(sc[mt][2 * np + 1], qf[mt], b[2], b[3]);
+                    if constexpr (C::QREG) {
+#pragma unroll
+                        for (int x = 0; x < 4; x++) qf[mt][x] = qa[C::QREG ? mt : 0][C::QREG ? kk : 0][x];
+                    } else {
+                        ldsm_x4(qf[mt], qs_lane + (uint32_t)((mt * 16 * DP + kk * 16) * 2));
+                    }
+                }
+#pragma unroll
+                for (int np = 0; np < NTL / 2; np++) {
+                    uint32_t b[4];
+                    ldsm_x4(b, k_lane + (uint32_t)((np * 16 * DP + kk * 16) * 2));
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++) {
+                        mma16816<TK>(sc[mt][2 * np], qf[mt], b[0], b[1]);
+                        mma16816<TK>(sc[mt][2 * np + 1], qf[mt], b[2], b[3]);
+                    }
                 }
             }
+        };
+        /* both caches Q8_0: V's tile dequantized in the same block of code as Q·Kᵀ, so that ptxas
+         * fills the MMA chain's latency with it */
+        if constexpr (Q8 == 2) {
+            if (j0 + BC <= L) {
+                qk();
+                dequant_rows<C, false>(vbase, j0, L, vraw + (size_t)s * C::RAWB, vs);
+            } else {
+                qk();
+                dequant_rows<C, true>(vbase, j0, L, vraw + (size_t)s * C::RAWB, vs);
+            }
+        } else {
+            qk();
         }
 
         /* scores in log2 units; masked entries -inf. A tile inside every row's range with no
@@ -618,6 +643,7 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_mma_kernel(att_params p,
                     o[mt][dt][2] *= alpha[mt][1], o[mt][dt][3] *= alpha[mt][1];
                 }
 
+        if constexpr (Q8 == 2) __syncthreads(); /* V's tile written */
         /* O += P·V: P from the S registers (rounded to TV), V through transposed ldmatrix */
         const uint32_t v_lane = vt + (uint32_t)(((wk * NKW + (lane & 7) + ((lane >> 3) & 1) * 8) * DP + (lane >> 4) * 8) * 2);
 #pragma unroll
