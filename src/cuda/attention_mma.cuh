@@ -296,29 +296,29 @@ static __device__ __forceinline__ void dequant_rows(const unsigned char *base, i
     auto row_of = [&](int k) { return COL ? t / CH + (unsigned)(k * RPI) : (t + (unsigned)(k * C::NT)) / CH; };
     auto d8_of = [&](int k) { return COL ? (t % CH) * 8 : ((t + (unsigned)(k * C::NT)) % CH) * 8; };
 #pragma unroll
-        for (int g = 0; g < NI; g += GS) {
-            unsigned short d[GS], q[GS][4];
+    for (int g = 0; g < NI; g += GS) {
+        unsigned short d[GS], q[GS][4];
 #pragma unroll
-            for (int k = 0; k < GS; k++) {
-                const unsigned r = row_of(g + k), d8 = d8_of(g + k);
-                if (NC % C::NT == 0 || t + (unsigned)((g + k) * C::NT) < (unsigned)NC) {
-                    /* block of 32: f16 scale, then 32 int8; 8 values within one block, 2-byte aligned */
-                    const unsigned char *blk = raw + off + r * C::RB + (d8 / 32) * 34;
-                    d[k] = *reinterpret_cast<const unsigned short *>(blk);
-                    const unsigned short *qs = reinterpret_cast<const unsigned short *>(blk + 2 + (d8 & 31));
+        for (int k = 0; k < GS; k++) {
+            const unsigned r = row_of(g + k), d8 = d8_of(g + k);
+            if (NC % C::NT == 0 || t + (unsigned)((g + k) * C::NT) < (unsigned)NC) {
+                /* block of 32: f16 scale, then 32 int8; 8 values within one block, 2-byte aligned */
+                const unsigned char *blk = raw + off + r * C::RB + (d8 / 32) * 34;
+                d[k] = *reinterpret_cast<const unsigned short *>(blk);
+                const unsigned short *qs = reinterpret_cast<const unsigned short *>(blk + 2 + (d8 & 31));
 #pragma unroll
-                    for (int x = 0; x < 4; x++) q[k][x] = qs[x];
-                }
-            }
-#pragma unroll
-            for (int k = 0; k < GS; k++) {
-                const unsigned r = row_of(g + k), d8 = d8_of(g + k);
-                if (NC % C::NT != 0 && t + (unsigned)((g + k) * C::NT) >= (unsigned)NC) continue;
-                uint4 v = q8_f16x8(d[k], q[k]);
-                if (CHECK && (int)r >= nv) v = make_uint4(0, 0, 0, 0);
-                *reinterpret_cast<uint4 *>(tile + r * (unsigned)(C::DP * 2) + d8 * 2) = v;
+                for (int x = 0; x < 4; x++) q[k][x] = qs[x];
             }
         }
+#pragma unroll
+        for (int k = 0; k < GS; k++) {
+            const unsigned r = row_of(g + k), d8 = d8_of(g + k);
+            if (NC % C::NT != 0 && t + (unsigned)((g + k) * C::NT) >= (unsigned)NC) continue;
+            uint4 v = q8_f16x8(d[k], q[k]);
+            if (CHECK && (int)r >= nv) v = make_uint4(0, 0, 0, 0);
+            *reinterpret_cast<uint4 *>(tile + r * (unsigned)(C::DP * 2) + d8 * 2) = v;
+        }
+    }
 }
 template <class C>
 static __device__ __forceinline__ void dequant_tile(const unsigned char *base, int j0, int L, const unsigned char *raw,
