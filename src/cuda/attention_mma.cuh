@@ -416,6 +416,9 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_mma_kernel(att_params p,
         }
     }
     const int L = (int)kv_count(a);
+    /* decode with at most 8 rows (query x group head): every m-tile's rows 8-15 are padding, so
+     * their scores are not masked or exponentiated, and P there is 0 (outputs never emitted) */
+    const bool hi_rows = WK == 1 || rows > 8;
 
     unsigned char *qs = smem;
     unsigned char *ks = qs + (size_t)C::BR * DP * 2;
@@ -583,7 +586,7 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_mma_kernel(att_params p,
 #pragma unroll
             for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-                for (int hf = 0; hf < 2; hf++) {
+                for (int hf = 0; hf < (hi_rows ? 2 : 1); hf++) {
                     const int lo = rlo[mt][hf] - jw, hi = rhi[mt][hf] - jw; /* relative to this warp's keys */
                     const unsigned char *mrow = a.mask ? static_cast<const unsigned char *>(a.mask) +
                                                              (size_t)ri[mt][hf] * a.L_cap * (a.tmask == MLXN_TYPE_F16 ? 2 : 4)
@@ -614,6 +617,12 @@ static __global__ void __launch_bounds__(C::NT, 1) attn_mma_kernel(att_params p,
         for (int mt = 0; mt < MT; mt++)
 #pragma unroll
             for (int hf = 0; hf < 2; hf++) {
+                if (hf == 1 && !hi_rows) {
+                    alpha[mt][1] = 1.0f;
+#pragma unroll
+                    for (int nt = 0; nt < NTL; nt++) sc[mt][nt][2] = sc[mt][nt][3] = 0.0f;
+                    continue;
+                }
                 float mx = -INFINITY;
 #pragma unroll
                 for (int nt = 0; nt < NTL; nt++) mx = fmaxf(mx, fmaxf(sc[mt][nt][2 * hf], sc[mt][nt][2 * hf + 1]));
