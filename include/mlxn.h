@@ -733,9 +733,12 @@ typedef struct mlxn_qmatmul_params {
     int64_t x_row_stride; /* elements from one row of x to the next; 0: K (dense rows) */
     int64_t x_heads;      /* 0: x is rows; H > 0: x is the attention output [H][M][K/H] */
     /* NULL, or the BF16 copy of w made by mlxn_qmatmul_prepare: products with M > 16 on
-     * CUDA read it instead of w where it measured faster (on H100/sm_90a with K a multiple
-     * of 64: always; elsewhere from M·N >= 2^22). Results then have w's values rounded to
-     * bf16, as the tiled path does anyway. */
+     * CUDA read it instead of w where it measured faster: through cuBLASLt (libcublasLt of
+     * the CUDA major version built against, opened at run time when present) for y F32 or
+     * BF16, but for N <= 1024 with M <= 128 and K >= 4096; otherwise the library's tiled
+     * kernel (on H100/sm_90a with K a multiple of 64: always; elsewhere from M·N >= 2^22).
+     * Results then have w's and x's values rounded to bf16, as the tiled path does anyway.
+     * The cuBLASLt path keeps 32 MiB of workspace per stream beside x's bf16 copy. */
     const mlxn_buffer *w_prepared;
 } mlxn_qmatmul_params;
 

@@ -281,6 +281,13 @@ static void variants(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
             qspec pr = {tw, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, Mp[i], 96, K, ROWS, 0, false, true, (*seed)++};
             run_case(dev, s, &pr);
         }
+        /* prepared copies on CUDA's cuBLASLt path: batched and shared w (a strided batch, and one
+         * product of B·M rows), X converted from f32 / f16, strided or in heads, y bf16 and f16 */
+        qspec pb = {tw, ftypes[f % 3], MLXN_TYPE_BF16, 3, 40, 72, K, ROWS, 0, f % 2 == 1, true, (*seed)++};
+        run_case(dev, s, &pb);
+        qspec ph = {tw, ftypes[(f + 1) % 3], f % 2 ? MLXN_TYPE_F16 : MLXN_TYPE_F32, 1, 33, 40, K, f % 2 ? STRIDED : HEADS,
+                    f % 2 ? 0 : 4, false, true, (*seed)++};
+        run_case(dev, s, &ph);
     }
 }
 
@@ -426,6 +433,9 @@ static void real_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         run_case(dev, s, &e);
         qspec g = {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 256, 128, 14336, ROWS, 0, false, true, (*seed)++};
         run_case(dev, s, &g);
+        /* a prepared copy that the tiled kernel reads on CUDA (N <= 1024, M <= 128, K >= 4096) */
+        qspec gp = {MLXN_TYPE_Q4_0, MLXN_TYPE_F16, MLXN_TYPE_F32, 1, 100, 1000, 4096, ROWS, 0, false, true, (*seed)++};
+        run_case(dev, s, &gp);
         /* large enough (M·N >= 2^22) that the prepared bf16 weight is read */
         qspec h = {MLXN_TYPE_Q4_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 512, 8192, 256, ROWS, 0, false, true, (*seed)++};
         run_case(dev, s, &h);

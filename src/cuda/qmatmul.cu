@@ -165,9 +165,13 @@ static mlxn_status qmm_x_dense(cuda_stream *s, qmm_launch &l, qmm_kp &p, bool co
 
 /* The mat-mat path from here on, X as dense, 16-byte aligned bf16 rows (converted into the
  * stream's workspace when it is not), and split over K when the tiles do not fill the GPU. */
+static bool qmm_x_dense_bf16(const qmm_launch &l, const qmm_kp &p) {
+    return l.tx == MLXN_TYPE_BF16 && !p.x_hs && p.x_row == p.k && p.x_batch == (long long)p.m * p.k &&
+           ((uintptr_t)p.x & 15) == 0;
+}
+
 static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
-    const bool dense_bf16 = l.tx == MLXN_TYPE_BF16 && !p.x_hs && p.x_row == p.k && p.x_batch == (long long)p.m * p.k &&
-                            ((uintptr_t)p.x & 15) == 0;
+    const bool dense_bf16 = qmm_x_dense_bf16(l, p);
     const long long tiles = (long long)((p.n + QMM_MM_BN - 1) / QMM_MM_BN) * ((p.m + QMM_MM_BM - 1) / QMM_MM_BM) * p.batch;
     const int sms = s->dev->prop.multiProcessorCount;
     /* Split K when the tiles fill less than one wave (half a wave on the wgmma kernel, whose
@@ -281,16 +285,28 @@ extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *
         return qmm_generic(l);
     }
     if (a->k % QMM_MM_BK) return qmm_generic(l);
-    /* The prepared bf16 copy. On the wgmma kernel always (no decode: measured ahead of
-     * dequantizing at M >= 512, H100, dev/qmatmul/NOTES_matmat.md); on the mma.sync kernel
-     * at par with dequantizing, ahead from M·N >= 2^22 (14336×4096 at M = 512, 4096×4096 at
-     * M = 2048), behind below. */
+    /* The prepared bf16 copy: through cuBLASLt where it loads and takes y's type (X converted to
+     * dense bf16 rows first where it is not), but for N <= 1024, M <= 128 and K >= 4096, where
+     * the tiled kernel's split-K clusters are ahead (1024×4096 at M 32: 6.7 against 8.3 us; at
+     * every other bench shape and M from 32 to 2048 cuBLASLt took 0.5-1.0× our time; H200,
+     * dev/qmatmul/NOTES_matmat.md). Else on the wgmma kernel always (no decode: measured ahead
+     * of dequantizing at M >= 512, H100); on the mma.sync kernel at par with dequantizing,
+     * ahead from M·N >= 2^22 (14336×4096 at M = 512, 4096×4096 at M = 2048), behind below. */
     if (a->w_prepared) {
         qmm_kp q = p;
         q.w = static_cast<const uint8_t *>(a->w_prepared);
         q.w_row = a->k * 2;
         q.w_batch = a->w_batch_bytes ? (long long)a->n * a->k * 2 : 0;
-        const qmm_launch lq = {&q, MLXN_TYPE_BF16, l.tx, l.batch, l.s, l.dev};
+        qmm_launch lq = {&q, MLXN_TYPE_BF16, l.tx, l.batch, l.s, l.dev};
+        if (a->ty != MLXN_TYPE_F16 && !(a->n <= 1024 && a->m <= 128 && a->k >= 4096) && qmm_lt_loaded()) {
+            /* on a fallback the tiled path converts X again: its partial sums take the workspace */
+            qmm_kp qx = q;
+            qmm_launch lx = lq;
+            void *ws;
+            if ((st = qmm_x_dense(s, lx, qx, !qmm_x_dense_bf16(lx, qx), QMM_LT_WS, &ws))) return st;
+            if ((st = qmm_lt(s, qx, ws)) != MLXN_ERR_UNSUPPORTED) return st;
+            mlxn_clear_error();
+        }
         if (qmm_mm_wgmma_ok(lq) || a->m * a->n >= (1 << 22)) {
             p = q;
             l.tw = MLXN_TYPE_BF16;
