@@ -484,7 +484,7 @@ static void stream_k(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     run_case_every(dev, s, &c, 29);
     /* BF16 weights and a prepared copy (the ss form, tiles in groups of 8 M tiles, M fastest) */
     static const qspec ss[] = {
-        {MLXN_TYPE_BF16, MLXN_TYPE_F16, MLXN_TYPE_F32, 1, 2300, 6000, 2560, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_BF16, MLXN_TYPE_F16, MLXN_TYPE_F32, 1, 1100, 6000, 2560, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 1, 1100, 10200, 2816, ROWS, 0, false, true, 0},
     };
     run_list(dev, s, ss, (int)(sizeof ss / sizeof ss[0]), 7, seed);
@@ -518,6 +518,27 @@ static void ksplit_tiles(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     run_list(dev, s, kt, (int)(sizeof kt / sizeof kt[0]), 7, seed);
 }
 
+/* Products that CUDA runs as W dequantized to bf16 in the workspace and multiplied by cuBLASLt
+ * (where cuBLASLt loads; qmatmul.cu's qmm_dq_lt): M >= 512 on N·K <= 2^22 or K < 1024, M >= 1024
+ * on rows that are not 16-byte multiples, M >= 2048. X f32 / f16 / strided / in heads, y f32 and
+ * bf16, batched and shared W, BF16 weights read as they are; y f16 stays on the tiled kernel.
+ * Every 7th output against the oracle. */
+static void dequant_lt(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
+    static const qspec dl[] = {
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_F32, MLXN_TYPE_F32, 1, 600, 300, 2048, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, MLXN_TYPE_BF16, 1, 520, 1000, 3584, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_IQ4_NL, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 700, 2000, 576, STRIDED, 0, false, false, 0},
+        {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 2, 512, 256, 1024, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q4_K, MLXN_TYPE_F16, MLXN_TYPE_BF16, 2, 520, 300, 1024, ROWS, 0, true, false, 0},
+        {MLXN_TYPE_Q5_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1030, 200, 2880, HEADS, 20, false, false, 0},
+        {MLXN_TYPE_BF16, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 512, 500, 1024, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q5_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 2048, 130, 4096, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1024, 1300, 3584, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F16, 1, 600, 300, 2048, ROWS, 0, false, false, 0},
+    };
+    run_list(dev, s, dl, (int)(sizeof dl / sizeof dl[0]), 7, seed);
+}
+
 /* W rows that are not 16-byte multiples on the mat-mat (sm_90a: the wgmma kernel's producer
  * threads copy them in 16-byte pieces, each row at its own offset, the piece across a row's
  * end a byte at a time). As qmw_pick routes them on 132 SMs:
@@ -542,7 +563,7 @@ static void general_rows(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
         {MLXN_TYPE_Q3_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 520, 1000, 5120, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q5_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 250, 3999, 576, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q8_0, MLXN_TYPE_F16, MLXN_TYPE_F32, 1, 250, 3999, 576, ROWS, 0, false, false, 0},
-        {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 2, 512, 8448, 576, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 2, 500, 8448, 576, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 2, 140, 9401, 3584, ROWS, 0, false, false, 0},
     };
     run_list(dev, s, big, (int)(sizeof big / sizeof big[0]), 7, seed);
@@ -729,7 +750,7 @@ void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s) {
     if (is_cuda) {
         stream_k(dev, s, &seed), wide_tiles(dev, s, &seed);
         ksplit_tiles(dev, s, &seed), cluster_splits(dev, s, &seed);
-        general_rows(dev, s, &seed);
+        general_rows(dev, s, &seed), dequant_lt(dev, s, &seed);
     }
     report_worst();
 }
@@ -761,5 +782,6 @@ void t_ops_qmatmul_grids(mlxn_device *dev, mlxn_stream *s) {
     ksplit_tiles(dev, s, &seed);
     cluster_splits(dev, s, &seed);
     general_rows(dev, s, &seed);
+    dequant_lt(dev, s, &seed);
     report_worst();
 }

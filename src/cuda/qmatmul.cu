@@ -59,8 +59,19 @@ static __global__ void qmm_prepare_kernel(const uint8_t *w, long long w_row, lon
         float v[8];
         qmm_row<T>::load8(w + r * w_row, c, v);
         __nv_bfloat16 *o = y + r * k + 8 * c;
+        if (((uintptr_t)y & 15) == 0) { /* k is a multiple of 8: every piece 16-byte aligned */
+            uint4 u;
+            uint32_t *h = reinterpret_cast<uint32_t *>(&u);
 #pragma unroll
-        for (int j = 0; j < 8; j++) o[j] = __float2bfloat16_rn(v[j]);
+            for (int j = 0; j < 4; j++) {
+                const __nv_bfloat162 b = __floats2bfloat162_rn(v[2 * j], v[2 * j + 1]);
+                h[j] = *reinterpret_cast<const uint32_t *>(&b);
+            }
+            *reinterpret_cast<uint4 *>(o) = u;
+        } else {
+#pragma unroll
+            for (int j = 0; j < 8; j++) o[j] = __float2bfloat16_rn(v[j]);
+        }
     }
 }
 
@@ -207,6 +218,24 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
     return qmm_reduce(l, p, splits);
 }
 
+/* Decoded weights with M > 16 dequantized to bf16 rows in the workspace (one pass, at about the
+ * read bandwidth) and multiplied by cuBLASLt instead of the tiled kernel, where that measured
+ * faster on the H200 (dev/qmatmul/NOTES_matmat.md, session 23; Q4_0, Q4_K, Q6_K, Q8_0, y f32):
+ * M >= 512 with N·K <= 2^22 or K < 1024 (1024×4096, 768×2048, 576×576, 49152×576: 0.52-0.93×
+ * the tiled kernel's time), M >= 1024 on rows that are not 16-byte multiples (Q6_K 3584×3584,
+ * 3584×3648: 0.81-0.88×), and M >= 2048 (0.62-1.00×); the tiled kernel stays ahead on larger
+ * shapes below those M (4096×4096 at M 1024: 1.07-1.16×). Only for y f32 or bf16, W's batches
+ * contiguous and its bf16 copy at most 64 MiB (beside cuBLASLt's 32 MiB of workspace). */
+static bool qmm_dq_lt(const mlxn_qmatmul_args *a) {
+    if (a->ty == MLXN_TYPE_F16 || a->tw == MLXN_TYPE_F32 || a->k % 8) return false;
+    if (a->w_batch_bytes && a->w_batch_bytes != a->n * a->w_row_bytes) return false;
+    const double nk = (double)a->n * (double)a->k;
+    if ((a->w_batch_bytes ? (double)a->batch : 1.0) * nk * 2 > (double)(64 << 20)) return false;
+    const bool pick = (a->m >= 512 && (nk <= (double)(1 << 22) || a->k < 1024)) ||
+                      (a->m >= 1024 && a->w_row_bytes % 16) || a->m >= 2048;
+    return pick && qmm_lt_loaded();
+}
+
 /* Path choice, measured on an H100 (see dev/qmatmul/NOTES.md):
  * - M <= 4 (Q4_0, Q4_1, Q6_K: 2), batch 1, K a multiple of 256, rows 16-byte multiples:
  *   the streamed mat-vec on dp4a for every block format (qmatmul_mv1.cu), X rounded to int8
@@ -285,6 +314,30 @@ extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *
         return qmm_generic(l);
     }
     if (a->k % QMM_MM_BK) return qmm_generic(l);
+    if (!a->w_prepared && qmm_dq_lt(a)) {
+        /* W dequantized to bf16 rows in the workspace, then cuBLASLt (the rule: qmm_dq_lt) */
+        const long long rows = (long long)(a->w_batch_bytes ? a->batch : 1) * a->n;
+        const bool as_is = a->tw == MLXN_TYPE_BF16 && a->w_row_bytes == (uint64_t)a->k * 2; /* bf16 rows: no copy */
+        const size_t wbytes = as_is ? 0 : ((size_t)rows * a->k * 2 + 255) / 256 * 256;
+        qmm_kp qx = p;
+        qmm_launch lx = l;
+        void *ws;
+        if ((st = qmm_x_dense(s, lx, qx, !qmm_x_dense_bf16(lx, qx), wbytes + QMM_LT_WS, &ws))) return st;
+        __nv_bfloat16 *wb = as_is ? (__nv_bfloat16 *)p.w : static_cast<__nv_bfloat16 *>(ws);
+        if (!as_is && (st = qmm_dispatch_w(a->tw, [&](auto tw) {
+                 constexpr mlxn_type T = decltype(tw)::value;
+                 qmm_prepare_kernel<T><<<qmm_grid(s->dev, rows * (a->k / 8), 256), 256, 0, s->s>>>(p.w, p.w_row, rows,
+                                                                                                   p.k, wb);
+                 MLXN_CUDA_CHECK_LAUNCH();
+                 return MLXN_OK;
+             })))
+            return st;
+        qx.w = reinterpret_cast<const uint8_t *>(wb);
+        qx.w_row = a->k * 2;
+        qx.w_batch = a->w_batch_bytes ? (long long)a->n * a->k * 2 : 0;
+        if ((st = qmm_lt(s, qx, static_cast<char *>(ws) + wbytes)) != MLXN_ERR_UNSUPPORTED) return st;
+        mlxn_clear_error();
+    }
     /* The prepared bf16 copy: through cuBLASLt where it loads and takes y's type (X converted to
      * dense bf16 rows first where it is not), but for N <= 1024, M <= 128 and K >= 4096, where
      * the tiled kernel's split-K clusters are ahead (1024×4096 at M 32: 6.7 against 8.3 us; at
