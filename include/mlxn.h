@@ -725,9 +725,10 @@ MLXN_API mlxn_status mlxn_sigmoid_mul(mlxn_stream *s, const mlxn_buffer *x, cons
  *   F32/F16/BF16 weights are computed in f32. M > 16: the dequantized weights are rounded
  *   to bf16. About 1e-6 normalized squared error for each bf16 rounding on Gaussian data.
  *   Some of those products (large M on small or unaligned weights; y F32 or BF16) dequantize
- *   w into the stream's workspace (at most 64 MiB) and multiply with cuBLASLt where it is
- *   present (libcublasLt opened at run time), as measured faster; the values are the same
- *   kind (w and x rounded to bf16, f32 accumulation).
+ *   w into the stream's workspace (a bf16 copy of at most 64 MiB, beside cuBLASLt's 32 MiB;
+ *   the workspace keeps its size) and multiply with cuBLASLt where it is present
+ *   (libcublasLt opened at run time), as measured faster; the values are the same kind (w and
+ *   x rounded to bf16, f32 accumulation).
  * Results are deterministic: the same call gives the same bits, eagerly or replayed.
  * Zero sizes: M, N or B of 0 do nothing; K of 0 writes zeros to y.
  * All buffers on the stream's device; y must not overlap x or w. Errors: INVALID_ARG

@@ -174,13 +174,14 @@ static mlxn_status qmm_x_dense(cuda_stream *s, qmm_launch &l, qmm_kp &p, bool co
     return MLXN_OK;
 }
 
-/* The mat-mat path from here on, X as dense, 16-byte aligned bf16 rows (converted into the
- * stream's workspace when it is not), and split over K when the tiles do not fill the GPU. */
+/* Whether X already is dense, 16-byte aligned bf16 rows (else qmm_x_dense converts it). */
 static bool qmm_x_dense_bf16(const qmm_launch &l, const qmm_kp &p) {
     return l.tx == MLXN_TYPE_BF16 && !p.x_hs && p.x_row == p.k && p.x_batch == (long long)p.m * p.k &&
            ((uintptr_t)p.x & 15) == 0;
 }
 
+/* The mat-mat path from here on, X as dense, 16-byte aligned bf16 rows (converted into the
+ * stream's workspace when it is not), and split over K when the tiles do not fill the GPU. */
 static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
     const bool dense_bf16 = qmm_x_dense_bf16(l, p);
     const long long tiles = (long long)((p.n + QMM_MM_BN - 1) / QMM_MM_BN) * ((p.m + QMM_MM_BM - 1) / QMM_MM_BM) * p.batch;
@@ -220,7 +221,7 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
 
 /* Decoded weights with M > 16 dequantized to bf16 rows in the workspace (one pass, at about the
  * read bandwidth) and multiplied by cuBLASLt instead of the tiled kernel, where that measured
- * faster on the H200 (dev/qmatmul/NOTES_matmat.md, session 23; Q4_0, Q4_K, Q6_K, Q8_0, y f32):
+ * faster on the H200 (dev/qmatmul/NOTES_cublaslt.md; Q4_0, Q4_K, Q6_K, Q8_0, y f32):
  * M >= 512 with N·K <= 2^22 or K < 1024 (1024×4096, 768×2048, 576×576, 49152×576: 0.52-0.93×
  * the tiled kernel's time), M >= 1024 on rows that are not 16-byte multiples (Q6_K 3584×3584,
  * 3584×3648: 0.81-0.88×), and M >= 2048 (0.62-1.00×); the tiled kernel stays ahead on larger
@@ -342,7 +343,7 @@ extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *
      * dense bf16 rows first where it is not), but for N <= 1024, M <= 128 and K >= 4096, where
      * the tiled kernel's split-K clusters are ahead (1024×4096 at M 32: 6.7 against 8.3 us; at
      * every other bench shape and M from 32 to 2048 cuBLASLt took 0.5-1.0× our time; H200,
-     * dev/qmatmul/NOTES_matmat.md). Else on the wgmma kernel always (no decode: measured ahead
+     * dev/qmatmul/NOTES_cublaslt.md). Else on the wgmma kernel always (no decode: measured ahead
      * of dequantizing at M >= 512, H100); on the mma.sync kernel at par with dequantizing,
      * ahead from M·N >= 2^22 (14336×4096 at M = 512, 4096×4096 at M = 2048), behind below. */
     if (a->w_prepared) {
