@@ -252,8 +252,9 @@ size_t qmm_mm_sk_bytes(const qmm_launch &l);
 int qmm_mm_chunk(mlxn_type t);
 /* True where qmm_mm_launch takes the sm_90a wgmma kernel (qmatmul_mm_wgmma.cuh). */
 bool qmm_mm_wgmma_ok(const qmm_launch &l);
-/* Y = X · Wᵀ through cuBLASLt for the prepared bf16 weight p.w ([batch or 1][n][k], dense) and
- * X as dense bf16 rows, y f32 or bf16; ws is QMM_LT_WS bytes of scratch (qmatmul_lt.cu).
+/* Y = X · Wᵀ through cuBLASLt for a dense bf16 weight p.w ([batch or 1][n][k]: the prepared copy,
+ * or one dequantized into the workspace) and X as dense bf16 rows, y f32 or bf16; ws is
+ * QMM_LT_WS bytes of scratch (qmatmul_lt.cu).
  * UNSUPPORTED, with nothing enqueued, where cuBLASLt is absent or takes no algorithm. */
 mlxn_status qmm_lt(cuda_stream *s, const qmm_kp &p, void *ws);
 /* Whether cuBLASLt could be opened (tried once). */
