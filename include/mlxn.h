@@ -151,6 +151,10 @@ MLXN_API const char *mlxn_backend_name(mlxn_backend b);
 /* Runtime choices, with defaults from mlxn_config_init. */
 typedef struct mlxn_config {
     int cpu_threads; /* CPU backend worker threads, the caller's included; 0: one per online core */
+    /* CUDA: 1 (default) lets mlxn_qmatmul hand some products to cuBLASLt where libcublasLt is
+     * present; 0 keeps every product on the library's own kernels, so results do not depend on
+     * whether, or which, cuBLASLt is installed. */
+    int cuda_cublaslt;
 } mlxn_config;
 
 MLXN_API void mlxn_config_init(mlxn_config *cfg);
@@ -162,7 +166,8 @@ typedef struct mlxn_device mlxn_device;
  * MLXN_ERR_INVALID_ARG for an ordinal past the count. AUTO: CUDA ordinal if it opens,
  * else the CPU; an info log line says which, and why CUDA was passed over. */
 MLXN_API mlxn_status mlxn_device_open(mlxn_backend backend, int ordinal, mlxn_device **out);
-/* The same with a config (NULL: defaults). cfg->cpu_threads < 0 is INVALID_ARG. */
+/* The same with a config (NULL: defaults). cfg->cpu_threads < 0, or cfg->cuda_cublaslt other
+ * than 0 or 1, is INVALID_ARG. */
 MLXN_API mlxn_status mlxn_device_open_ex(mlxn_backend backend, int ordinal,
                                          const mlxn_config *cfg, mlxn_device **out);
 /* Closes the device. Every buffer, pool, stream and graph of it must be freed first. */

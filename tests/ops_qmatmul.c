@@ -282,7 +282,8 @@ static void variants(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
             run_case(dev, s, &pr);
         }
         /* prepared copies on CUDA's cuBLASLt path: batched and shared w (a strided batch, and one
-         * product of B·M rows), X converted from f32 / f16, strided or in heads, y bf16 and f16 */
+         * product of B·M rows), X converted from f32 / f16, strided or in heads, y bf16 and f32
+         * (y f16 stays on the tiled kernel) */
         qspec pb = {tw, ftypes[f % 3], MLXN_TYPE_BF16, 3, 40, 72, K, ROWS, 0, f % 2 == 1, true, (*seed)++};
         run_case(dev, s, &pb);
         qspec ph = {tw, ftypes[(f + 1) % 3], f % 2 ? MLXN_TYPE_F16 : MLXN_TYPE_F32, 1, 33, 40, K, f % 2 ? STRIDED : HEADS,
@@ -484,7 +485,7 @@ static void stream_k(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     run_case_every(dev, s, &c, 29);
     /* BF16 weights and a prepared copy (the ss form, tiles in groups of 8 M tiles, M fastest) */
     static const qspec ss[] = {
-        {MLXN_TYPE_BF16, MLXN_TYPE_F16, MLXN_TYPE_F32, 1, 1100, 6000, 2560, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_BF16, MLXN_TYPE_F16, MLXN_TYPE_F32, 1, 2300, 6000, 2560, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 1, 1100, 10200, 2816, ROWS, 0, false, true, 0},
     };
     run_list(dev, s, ss, (int)(sizeof ss / sizeof ss[0]), 7, seed);
@@ -519,24 +520,61 @@ static void ksplit_tiles(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
 }
 
 /* Products that CUDA runs as W dequantized to bf16 in the workspace and multiplied by cuBLASLt
- * (where cuBLASLt loads; qmatmul.cu's qmm_dq_lt): M >= 512 on N·K <= 2^22 or K < 1024, M >= 1024
- * on rows that are not 16-byte multiples, M >= 2048. X f32 / f16 / strided / in heads, y f32 and
- * bf16, batched and shared W, BF16 weights read as they are; y f16 stays on the tiled kernel.
- * Every 7th output against the oracle. */
+ * (where cuBLASLt loads; qmatmul.cu's qmm_dq_lt; N a multiple of 8): M >= 512 on N·K <= 2^22 or
+ * K < 1024, M >= 1024 on rows that are not 16-byte multiples, M >= 2048. X f32 / f16 / strided /
+ * in heads, y f32 and bf16, batched and shared W, BF16 weights read as they are; y f16 stays on
+ * the tiled kernel. Every 7th output against the oracle. */
 static void dequant_lt(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
     static const qspec dl[] = {
-        {MLXN_TYPE_Q4_0, MLXN_TYPE_F32, MLXN_TYPE_F32, 1, 600, 300, 2048, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_F32, MLXN_TYPE_F32, 1, 600, 304, 2048, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q6_K, MLXN_TYPE_F16, MLXN_TYPE_BF16, 1, 520, 1000, 3584, ROWS, 0, false, false, 0},
         {MLXN_TYPE_IQ4_NL, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 700, 2000, 576, STRIDED, 0, false, false, 0},
         {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 2, 512, 256, 1024, ROWS, 0, false, false, 0},
-        {MLXN_TYPE_Q4_K, MLXN_TYPE_F16, MLXN_TYPE_BF16, 2, 520, 300, 1024, ROWS, 0, true, false, 0},
+        {MLXN_TYPE_Q4_K, MLXN_TYPE_F16, MLXN_TYPE_BF16, 2, 520, 304, 1024, ROWS, 0, true, false, 0},
         {MLXN_TYPE_Q5_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1030, 200, 2880, HEADS, 20, false, false, 0},
-        {MLXN_TYPE_BF16, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 512, 500, 1024, ROWS, 0, false, false, 0},
-        {MLXN_TYPE_Q5_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 2048, 130, 4096, ROWS, 0, false, false, 0},
-        {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1024, 1300, 3584, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_BF16, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 512, 504, 1024, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q5_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 2048, 136, 4096, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1024, 1304, 3584, ROWS, 0, false, false, 0},
         {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_F16, 1, 600, 300, 2048, ROWS, 0, false, false, 0},
     };
     run_list(dev, s, dl, (int)(sizeof dl / sizeof dl[0]), 7, seed);
+}
+
+/* With cfg.cuda_cublaslt = 0 the tiled kernels take every product: the prepared copy (ss form)
+ * and the shapes that otherwise go to cuBLASLt, on a second handle of the same GPU. */
+static void tiled_only(mlxn_device *dev, uint64_t *seed) {
+    mlxn_device_props props;
+    mlxn_config cfg;
+    mlxn_config_init(&cfg);
+    cfg.cuda_cublaslt = 0;
+    mlxn_device *d2 = NULL;
+    mlxn_stream *s2 = NULL;
+    if (!CHECK_ST(mlxn_device_info(dev, &props), MLXN_OK) ||
+        !CHECK_ST(mlxn_device_open_ex(MLXN_BACKEND_CUDA, props.ordinal, &cfg, &d2), MLXN_OK) ||
+        !CHECK_ST(mlxn_stream_create(d2, &s2), MLXN_OK)) {
+        mlxn_device_close(d2);
+        return;
+    }
+    static const qspec tl[] = {
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_BF16, MLXN_TYPE_BF16, 1, 1100, 10200, 2816, ROWS, 0, false, true, 0},
+        {MLXN_TYPE_Q8_0, MLXN_TYPE_F32, MLXN_TYPE_F32, 2, 300, 200, 1024, ROWS, 0, false, true, 0},
+        {MLXN_TYPE_Q4_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 512, 8192, 256, ROWS, 0, false, true, 0},
+        {MLXN_TYPE_Q4_0, MLXN_TYPE_F32, MLXN_TYPE_F32, 1, 600, 300, 2048, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_Q6_K, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 1024, 1300, 3584, ROWS, 0, false, false, 0},
+        {MLXN_TYPE_BF16, MLXN_TYPE_F16, MLXN_TYPE_F32, 1, 2300, 6000, 2560, ROWS, 0, false, false, 0},
+    };
+    run_list(d2, s2, tl, (int)(sizeof tl / sizeof tl[0]), 7, seed);
+    mlxn_stream_destroy(s2);
+    mlxn_device_close(d2);
+}
+
+/* More distinct cuBLASLt call shapes than its cache keeps (512; prefill varies M): 600 values
+ * of M on one prepared weight, then the first ones again, after they were released. */
+static void lt_shapes(mlxn_device *dev, mlxn_stream *s, uint64_t *seed) {
+    for (int i = 0; i < 640; i++) {
+        qspec q = {MLXN_TYPE_Q8_0, MLXN_TYPE_BF16, MLXN_TYPE_F32, 1, 17 + i % 600, 8, 64, ROWS, 0, false, true, (*seed)++};
+        run_case(dev, s, &q);
+    }
 }
 
 /* W rows that are not 16-byte multiples on the mat-mat (sm_90a: the wgmma kernel's producer
@@ -751,6 +789,7 @@ void t_ops_qmatmul(mlxn_device *dev, mlxn_stream *s) {
         stream_k(dev, s, &seed), wide_tiles(dev, s, &seed);
         ksplit_tiles(dev, s, &seed), cluster_splits(dev, s, &seed);
         general_rows(dev, s, &seed), dequant_lt(dev, s, &seed);
+        lt_shapes(dev, s, &seed), tiled_only(dev, &seed);
     }
     report_worst();
 }
@@ -783,5 +822,6 @@ void t_ops_qmatmul_grids(mlxn_device *dev, mlxn_stream *s) {
     cluster_splits(dev, s, &seed);
     general_rows(dev, s, &seed);
     dequant_lt(dev, s, &seed);
+    tiled_only(dev, &seed);
     report_worst();
 }

@@ -64,6 +64,11 @@ static void devices(void) {
     mlxn_config cfg;
     mlxn_config_init(&cfg);
     CHECK(cfg.cpu_threads == 0, "default threads: one per core");
+    CHECK(cfg.cuda_cublaslt == 1, "default: cuBLASLt where present");
+    cfg.cuda_cublaslt = 2;
+    CHECK_ST(mlxn_device_open_ex(MLXN_BACKEND_CPU, 0, &cfg, &dev), MLXN_ERR_INVALID_ARG);
+    CHECK(strstr(mlxn_last_error(), "cuda_cublaslt") != NULL, "names cuda_cublaslt: %s", mlxn_last_error());
+    cfg.cuda_cublaslt = 1;
     cfg.cpu_threads = -2;
     CHECK_ST(mlxn_device_open_ex(MLXN_BACKEND_CPU, 0, &cfg, &dev), MLXN_ERR_INVALID_ARG);
     cfg.cpu_threads = 3;

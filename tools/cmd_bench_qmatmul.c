@@ -43,7 +43,7 @@ typedef struct opts {
     int n_shape;
     int64_t ms[MAXL];
     int n_ms;
-    int threads, json, reps, prepared;
+    int threads, json, reps, prepared, no_lt;
     mlxn_type tx, ty;
 } opts;
 
@@ -52,6 +52,7 @@ static int usage(FILE *f) {
                "                          [--m 1,8,...] [--x bf16|f32|f16] [--y f32|bf16|f16]\n"
                "                          [--threads N] [--reps N] [--json]\n"
                "                          [--prepared]   (also pass mlxn_qmatmul_prepare'd bf16 weights)\n"
+               "                          [--no-cublaslt] (the library's own kernels only: cfg.cuda_cublaslt = 0)\n"
                "  defaults: every format, the shapes of Llama-3-8B, SmolLM2-135M and a Qwen3-30B-A3B\n"
                "  expert, M = 1 2 4 8 16 32 128 512 2048; --threads (CPU) defaults to every core.\n"
                "  The mat-mat ceiling, cuBLASLt's BF16 GEMM, writes bf16 y: --y bf16 compares like with like.\n");
@@ -263,6 +264,10 @@ int mlxn_bench_qmatmul(int argc, char **argv) {
             o.prepared = 1;
             continue;
         }
+        if (!strcmp(a, "--no-cublaslt")) {
+            o.no_lt = 1;
+            continue;
+        }
         if (!v) return usage(stderr);
         snprintf(buf, sizeof buf, "%s", v);
         i++;
@@ -294,6 +299,7 @@ int mlxn_bench_qmatmul(int argc, char **argv) {
     mlxn_config cfg;
     mlxn_config_init(&cfg);
     cfg.cpu_threads = o.threads;
+    cfg.cuda_cublaslt = !o.no_lt;
     mlxn_device *dev = NULL;
     mlxn_stream *s = NULL;
     mlxn_status st;
@@ -318,6 +324,7 @@ int mlxn_bench_qmatmul(int argc, char **argv) {
         printf("mlxn bench qmatmul on %s (%s, %s, %d %s), x %s, y %s%s; weights rotated over >= %.0f MB\n", p.name,
                mlxn_backend_name(p.backend), p.simd, cuda ? p.sm_count : p.threads, cuda ? "SMs" : "threads",
                mlxn_type_name(o.tx), mlxn_type_name(o.ty), o.prepared ? ", prepared bf16 weights passed" : "", rotate / 1e6);
+        if (o.no_lt) printf("cuBLASLt off (cfg.cuda_cublaslt = 0): the library's own kernels\n");
         if (read_bw > 0) printf("ceiling: streaming read %.1f GB/s (same run)\n", read_bw / 1e9);
         else printf("ceiling: streaming read unavailable: %s\n", why);
         printf("%-7s %-12s %-14s %5s %10s %9s %9s %-9s %6s\n", "format", "model", "N x K", "M", "us", "GB/s",

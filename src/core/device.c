@@ -21,6 +21,7 @@ void mlxn_config_init(mlxn_config *cfg) {
     if (!cfg) return;
     memset(cfg, 0, sizeof *cfg);
     cfg->cpu_threads = 0;
+    cfg->cuda_cublaslt = 1;
 }
 
 static const mlxn_backend_vt *backend_vt(mlxn_backend b) {
@@ -76,6 +77,8 @@ mlxn_status mlxn_device_open_ex(mlxn_backend backend, int ordinal, const mlxn_co
     if (cfg) c = *cfg;
     if (c.cpu_threads < 0)
         return mlxn_err(MLXN_ERR_INVALID_ARG, "device_open: cfg.cpu_threads=%d, want >= 0", c.cpu_threads);
+    if (c.cuda_cublaslt != 0 && c.cuda_cublaslt != 1)
+        return mlxn_err(MLXN_ERR_INVALID_ARG, "device_open: cfg.cuda_cublaslt=%d, want 0 or 1", c.cuda_cublaslt);
     if (ordinal < 0) return mlxn_err(MLXN_ERR_INVALID_ARG, "device_open: ordinal %d < 0", ordinal);
     switch (backend) {
     case MLXN_BACKEND_CPU:

@@ -29,6 +29,7 @@ static mlxn_status cuda_open(int ordinal, const mlxn_config *cfg, void **out) {
     cuda_device *d = static_cast<cuda_device *>(calloc(1, sizeof(cuda_device)));
     if (!d) return mlxn_err(MLXN_ERR_OUT_OF_MEMORY, "device_open: out of host memory");
     d->ordinal = ordinal;
+    d->cublaslt = !cfg || cfg->cuda_cublaslt;
     mlxn_status st = mlxn_cuda_status(cudaSetDevice(ordinal), "cudaSetDevice", __FILE__, __LINE__);
     if (!st) st = mlxn_cuda_status(cudaGetDeviceProperties(&d->prop, ordinal), "cudaGetDeviceProperties", __FILE__, __LINE__);
     if (!st) st = mlxn_cuda_status(cudaFree(0), "cudaFree(0) (context creation)", __FILE__, __LINE__);

@@ -14,6 +14,7 @@
 struct cuda_device {
     int ordinal;
     cudaDeviceProp prop;
+    bool cublaslt; /* mlxn_config::cuda_cublaslt */
 };
 
 struct cuda_stream {

@@ -225,13 +225,15 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
  * M >= 512 with N·K <= 2^22 or K < 1024 (1024×4096, 768×2048, 576×576, 49152×576: 0.52-0.93×
  * the tiled kernel's time), M >= 1024 on rows that are not 16-byte multiples (Q6_K 3584×3584,
  * 3584×3648: 0.81-0.88×), and M >= 2048 (0.62-1.00×); the tiled kernel stays ahead on larger
- * shapes below those M (4096×4096 at M 1024: 1.07-1.16×). Only for y f32 or bf16, W's batches
- * contiguous and its bf16 copy at most 64 MiB (beside cuBLASLt's 32 MiB of workspace). */
-static bool qmm_dq_lt(const mlxn_qmatmul_args *a) {
-    if (a->ty == MLXN_TYPE_F16 || a->tw == MLXN_TYPE_F32 || a->k % 8) return false;
+ * shapes below those M (4096×4096 at M 1024: 1.07-1.16×). Only for y f32 or bf16, N a multiple
+ * of 8 (every measured N was), W's batches contiguous and its bf16 copy at most 64 MiB (beside
+ * cuBLASLt's 32 MiB of workspace; BF16 rows are read as they are). */
+static bool qmm_dq_lt(const cuda_stream *s, const mlxn_qmatmul_args *a) {
+    if (!s->dev->cublaslt || a->ty == MLXN_TYPE_F16 || a->tw == MLXN_TYPE_F32 || a->k % 8 || a->n % 8) return false;
     if (a->w_batch_bytes && a->w_batch_bytes != a->n * a->w_row_bytes) return false;
     const double nk = (double)a->n * (double)a->k;
-    if ((a->w_batch_bytes ? (double)a->batch : 1.0) * nk * 2 > (double)(64 << 20)) return false;
+    const bool as_is = a->tw == MLXN_TYPE_BF16 && a->w_row_bytes == (uint64_t)a->k * 2;
+    if (!as_is && (a->w_batch_bytes ? (double)a->batch : 1.0) * nk * 2 > (double)(64 << 20)) return false;
     const bool pick = (a->m >= 512 && (nk <= (double)(1 << 22) || a->k < 1024)) ||
                       (a->m >= 1024 && a->w_row_bytes % 16) || a->m >= 2048;
     return pick && qmm_lt_loaded();
@@ -315,28 +317,32 @@ extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *
         return qmm_generic(l);
     }
     if (a->k % QMM_MM_BK) return qmm_generic(l);
-    if (!a->w_prepared && qmm_dq_lt(a)) {
-        /* W dequantized to bf16 rows in the workspace, then cuBLASLt (the rule: qmm_dq_lt) */
+    if (!a->w_prepared && qmm_dq_lt(s, a)) {
+        /* W dequantized to bf16 rows in the workspace, then cuBLASLt (the rule: qmm_dq_lt); a
+         * workspace that cannot grow leaves the call to the tiled kernel */
         const long long rows = (long long)(a->w_batch_bytes ? a->batch : 1) * a->n;
         const bool as_is = a->tw == MLXN_TYPE_BF16 && a->w_row_bytes == (uint64_t)a->k * 2; /* bf16 rows: no copy */
         const size_t wbytes = as_is ? 0 : ((size_t)rows * a->k * 2 + 255) / 256 * 256;
         qmm_kp qx = p;
         qmm_launch lx = l;
         void *ws;
-        if ((st = qmm_x_dense(s, lx, qx, !qmm_x_dense_bf16(lx, qx), wbytes + QMM_LT_WS, &ws))) return st;
-        __nv_bfloat16 *wb = as_is ? (__nv_bfloat16 *)p.w : static_cast<__nv_bfloat16 *>(ws);
-        if (!as_is && (st = qmm_dispatch_w(a->tw, [&](auto tw) {
-                 constexpr mlxn_type T = decltype(tw)::value;
-                 qmm_prepare_kernel<T><<<qmm_grid(s->dev, rows * (a->k / 8), 256), 256, 0, s->s>>>(p.w, p.w_row, rows,
-                                                                                                   p.k, wb);
-                 MLXN_CUDA_CHECK_LAUNCH();
-                 return MLXN_OK;
-             })))
-            return st;
-        qx.w = reinterpret_cast<const uint8_t *>(wb);
-        qx.w_row = a->k * 2;
-        qx.w_batch = a->w_batch_bytes ? (long long)a->n * a->k * 2 : 0;
-        if ((st = qmm_lt(s, qx, static_cast<char *>(ws) + wbytes)) != MLXN_ERR_UNSUPPORTED) return st;
+        st = qmm_x_dense(s, lx, qx, !qmm_x_dense_bf16(lx, qx), wbytes + QMM_LT_WS, &ws);
+        if (st && st != MLXN_ERR_OUT_OF_MEMORY) return st;
+        if (!st) {
+            __nv_bfloat16 *wb = as_is ? (__nv_bfloat16 *)p.w : static_cast<__nv_bfloat16 *>(ws);
+            if (!as_is && (st = qmm_dispatch_w(a->tw, [&](auto tw) {
+                     constexpr mlxn_type T = decltype(tw)::value;
+                     qmm_prepare_kernel<T><<<qmm_grid(s->dev, rows * (a->k / 8), 256), 256, 0, s->s>>>(
+                         p.w, p.w_row, rows, p.k, wb);
+                     MLXN_CUDA_CHECK_LAUNCH();
+                     return MLXN_OK;
+                 })))
+                return st;
+            qx.w = reinterpret_cast<const uint8_t *>(wb);
+            qx.w_row = a->k * 2;
+            qx.w_batch = a->w_batch_bytes ? (long long)a->n * a->k * 2 : 0;
+            if ((st = qmm_lt(s, qx, static_cast<char *>(ws) + wbytes)) != MLXN_ERR_UNSUPPORTED) return st;
+        }
         mlxn_clear_error();
     }
     /* The prepared bf16 copy: through cuBLASLt where it loads and takes y's type (X converted to
@@ -352,13 +358,15 @@ extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *
         q.w_row = a->k * 2;
         q.w_batch = a->w_batch_bytes ? (long long)a->n * a->k * 2 : 0;
         qmm_launch lq = {&q, MLXN_TYPE_BF16, l.tx, l.batch, l.s, l.dev};
-        if (a->ty != MLXN_TYPE_F16 && !(a->n <= 1024 && a->m <= 128 && a->k >= 4096) && qmm_lt_loaded()) {
+        if (s->dev->cublaslt && a->ty != MLXN_TYPE_F16 && !(a->n <= 1024 && a->m <= 128 && a->k >= 4096) &&
+            qmm_lt_loaded()) {
             /* on a fallback the tiled path converts X again: its partial sums take the workspace */
             qmm_kp qx = q;
             qmm_launch lx = lq;
             void *ws;
-            if ((st = qmm_x_dense(s, lx, qx, !qmm_x_dense_bf16(lx, qx), QMM_LT_WS, &ws))) return st;
-            if ((st = qmm_lt(s, qx, ws)) != MLXN_ERR_UNSUPPORTED) return st;
+            st = qmm_x_dense(s, lx, qx, !qmm_x_dense_bf16(lx, qx), QMM_LT_WS, &ws);
+            if (st && st != MLXN_ERR_OUT_OF_MEMORY) return st;
+            if (!st && (st = qmm_lt(s, qx, ws)) != MLXN_ERR_UNSUPPORTED) return st;
             mlxn_clear_error();
         }
         if (qmm_mm_wgmma_ok(lq) || a->m * a->n >= (1 << 22)) {
