@@ -219,6 +219,46 @@ static mlxn_status qmm_matmat(cuda_stream *s, qmm_launch l, qmm_kp p) {
     return qmm_reduce(l, p, splits);
 }
 
+/* W's `rows` rows of w_row bytes to dense bf16 rows of k (the PREPARE op and the dequantize route). */
+static mlxn_status qmm_prepare_launch(cuda_stream *s, mlxn_type tw, const uint8_t *w, long long w_row, long long rows,
+                                      int k, __nv_bfloat16 *y) {
+    return qmm_dispatch_w(tw, [&](auto t) {
+        constexpr mlxn_type T = decltype(t)::value;
+        if (k % 8 == 0)
+            qmm_prepare_kernel<T><<<qmm_grid(s->dev, rows * (k / 8), 256), 256, 0, s->s>>>(w, w_row, rows, k, y);
+        else
+            qmm_prepare1_kernel<T><<<qmm_grid(s->dev, rows * k, 256), 256, 0, s->s>>>(w, w_row, rows, k, y);
+        MLXN_CUDA_CHECK_LAUNCH();
+        return MLXN_OK;
+    });
+}
+
+/* The product on cuBLASLt for W as dense bf16 rows: q.w itself, or (dq) W's rows dequantized
+ * into `wbytes` of the workspace after X's bf16 copy. MLXN_ERR_UNSUPPORTED, its error cleared,
+ * where the workspace cannot grow or cuBLASLt takes no algorithm: the tiled kernel then takes
+ * the call from the caller's own X (its partial sums may reuse this workspace). */
+static mlxn_status qmm_via_lt(cuda_stream *s, const mlxn_qmatmul_args *a, qmm_launch l, qmm_kp q, bool dq) {
+    const long long rows = (long long)(a->w_batch_bytes ? a->batch : 1) * a->n;
+    const size_t wbytes = dq ? ((size_t)rows * a->k * 2 + 255) / 256 * 256 : 0;
+    void *ws;
+    mlxn_status st = qmm_x_dense(s, l, q, !qmm_x_dense_bf16(l, q), wbytes + QMM_LT_WS, &ws);
+    if (st && st != MLXN_ERR_OUT_OF_MEMORY) return st;
+    if (!st && dq) {
+        __nv_bfloat16 *wb = static_cast<__nv_bfloat16 *>(ws);
+        if ((st = qmm_prepare_launch(s, a->tw, q.w, q.w_row, rows, a->k, wb))) return st;
+        q.w = reinterpret_cast<const uint8_t *>(wb);
+        q.w_row = a->k * 2;
+        q.w_batch = a->w_batch_bytes ? (long long)a->n * a->k * 2 : 0;
+    }
+    if (!st && (st = qmm_lt(s, q, static_cast<char *>(ws) + wbytes)) != MLXN_ERR_UNSUPPORTED) return st;
+    mlxn_clear_error();
+    return MLXN_ERR_UNSUPPORTED;
+}
+
+static bool qmm_bf16_rows(const mlxn_qmatmul_args *a) {
+    return a->tw == MLXN_TYPE_BF16 && a->w_row_bytes == (uint64_t)a->k * 2;
+}
+
 /* Decoded weights with M > 16 dequantized to bf16 rows in the workspace (one pass, at about the
  * read bandwidth) and multiplied by cuBLASLt instead of the tiled kernel, where that measured
  * faster on the H200 (dev/qmatmul/NOTES_cublaslt.md; Q4_0, Q4_K, Q6_K, Q8_0, y f32):
@@ -232,8 +272,7 @@ static bool qmm_dq_lt(const cuda_stream *s, const mlxn_qmatmul_args *a) {
     if (!s->dev->cublaslt || a->ty == MLXN_TYPE_F16 || a->tw == MLXN_TYPE_F32 || a->k % 8 || a->n % 8) return false;
     if (a->w_batch_bytes && a->w_batch_bytes != a->n * a->w_row_bytes) return false;
     const double nk = (double)a->n * (double)a->k;
-    const bool as_is = a->tw == MLXN_TYPE_BF16 && a->w_row_bytes == (uint64_t)a->k * 2;
-    if (!as_is && (a->w_batch_bytes ? (double)a->batch : 1.0) * nk * 2 > (double)(64 << 20)) return false;
+    if (!qmm_bf16_rows(a) && (a->w_batch_bytes ? (double)a->batch : 1.0) * nk * 2 > (double)(64 << 20)) return false;
     const bool pick = (a->m >= 512 && (nk <= (double)(1 << 22) || a->k < 1024)) ||
                       (a->m >= 1024 && a->w_row_bytes % 16) || a->m >= 2048;
     return pick && qmm_lt_loaded();
@@ -281,19 +320,9 @@ extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *
     p.k = (int)a->k;
     if (a->batch > 65535 || a->m > INT32_MAX || a->n > INT32_MAX || a->k > INT32_MAX)
         return mlxn_err(MLXN_ERR_UNSUPPORTED, "qmatmul: cuda takes at most 65535 batches and 2^31 - 1 rows or columns");
-    if (a->op == MLXN_QMATMUL_PREPARE) {
-        const long long rows = (long long)a->batch * a->n;
-        __nv_bfloat16 *y = static_cast<__nv_bfloat16 *>(a->y);
-        return qmm_dispatch_w(a->tw, [&](auto tw) {
-            constexpr mlxn_type T = decltype(tw)::value;
-            if (a->k % 8 == 0)
-                qmm_prepare_kernel<T><<<qmm_grid(s->dev, rows * (a->k / 8), 256), 256, 0, s->s>>>(p.w, p.w_row, rows, p.k, y);
-            else
-                qmm_prepare1_kernel<T><<<qmm_grid(s->dev, rows * a->k, 256), 256, 0, s->s>>>(p.w, p.w_row, rows, p.k, y);
-            MLXN_CUDA_CHECK_LAUNCH();
-            return MLXN_OK;
-        });
-    }
+    if (a->op == MLXN_QMATMUL_PREPARE)
+        return qmm_prepare_launch(s, a->tw, p.w, p.w_row, (long long)a->batch * a->n, p.k,
+                                  static_cast<__nv_bfloat16 *>(a->y));
     if (a->k == 0) {
         const size_t es = a->ty == MLXN_TYPE_F32 ? 4 : 2;
         MLXN_CUDA_TRY(cudaMemsetAsync(a->y, 0, (size_t)(a->batch * a->m * a->n) * es, s->s));
@@ -317,34 +346,9 @@ extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *
         return qmm_generic(l);
     }
     if (a->k % QMM_MM_BK) return qmm_generic(l);
-    if (!a->w_prepared && qmm_dq_lt(s, a)) {
-        /* W dequantized to bf16 rows in the workspace, then cuBLASLt (the rule: qmm_dq_lt); a
-         * workspace that cannot grow leaves the call to the tiled kernel */
-        const long long rows = (long long)(a->w_batch_bytes ? a->batch : 1) * a->n;
-        const bool as_is = a->tw == MLXN_TYPE_BF16 && a->w_row_bytes == (uint64_t)a->k * 2; /* bf16 rows: no copy */
-        const size_t wbytes = as_is ? 0 : ((size_t)rows * a->k * 2 + 255) / 256 * 256;
-        qmm_kp qx = p;
-        qmm_launch lx = l;
-        void *ws;
-        st = qmm_x_dense(s, lx, qx, !qmm_x_dense_bf16(lx, qx), wbytes + QMM_LT_WS, &ws);
-        if (st && st != MLXN_ERR_OUT_OF_MEMORY) return st;
-        if (!st) {
-            __nv_bfloat16 *wb = as_is ? (__nv_bfloat16 *)p.w : static_cast<__nv_bfloat16 *>(ws);
-            if (!as_is && (st = qmm_dispatch_w(a->tw, [&](auto tw) {
-                     constexpr mlxn_type T = decltype(tw)::value;
-                     qmm_prepare_kernel<T><<<qmm_grid(s->dev, rows * (a->k / 8), 256), 256, 0, s->s>>>(
-                         p.w, p.w_row, rows, p.k, wb);
-                     MLXN_CUDA_CHECK_LAUNCH();
-                     return MLXN_OK;
-                 })))
-                return st;
-            qx.w = reinterpret_cast<const uint8_t *>(wb);
-            qx.w_row = a->k * 2;
-            qx.w_batch = a->w_batch_bytes ? (long long)a->n * a->k * 2 : 0;
-            if ((st = qmm_lt(s, qx, static_cast<char *>(ws) + wbytes)) != MLXN_ERR_UNSUPPORTED) return st;
-        }
-        mlxn_clear_error();
-    }
+    /* decoded W through cuBLASLt (the rule: qmm_dq_lt); BF16 rows as they are */
+    if (!a->w_prepared && qmm_dq_lt(s, a) && (st = qmm_via_lt(s, a, l, p, !qmm_bf16_rows(a))) != MLXN_ERR_UNSUPPORTED)
+        return st;
     /* The prepared bf16 copy: through cuBLASLt where it loads and takes y's type (X converted to
      * dense bf16 rows first where it is not), but for N <= 1024, M <= 128 and K >= 4096, where
      * the tiled kernel's split-K clusters are ahead (1024×4096 at M 32: 6.7 against 8.3 us; at
@@ -357,18 +361,10 @@ extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *
         q.w = static_cast<const uint8_t *>(a->w_prepared);
         q.w_row = a->k * 2;
         q.w_batch = a->w_batch_bytes ? (long long)a->n * a->k * 2 : 0;
-        qmm_launch lq = {&q, MLXN_TYPE_BF16, l.tx, l.batch, l.s, l.dev};
+        const qmm_launch lq = {&q, MLXN_TYPE_BF16, l.tx, l.batch, l.s, l.dev};
         if (s->dev->cublaslt && a->ty != MLXN_TYPE_F16 && !(a->n <= 1024 && a->m <= 128 && a->k >= 4096) &&
-            qmm_lt_loaded()) {
-            /* on a fallback the tiled path converts X again: its partial sums take the workspace */
-            qmm_kp qx = q;
-            qmm_launch lx = lq;
-            void *ws;
-            st = qmm_x_dense(s, lx, qx, !qmm_x_dense_bf16(lx, qx), QMM_LT_WS, &ws);
-            if (st && st != MLXN_ERR_OUT_OF_MEMORY) return st;
-            if (!st && (st = qmm_lt(s, qx, ws)) != MLXN_ERR_UNSUPPORTED) return st;
-            mlxn_clear_error();
-        }
+            qmm_lt_loaded() && (st = qmm_via_lt(s, a, lq, q, false)) != MLXN_ERR_UNSUPPORTED)
+            return st;
         if (qmm_mm_wgmma_ok(lq) || a->m * a->n >= (1 << 22)) {
             p = q;
             l.tw = MLXN_TYPE_BF16;
