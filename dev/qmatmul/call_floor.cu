@@ -82,26 +82,6 @@ __global__ void __launch_bounds__(256)
     }
 }
 
-static void launch_c(int mode, int grid, size_t smem, unsigned pf, const uint4 *p, unsigned long long n16,
-                     unsigned *out, cudaStream_t s) {
-    cudaLaunchConfig_t c = {};
-    c.gridDim = grid;
-    c.blockDim = 256;
-    c.dynamicSmemBytes = smem;
-    c.stream = s;
-    cudaLaunchAttribute at[1];
-    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    at[0].val.programmaticStreamSerializationAllowed = 1;
-    c.attrs = at;
-    c.numAttrs = 1;
-    if (mode == 0)
-        CK(cudaLaunchKernelEx(&c, rdc<0>, p, n16, out, pf));
-    else if (mode == 1)
-        CK(cudaLaunchKernelEx(&c, rdc<1>, p, n16, out, pf));
-    else
-        CK(cudaLaunchKernelEx(&c, rdc<2>, p, n16, out, pf));
-}
-
 // Shaped as the library's mat-vec (qmatmul_mv1.cu): a persistent grid of 8-warp blocks, each warp
 // streaming jobs of SB bytes through a two-stage ring in shared memory by cp.async, X (8 KB,
 // the same every call) read and reduced after griddepcontrol.wait into shared memory, a job's
@@ -180,20 +160,46 @@ __global__ void __launch_bounds__(256, 2)
         out[blockIdx.x * blockDim.x + threadIdx.x] = acc;
 }
 
-static void launch(bool pdl, int grid, int nt, const uint4 *p, unsigned long long n16, unsigned *out, cudaStream_t s) {
+// One launch of kernel k on s, as a programmatic dependent where pdl.
+template <class K, class... A>
+static void launch(K k, bool pdl, int grid, int nt, size_t smem, cudaStream_t s, A... args) {
     cudaLaunchConfig_t c = {};
     c.gridDim = grid;
     c.blockDim = nt;
+    c.dynamicSmemBytes = smem;
     c.stream = s;
     cudaLaunchAttribute at[1];
     at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     at[0].val.programmaticStreamSerializationAllowed = 1;
     c.attrs = at;
     c.numAttrs = pdl ? 1 : 0;
-    if (pdl)
-        CK(cudaLaunchKernelEx(&c, rd<true>, p, n16, out));
-    else
-        CK(cudaLaunchKernelEx(&c, rd<false>, p, n16, out));
+    CK(cudaLaunchKernelEx(&c, k, args...));
+}
+
+// µs a call: call(c) for c < calls captured in one graph, the median of 7 replays after 2.
+template <class F> static double us_a_call(cudaStream_t s, cudaEvent_t e0, cudaEvent_t e1, int calls, F call) {
+    cudaGraph_t gr;
+    cudaGraphExec_t ge;
+    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+    for (int c = 0; c < calls; c++)
+        call(c);
+    CK(cudaStreamEndCapture(s, &gr));
+    CK(cudaGraphInstantiate(&ge, gr, 0));
+    std::vector<float> v;
+    for (int r = 0; r < 9; r++) {
+        CK(cudaEventRecord(e0, s));
+        CK(cudaGraphLaunch(ge, s));
+        CK(cudaEventRecord(e1, s));
+        CK(cudaEventSynchronize(e1));
+        float ms;
+        CK(cudaEventElapsedTime(&ms, e0, e1));
+        if (r >= 2)
+            v.push_back(ms * 1e3f / calls);
+    }
+    CK(cudaGraphExecDestroy(ge));
+    CK(cudaGraphDestroy(gr));
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
 }
 
 int main(int argc, char **argv) {
@@ -222,7 +228,7 @@ int main(int argc, char **argv) {
     float best = 1e9f;
     for (int r = 0; r < 5; r++) {
         CK(cudaEventRecord(e0, s));
-        launch(false, sms * 4, 512, (const uint4 *)buf, total / 16, out, s);
+        launch(rd<false>, false, sms * 4, 512, 0, s, (const uint4 *)buf, (unsigned long long)(total / 16), out);
         CK(cudaEventRecord(e1, s));
         CK(cudaEventSynchronize(e1));
         float ms;
@@ -231,40 +237,23 @@ int main(int argc, char **argv) {
     }
     const double ceil_gbs = total / (best * 1e-3) / 1e9;
     printf("device SMs %d, ceiling %.1f GB/s (1 GiB read)\n", sms, ceil_gbs);
-    const double mbs[] = {4.7, 9.4, 16.8, 33.0, 58.7, 134.0};
-    const int grids[][2] = {{1, 512}, {2, 256}, {4, 512}, {8, 256}}; // blocks an SM, threads
-    if (want("floor"))
+    if (want("floor")) {
+        const int grids[][2] = {{1, 512}, {2, 256}, {4, 512}, {8, 256}}; // blocks an SM, threads
         printf("%8s %6s %5s %4s %9s %6s %9s\n", "MB", "grid", "nt", "pdl", "us", "ratio", "fixed us");
-    for (double mb : want("floor") ? std::vector<double>(std::begin(mbs), std::end(mbs)) : std::vector<double>()) {
-        const size_t B = ((size_t)(mb * 1e6) + 15) / 16 * 16;
-        const int copies = (int)std::min<size_t>(64, total / B);
-        for (auto g : grids)
-            for (int pdl = 0; pdl < 2; pdl++) {
-                cudaGraph_t gr;
-                cudaGraphExec_t ge;
-                const int calls = std::max(copies, 32);
-                CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-                for (int c = 0; c < calls; c++)
-                    launch(pdl, sms * g[0], g[1], (const uint4 *)(buf + (size_t)(c % copies) * B), B / 16, out, s);
-                CK(cudaStreamEndCapture(s, &gr));
-                CK(cudaGraphInstantiate(&ge, gr, 0));
-                std::vector<float> v;
-                for (int r = 0; r < 9; r++) {
-                    CK(cudaEventRecord(e0, s));
-                    CK(cudaGraphLaunch(ge, s));
-                    CK(cudaEventRecord(e1, s));
-                    CK(cudaEventSynchronize(e1));
-                    float ms;
-                    CK(cudaEventElapsedTime(&ms, e0, e1));
-                    if (r >= 2)
-                        v.push_back(ms * 1e3f / calls);
+        for (double mb : {4.7, 9.4, 16.8, 33.0, 58.7, 134.0}) {
+            const size_t B = ((size_t)(mb * 1e6) + 15) / 16 * 16;
+            const int copies = (int)std::min<size_t>(64, total / B), calls = std::max(copies, 32);
+            for (auto g : grids)
+                for (int pdl = 0; pdl < 2; pdl++) {
+                    const double us = us_a_call(s, e0, e1, calls, [&](int c) {
+                        launch(pdl ? rd<true> : rd<false>, pdl, sms * g[0], g[1], 0, s,
+                               (const uint4 *)(buf + (size_t)(c % copies) * B), (unsigned long long)(B / 16), out);
+                    });
+                    const double ideal = B / (ceil_gbs * 1e3);
+                    printf("%8.1f %6d %5d %4d %9.2f %6.2f %9.2f\n", mb, sms * g[0], g[1], pdl, us, ideal / us,
+                           us - ideal);
                 }
-                std::sort(v.begin(), v.end());
-                const double us = v[v.size() / 2], ideal = B / (ceil_gbs * 1e3);
-                printf("%8.1f %6d %5d %4d %9.2f %6.2f %9.2f\n", mb, sms * g[0], g[1], pdl, us, ideal / us, us - ideal);
-                CK(cudaGraphExecDestroy(ge));
-                CK(cudaGraphDestroy(gr));
-            }
+        }
     }
     for (auto kf : {rdc<0>, rdc<1>, rdc<2>})
         CK(cudaFuncSetAttribute(kf, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 << 10));
@@ -287,31 +276,15 @@ int main(int argc, char **argv) {
                         for (unsigned pf : pfs) {
                             if (mode < 2 && pf != pfs[0])
                                 continue;
-                            cudaGraph_t gr;
-                            cudaGraphExec_t ge;
-                            CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-                            for (int c = 0; c < calls; c++)
-                                launch_c(mode, sms * bps, smem, pf, (const uint4 *)(buf + (size_t)(c % copies) * B),
-                                         B / 16, out, s);
-                            CK(cudaStreamEndCapture(s, &gr));
-                            CK(cudaGraphInstantiate(&ge, gr, 0));
-                            std::vector<float> v;
-                            for (int r = 0; r < 9; r++) {
-                                CK(cudaEventRecord(e0, s));
-                                CK(cudaGraphLaunch(ge, s));
-                                CK(cudaEventRecord(e1, s));
-                                CK(cudaEventSynchronize(e1));
-                                float ms;
-                                CK(cudaEventElapsedTime(&ms, e0, e1));
-                                if (r >= 2)
-                                    v.push_back(ms * 1e3f / calls);
-                            }
-                            std::sort(v.begin(), v.end());
-                            const double us = v[v.size() / 2], ideal = B / (ceil_gbs * 1e3);
+                            auto k = mode == 0 ? rdc<0> : mode == 1 ? rdc<1> : rdc<2>;
+                            const double us = us_a_call(s, e0, e1, calls, [&](int c) {
+                                launch(k, true, sms * bps, 256, smem, s,
+                                       (const uint4 *)(buf + (size_t)(c % copies) * B), (unsigned long long)(B / 16),
+                                       out, pf);
+                            });
+                            const double ideal = B / (ceil_gbs * 1e3);
                             printf("%8.1f %4d %8zu %4d %6u %9.2f %6.2f %9.2f\n", mb, bps, smem >> 10, mode,
                                    mode == 2 ? pf >> 10 : 0, us, ideal / us, us - ideal);
-                            CK(cudaGraphExecDestroy(ge));
-                            CK(cudaGraphDestroy(gr));
                         }
                 }
         }
@@ -333,47 +306,14 @@ int main(int argc, char **argv) {
                     const long long jobs = (long long)(mb * 1e6) / MVP_SB;
                     const size_t B = (size_t)jobs * MVP_SB;
                     const int copies = (int)std::min<size_t>(64, total / B), calls = std::max(copies, 32);
-                    cudaGraph_t gr;
-                    cudaGraphExec_t ge;
-                    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-                    for (int c = 0; c < calls; c++) {
-                        cudaLaunchConfig_t lc = {};
-                        const long long need = (jobs + 7) / 8;
-                        lc.gridDim = (unsigned)std::min<long long>(need, (long long)sms * bps);
-                        lc.blockDim = 256;
-                        lc.dynamicSmemBytes = smem;
-                        lc.stream = s;
-                        cudaLaunchAttribute at[1];
-                        at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-                        at[0].val.programmaticStreamSerializationAllowed = 1;
-                        lc.attrs = at;
-                        lc.numAttrs = 1;
-                        const uint8_t *wp = (const uint8_t *)buf + (size_t)(c % copies) * B;
-                        if (order == 0)
-                            CK(cudaLaunchKernelEx(&lc, mvp<0>, wp, jobs, (const uint4 *)xg, out));
-                        else if (order == 1)
-                            CK(cudaLaunchKernelEx(&lc, mvp<1>, wp, jobs, (const uint4 *)xg, out));
-                        else
-                            CK(cudaLaunchKernelEx(&lc, mvp<2>, wp, jobs, (const uint4 *)xg, out));
-                    }
-                    CK(cudaStreamEndCapture(s, &gr));
-                    CK(cudaGraphInstantiate(&ge, gr, 0));
-                    std::vector<float> v;
-                    for (int r = 0; r < 9; r++) {
-                        CK(cudaEventRecord(e0, s));
-                        CK(cudaGraphLaunch(ge, s));
-                        CK(cudaEventRecord(e1, s));
-                        CK(cudaEventSynchronize(e1));
-                        float ms;
-                        CK(cudaEventElapsedTime(&ms, e0, e1));
-                        if (r >= 2)
-                            v.push_back(ms * 1e3f / calls);
-                    }
-                    std::sort(v.begin(), v.end());
-                    const double us = v[v.size() / 2], ideal = B / (ceil_gbs * 1e3);
+                    const int grid = (int)std::min<long long>((jobs + 7) / 8, (long long)sms * bps);
+                    auto k = order == 0 ? mvp<0> : order == 1 ? mvp<1> : mvp<2>;
+                    const double us = us_a_call(s, e0, e1, calls, [&](int c) {
+                        launch(k, true, grid, 256, smem, s, (const uint8_t *)buf + (size_t)(c % copies) * B, jobs,
+                               (const uint4 *)xg, out);
+                    });
+                    const double ideal = B / (ceil_gbs * 1e3);
                     printf("%8.1f %4d %5d %9.2f %6.2f %9.2f\n", mb, bps, order, us, ideal / us, us - ideal);
-                    CK(cudaGraphExecDestroy(ge));
-                    CK(cudaGraphDestroy(gr));
                 }
     }
     return 0;
