@@ -259,6 +259,12 @@ static bool qmm_bf16_rows(const mlxn_qmatmul_args *a) {
     return a->tw == MLXN_TYPE_BF16 && a->w_row_bytes == (uint64_t)a->k * 2;
 }
 
+/* cuBLASLt may take the call: allowed on the device (cfg.cuda_cublaslt), y f32 or bf16, and the
+ * library loaded. */
+static bool qmm_lt_usable(const cuda_stream *s, const mlxn_qmatmul_args *a) {
+    return s->dev->cublaslt && a->ty != MLXN_TYPE_F16 && qmm_lt_loaded();
+}
+
 /* Decoded weights with M > 16 dequantized to bf16 rows in the workspace (one pass, at about the
  * read bandwidth) and multiplied by cuBLASLt instead of the tiled kernel, where that measured
  * faster on the H200 (dev/qmatmul/NOTES_cublaslt.md; Q4_0, Q4_K, Q6_K, Q8_0, y f32):
@@ -269,13 +275,13 @@ static bool qmm_bf16_rows(const mlxn_qmatmul_args *a) {
  * of 8 (every measured N was), W's batches contiguous and its bf16 copy at most 64 MiB (beside
  * cuBLASLt's 32 MiB of workspace; BF16 rows are read as they are). */
 static bool qmm_dq_lt(const cuda_stream *s, const mlxn_qmatmul_args *a) {
-    if (!s->dev->cublaslt || a->ty == MLXN_TYPE_F16 || a->tw == MLXN_TYPE_F32 || a->k % 8 || a->n % 8) return false;
+    if (a->tw == MLXN_TYPE_F32 || a->k % 8 || a->n % 8) return false;
     if (a->w_batch_bytes && a->w_batch_bytes != a->n * a->w_row_bytes) return false;
     const double nk = (double)a->n * (double)a->k;
     if (!qmm_bf16_rows(a) && (a->w_batch_bytes ? (double)a->batch : 1.0) * nk * 2 > (double)(64 << 20)) return false;
     const bool pick = (a->m >= 512 && (nk <= (double)(1 << 22) || a->k < 1024)) ||
                       (a->m >= 1024 && a->w_row_bytes % 16) || a->m >= 2048;
-    return pick && qmm_lt_loaded();
+    return pick && qmm_lt_usable(s, a);
 }
 
 /* Path choice, measured on an H100 (see dev/qmatmul/NOTES.md):
@@ -362,8 +368,8 @@ extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *
         q.w_row = a->k * 2;
         q.w_batch = a->w_batch_bytes ? (long long)a->n * a->k * 2 : 0;
         const qmm_launch lq = {&q, MLXN_TYPE_BF16, l.tx, l.batch, l.s, l.dev};
-        if (s->dev->cublaslt && a->ty != MLXN_TYPE_F16 && !(a->n <= 1024 && a->m <= 128 && a->k >= 4096) &&
-            qmm_lt_loaded() && (st = qmm_via_lt(s, a, lq, q, false)) != MLXN_ERR_UNSUPPORTED)
+        if (!(a->n <= 1024 && a->m <= 128 && a->k >= 4096) && qmm_lt_usable(s, a) &&
+            (st = qmm_via_lt(s, a, lq, q, false)) != MLXN_ERR_UNSUPPORTED)
             return st;
         if (qmm_mm_wgmma_ok(lq) || a->m * a->n >= (1 << 22)) {
             p = q;

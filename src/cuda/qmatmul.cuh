@@ -100,32 +100,32 @@ static __device__ __forceinline__ void mvq_lut8(uint32_t w, uint32_t t0, uint32_
 static __device__ __forceinline__ void mvq_iq4nl8(uint32_t w, uint32_t &lo, uint32_t &hi) { mvq_lut8(w, MVQ_IQ4NL_LUT, lo, hi); }
 
 /* X rounded to int8 per block of 32 held by L lanes, V values a lane (V·L = 32): q =
- * nearest(v · 127 / amax) clamped to ±127 (0 for inf and NaN), d = amax / 127 (NaN when the
- * block holds one), s = d·Σq; returns d, the same on every lane of the block. */
+ * nearest(v · id), id = 127 / amax to two ulps (rcp.approx), clamped to ±127 (0 for inf and
+ * NaN); d = amax / 127 to an ulp (NaN when the block holds one), s = d·Σq; returns d, the same
+ * on every lane of the block. No division and no F2I: the rounding is one FMA a value. */
 template <int V, int L> static __device__ __forceinline__ float mvq_round(const float (&v)[V], int (&q)[V], float &s) {
     static_assert(V * L == 32 && (L & (L - 1)) == 0, "a block of 32 over a power of two of lanes");
-    float a = 0.0f;
-    bool nan = false;
+    uint32_t a = 0; /* |v| as bits: ordered as the floats, and a NaN above every number */
 #pragma unroll
-    for (int j = 0; j < V; j++) {
-        a = fmaxf(a, fabsf(v[j]));
-        nan |= v[j] != v[j];
-    }
+    for (int j = 0; j < V; j++) a = max(a, __float_as_uint(v[j]) & 0x7fffffffu);
     if (L == 32) {
-        nan = __any_sync(0xffffffffu, nan);
+        a = __reduce_max_sync(0xffffffffu, a);
     } else {
 #pragma unroll
-        for (int o = 1; o < L; o <<= 1) nan |= __shfl_xor_sync(0xffffffffu, (int)nan, o) != 0;
+        for (int o = 1; o < L; o <<= 1) a = max(a, __shfl_xor_sync(0xffffffffu, a, o));
     }
-#pragma unroll
-    for (int o = 1; o < L; o <<= 1) a = fmaxf(a, __shfl_xor_sync(0xffffffffu, a, o));
-    const float d = nan ? __int_as_float(0x7fc00000) : a / 127.0f;
-    const float id = d > 0.0f ? 127.0f / a : 0.0f;
+    const float af = __uint_as_float(a);
+    const bool nan = a > 0x7f800000u;
+    const float d = nan ? __int_as_float(0x7fc00000) : af * (1.0f / 127.0f);
+    float r;
+    asm("rcp.approx.f32 %0, %1;" : "=f"(r) : "f"(af));
+    const float id = d > 0.0f ? fminf(127.0f * r, 3.4028235e38f) : 0.0f; /* finite: 0 stays 0 */
     int sum = 0;
 #pragma unroll
     for (int j = 0; j < V; j++) {
-        const int r = isfinite(v[j]) ? __float2int_rn(v[j] * id) : 0;
-        q[j] = r > 127 ? 127 : r < -127 ? -127 : r;
+        const float t = __fmaf_rn(v[j], id, 12582912.0f); /* 1.5 · 2^23: nearest integer (even) in the low bits */
+        const int k = isfinite(v[j]) ? __float_as_int(t) - 0x4b400000 : 0;
+        q[j] = k > 127 ? 127 : k < -127 ? -127 : k;
         sum += q[j];
     }
     if (L == 32) {
