@@ -439,6 +439,21 @@ void t_ops_attention(mlxn_device *dev, mlxn_stream *s) {
          .tv = MLXN_TYPE_Q8_0, .to = MLXN_TYPE_F32, .causal = true, .kv_len_buf = true},
     };
     for (size_t i = 0; i < sizeof mixed / sizeof mixed[0]; i++) one(dev, s, &mixed[i], seed++);
+    /* decode over long Q8_0 caches; L_cap · n_kv_heads >= 2^18 takes CUDA's three-blocks-an-SM
+     * instances (D 64, 96, 128), the first case below the line */
+    const at_spec q8long[] = {
+        {.hq = 32, .hkv = 8, .m = 1, .l = 20000, .lcap = 20000, .d = 128, .tq = MLXN_TYPE_BF16, .tk = MLXN_TYPE_Q8_0,
+         .tv = MLXN_TYPE_Q8_0, .to = MLXN_TYPE_F32, .causal = true},
+        {.hq = 32, .hkv = 16, .m = 1, .l = 16000, .lcap = 16384, .d = 128, .tq = MLXN_TYPE_BF16, .tk = MLXN_TYPE_Q8_0,
+         .tv = MLXN_TYPE_Q8_0, .to = MLXN_TYPE_BF16, .causal = true, .kv_len_buf = true},
+        {.hq = 64, .hkv = 32, .m = 3, .l = 8001, .lcap = 8192, .d = 64, .tq = MLXN_TYPE_F32, .tk = MLXN_TYPE_Q8_0,
+         .tv = MLXN_TYPE_Q8_0, .to = MLXN_TYPE_BF16, .causal = true, .window = 3000, .softcap = 30.0f,
+         .kv_len_buf = true},
+        {.hq = 128, .hkv = 32, .m = 1, .l = 8192, .lcap = 8192, .d = 96, .tq = MLXN_TYPE_F16, .tk = MLXN_TYPE_Q8_0,
+         .tv = MLXN_TYPE_Q8_0, .to = MLXN_TYPE_F16, .causal = true, .sinks = true, .mask = true,
+         .layout = MLXN_ATTN_OUT_HMD},
+    };
+    for (size_t i = 0; i < sizeof q8long / sizeof q8long[0]; i++) one(dev, s, &q8long[i], seed++);
     printf("attention: worst error beyond output rounding %.2e * max|v| on the f32 path (bound 1e-5)\n", worst_abs);
     if (worst_tc > 0)
         printf("attention: worst error beyond output rounding and 1e-5*max|v| on the tensor-core path: %.3f of tc\n",

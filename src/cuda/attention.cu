@@ -443,6 +443,13 @@ static mlxn_status launch_mma(cuda_stream *s, const mlxn_attention_args *a, att_
  * and 32-key tiles: see dev/attention/NOTES.md. */
 template <int D> using cfg_dec = mma_cfg<D, 1, 1, 4, 64, D <= 128 ? 3 : 2, D <= 128>;
 template <int D> using cfg_pre = mma_cfg<D, 1, 8, 1, 64, 2, D <= 128>;
+/* Decode over long Q8_0 caches (both K and V, D <= 128) where L_cap · n_kv_heads >= 2^18: three
+ * blocks an SM (168 registers, two raw stages: 74 KB of smem at D 128), more warps for the
+ * dequantization's latency, and slices of about 10 tiles or more. H200, L 32768, us against two
+ * blocks an SM: Gemma-3-27B (16 KV heads, 21 tiles a slice) 70.0 -> 63.0, Llama-3-8B (8, 11)
+ * 37.9 -> 36.4; below the line Qwen3-30B-A3B (4 KV heads, 6 tiles) 22.1 -> 24.1, and at
+ * L_cap 2048-8192 (2-5 tiles) up to 1.6 us slower (dev/attention/NOTES.md). */
+template <int D> using cfg_dec_q8l = mma_cfg<D, 1, 1, 4, 64, 2, true, 3>;
 
 /* wgmma prefill: 2 consumer warpgroups (128 rows) and a producer; 128-key tiles up to D 128,
  * 64 above (registers); 2 stages (3 measured no faster at D 128; D 64 takes 3). */
@@ -472,6 +479,9 @@ static mlxn_status launch_d(cuda_stream *s, const mlxn_attention_args *a) {
         if (a->L_cap > ((long long)1 << 30)) /* keys are int in the tensor-core kernels */
             return mlxn_err(MLXN_ERR_UNSUPPORTED, "attention: L_cap=%lld > 2^30 on CUDA", (long long)a->L_cap);
         const long long rows = a->M * (a->n_q_heads / a->n_kv_heads);
+        if constexpr (D <= 128)
+            if (rows <= 16 && a->tk == MLXN_TYPE_Q8_0 && a->tv == MLXN_TYPE_Q8_0 && a->L_cap * a->n_kv_heads >= (1 << 18))
+                return launch_mma_q<cfg_dec_q8l<D>, __half, __half, 2>(s, a, {});
         if (rows <= 16) return launch_mma<cfg_dec<D>>(s, a);
         if constexpr (D == 64 || D == 128 || D == 256) {
             if (has_wgmma(s) && a->tk == a->tv && a->tk == MLXN_TYPE_F16) return launch_wgmma_t<cfg_wg<D>, __half>(s, a);

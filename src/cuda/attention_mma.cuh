@@ -171,8 +171,9 @@ template <> __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float x, fl
 
 /* Compile-time shape of one instance: MT m-tiles of 16 rows per warp, WR warps along rows,
  * WK warps splitting each key tile (merged at the end), BC keys per tile, ST stages. */
-template <int D_, int MT_, int WR_, int WK_, int BC_, int ST_, bool QREG_> struct mma_cfg {
+template <int D_, int MT_, int WR_, int WK_, int BC_, int ST_, bool QREG_, int MINB_ = 1> struct mma_cfg {
     static constexpr int D = D_, MT = MT_, WR = WR_, WK = WK_, BC = BC_, ST = ST_;
+    static constexpr int MINB = MINB_; /* the launch bound's blocks an SM */
     static constexpr bool QREG = QREG_; /* Q fragments held in registers, else re-read from smem */
     static constexpr int NT = 32 * WR * WK, BR = 16 * MT * WR;
     static constexpr int DP = D + 8;                         /* padded smem row (elements): conflict-free ldmatrix */
@@ -376,7 +377,7 @@ template <class C> static constexpr size_t smem_cl(bool kq8, bool vq8) {
  * combine kernel). The launch bound's one block an SM lets ptxas pass 168 registers, where it
  * spilled in the D 128 decode instances; their smem holds them at two blocks an SM. */
 template <class C, typename TK, typename TV, bool CL = false, int Q8 = 0>
-static __global__ void __launch_bounds__(C::NT, 1) attn_mma_kernel(att_params p, float *ws) {
+static __global__ void __launch_bounds__(C::NT, C::MINB) attn_mma_kernel(att_params p, float *ws) {
     constexpr int D = C::D, MT = C::MT, WR = C::WR, WK = C::WK, BC = C::BC, ST = C::ST, DP = C::DP;
     constexpr int NKW = BC / WK, NTL = NKW / 8, KS = D / 16, DT = D / 8;
     const mlxn_attention_args &a = p.a;
