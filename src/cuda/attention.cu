@@ -448,7 +448,7 @@ template <int D> using cfg_pre = mma_cfg<D, 1, 8, 1, 64, 2, D <= 128>;
  * dequantization's latency, and slices of about 10 tiles or more. H200, L 32768, us against two
  * blocks an SM: Gemma-3-27B (16 KV heads, 21 tiles a slice) 70.0 -> 63.0, Llama-3-8B (8, 11)
  * 37.9 -> 36.4; below the line Qwen3-30B-A3B (4 KV heads, 6 tiles) 22.1 -> 24.1, and at
- * L_cap 2048-8192 (2-5 tiles) up to 1.6 us slower (dev/attention/NOTES.md). */
+ * L_cap 2048-8192 (2-6 tiles) up to 1.9 us slower (dev/attention/NOTES.md). */
 template <int D> using cfg_dec_q8l = mma_cfg<D, 1, 1, 4, 64, 2, true, 3>;
 
 /* wgmma prefill: 2 consumer warpgroups (128 rows) and a producer; 128-key tiles up to D 128,
