@@ -20,22 +20,29 @@
         }                                                                                                              \
     } while (0)
 
+// The xor of the 16-byte pieces i, i + st, ... below e, four loads in flight.
+__device__ __forceinline__ unsigned xor_read(const uint4 *__restrict__ p, unsigned long long i, unsigned long long e,
+                                             unsigned long long st) {
+    unsigned a = 0;
+    for (; i + 3 * st < e; i += 4 * st) {
+        uint4 v0 = __ldg(p + i), v1 = __ldg(p + i + st), v2 = __ldg(p + i + 2 * st), v3 = __ldg(p + i + 3 * st);
+        a ^= v0.x ^ v0.y ^ v0.z ^ v0.w ^ v1.x ^ v1.y ^ v1.z ^ v1.w ^ v2.x ^ v2.y ^ v2.z ^ v2.w ^ v3.x ^ v3.y ^ v3.z ^
+             v3.w;
+    }
+    for (; i < e; i += st) {
+        uint4 v = __ldg(p + i);
+        a ^= v.x ^ v.y ^ v.z ^ v.w;
+    }
+    return a;
+}
+
 template <bool PDL>
 __global__ void __launch_bounds__(512) rd(const uint4 *__restrict__ p, unsigned long long n16, unsigned *out) {
     if (PDL)
         asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
     unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x;
     const unsigned long long st = (unsigned long long)gridDim.x * blockDim.x;
-    unsigned a = 0;
-    for (; i + 3 * st < n16; i += 4 * st) {
-        uint4 v0 = __ldg(p + i), v1 = __ldg(p + i + st), v2 = __ldg(p + i + 2 * st), v3 = __ldg(p + i + 3 * st);
-        a ^= v0.x ^ v0.y ^ v0.z ^ v0.w ^ v1.x ^ v1.y ^ v1.z ^ v1.w ^ v2.x ^ v2.y ^ v2.z ^ v2.w ^ v3.x ^ v3.y ^ v3.z ^
-             v3.w;
-    }
-    for (; i < n16; i += st) {
-        uint4 v = __ldg(p + i);
-        a ^= v.x ^ v.y ^ v.z ^ v.w;
-    }
+    const unsigned a = xor_read(p, i, n16, st);
     if (PDL)
         asm volatile("griddepcontrol.wait;" ::: "memory");
     if (a == 0x12345678u)
@@ -62,18 +69,7 @@ __global__ void __launch_bounds__(256)
     }
     if (MODE != 0)
         asm volatile("griddepcontrol.wait;" ::: "memory");
-    unsigned a = 0;
-    unsigned long long i = b0 + threadIdx.x;
-    const unsigned st = blockDim.x;
-    for (; i + 3 * st < e; i += 4 * st) {
-        uint4 v0 = __ldg(p + i), v1 = __ldg(p + i + st), v2 = __ldg(p + i + 2 * st), v3 = __ldg(p + i + 3 * st);
-        a ^= v0.x ^ v0.y ^ v0.z ^ v0.w ^ v1.x ^ v1.y ^ v1.z ^ v1.w ^ v2.x ^ v2.y ^ v2.z ^ v2.w ^ v3.x ^ v3.y ^ v3.z ^
-             v3.w;
-    }
-    for (; i < e; i += st) {
-        uint4 v = __ldg(p + i);
-        a ^= v.x ^ v.y ^ v.z ^ v.w;
-    }
+    const unsigned a = xor_read(p, b0 + threadIdx.x, e, blockDim.x);
     if (MODE == 0)
         asm volatile("griddepcontrol.wait;" ::: "memory");
     if (a == 0x12345678u) {
