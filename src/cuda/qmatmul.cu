@@ -233,6 +233,13 @@ static mlxn_status qmm_prepare_launch(cuda_stream *s, mlxn_type tw, const uint8_
     });
 }
 
+/* q's W as a's N × K bf16 rows at w, a batch's rows after the one before where a's W has batches. */
+static void qmm_w_bf16(qmm_kp &q, const void *w, const mlxn_qmatmul_args *a) {
+    q.w = static_cast<const uint8_t *>(w);
+    q.w_row = a->k * 2;
+    q.w_batch = a->w_batch_bytes ? (long long)a->n * a->k * 2 : 0;
+}
+
 /* The product on cuBLASLt for W as dense bf16 rows: q.w itself, or (dq) W's rows dequantized
  * into `wbytes` of the workspace after X's bf16 copy. MLXN_ERR_UNSUPPORTED, its error cleared,
  * where the workspace cannot grow or cuBLASLt takes no algorithm: the tiled kernel then takes
@@ -246,9 +253,7 @@ static mlxn_status qmm_via_lt(cuda_stream *s, const mlxn_qmatmul_args *a, qmm_la
     if (!st && dq) {
         __nv_bfloat16 *wb = static_cast<__nv_bfloat16 *>(ws);
         if ((st = qmm_prepare_launch(s, a->tw, q.w, q.w_row, rows, a->k, wb))) return st;
-        q.w = reinterpret_cast<const uint8_t *>(wb);
-        q.w_row = a->k * 2;
-        q.w_batch = a->w_batch_bytes ? (long long)a->n * a->k * 2 : 0;
+        qmm_w_bf16(q, wb, a);
     }
     if (!st && (st = qmm_lt(s, q, static_cast<char *>(ws) + wbytes)) != MLXN_ERR_UNSUPPORTED) return st;
     mlxn_clear_error();
@@ -364,9 +369,7 @@ extern "C" mlxn_status mlxn_cuda_qmatmul(void *stream, const mlxn_qmatmul_args *
      * ahead from M·N >= 2^22 (14336×4096 at M = 512, 4096×4096 at M = 2048), behind below. */
     if (a->w_prepared) {
         qmm_kp q = p;
-        q.w = static_cast<const uint8_t *>(a->w_prepared);
-        q.w_row = a->k * 2;
-        q.w_batch = a->w_batch_bytes ? (long long)a->n * a->k * 2 : 0;
+        qmm_w_bf16(q, a->w_prepared, a);
         const qmm_launch lq = {&q, MLXN_TYPE_BF16, l.tx, l.batch, l.s, l.dev};
         if (!(a->n <= 1024 && a->m <= 128 && a->k >= 4096) && qmm_lt_usable(s, a) &&
             (st = qmm_via_lt(s, a, lq, q, false)) != MLXN_ERR_UNSUPPORTED)
