@@ -81,15 +81,22 @@ static __device__ __forceinline__ uint32_t qmm_prmt(uint32_t a, uint32_t b, uint
 
 /* The 8 nibbles of w (byte j: element j low, j + 16 high, as Q4_0) looked up in a table of 16
  * int8 levels held as four words for byte permutes (levels 0..3 in t0, 4..7 in t1, 8..11 in
- * t2, 12..15 in t3): lo gets the levels of the low nibbles of bytes 0..3, hi of the high ones.
- * A nibble's low 3 bits pick a byte of the lower (levels 0..7) and the upper table (8..15), its
- * bit 3 the table: nibble pairs in byte order, then split into low and high nibbles. The
- * selectors carry 3 bits: bit 3 would be prmt's sign mode. */
+ * t2, 12..15 in t3), in nibble order: p0 gets the levels of elements 0, 16, 1, 17 (bytes 0 and
+ * 1), p1 those of 2, 18, 3, 19. A nibble's low 3 bits pick a byte of the lower (levels 0..7) and
+ * the upper table (8..15), its bit 3 the table. The selectors carry 3 bits: bit 3 would be
+ * prmt's sign mode. */
+static __device__ __forceinline__ void mvq_lut8_pairs(uint32_t w, uint32_t t0, uint32_t t1, uint32_t t2, uint32_t t3, uint32_t &p0,
+                                                      uint32_t &p1) {
+    const uint32_t i3 = w & 0x77777777u, up = ((w >> 1) & 0x44444444u) | 0x32103210u; /* byte n or n + 4 */
+    p0 = qmm_prmt(qmm_prmt(t0, t1, i3), qmm_prmt(t2, t3, i3), up);
+    p1 = qmm_prmt(qmm_prmt(t0, t1, i3 >> 16), qmm_prmt(t2, t3, i3 >> 16), up >> 16);
+}
+/* The same levels split into element order: lo gets the low nibbles' (elements 0..3), hi the
+ * high ones' (16..19). */
 static __device__ __forceinline__ void mvq_lut8(uint32_t w, uint32_t t0, uint32_t t1, uint32_t t2, uint32_t t3, uint32_t &lo,
                                                 uint32_t &hi) {
-    const uint32_t i3 = w & 0x77777777u, up = ((w >> 1) & 0x44444444u) | 0x32103210u; /* byte n or n + 4 */
-    const uint32_t p0 = qmm_prmt(qmm_prmt(t0, t1, i3), qmm_prmt(t2, t3, i3), up);
-    const uint32_t p1 = qmm_prmt(qmm_prmt(t0, t1, i3 >> 16), qmm_prmt(t2, t3, i3 >> 16), up >> 16);
+    uint32_t p0, p1;
+    mvq_lut8_pairs(w, t0, t1, t2, t3, p0, p1);
     lo = __byte_perm(p0, p1, 0x6420);
     hi = __byte_perm(p0, p1, 0x7531);
 }

@@ -44,7 +44,7 @@ template <int N> static __device__ __forceinline__ float mv1_h16(const uint32_t 
     return h2f(o % 4 == 0 ? u[o / 4] & 0xffffu : u[o / 4] >> 16);
 }
 
-/* X block b of a group: elements 0..15 in a, 16..31 in c, and its (d, s). */
+/* X block b of a group: elements 0..15 in a, 16..31 in c (in pair order where mv1_il), and its (d, s). */
 struct mv1_x {
     int4 a, c;
     float d, s;
@@ -93,18 +93,19 @@ template <> struct mv1<MLXN_TYPE_Q4_1> : mv1_nopre {
 };
 
 /* Σ over a block of the 32 table levels of 16 bytes of nibbles (words at byte O + 4j, any
- * alignment) against X. */
+ * alignment) against X's block in pair order (mv1_il): a word of nibbles meets two of X's words
+ * as its levels come, without sorting them into element order. */
 template <int O, int N>
 static __device__ __forceinline__ int mv1_lut_dot(const uint32_t (&u)[N], const mv1_x &x, uint32_t t0, uint32_t t1, uint32_t t2,
                                                   uint32_t t3) {
-    const int xa[4] = {x.a.x, x.a.y, x.a.z, x.a.w}, xc[4] = {x.c.x, x.c.y, x.c.z, x.c.w};
+    const int xv[8] = {x.a.x, x.a.y, x.a.z, x.a.w, x.c.x, x.c.y, x.c.z, x.c.w};
     int s = 0;
 #pragma unroll
     for (int j = 0; j < 4; j++) {
-        uint32_t lo, hi;
-        mvq_lut8(mv1_b32(u, O + 4 * j), t0, t1, t2, t3, lo, hi);
-        s = __dp4a((int)lo, xa[j], s);
-        s = __dp4a((int)hi, xc[j], s);
+        uint32_t p0, p1;
+        mvq_lut8_pairs(mv1_b32(u, O + 4 * j), t0, t1, t2, t3, p0, p1);
+        s = __dp4a((int)p0, xv[2 * j], s);
+        s = __dp4a((int)p1, xv[2 * j + 1], s);
     }
     return s;
 }
@@ -311,13 +312,18 @@ template <> struct mv1<MLXN_TYPE_Q6_K> {
     }
 };
 
+/* Formats whose levels come from a table (mv1_lut_dot) read X's blocks in pair order: bytes
+ * x0, x16, x1, x17, ..., x15, x31. */
+static constexpr bool mv1_il(mlxn_type t) { return t == MLXN_TYPE_IQ4_NL || t == MLXN_TYPE_IQ4_XS || t == MLXN_TYPE_MXFP4; }
+
 /* The 8 elements v of X from k, rounded to int8 per 32 into xq (the workspace or a block's
  * shared memory; K + K / 4 bytes a row of X), laid out for the mat-vec's lanes: the levels of
  * group g (256 elements) at xq + 256 g, its 16-byte piece c at 16 (c ^ (g & 7)) so that lanes
  * reading consecutive groups hit distinct banks; the (d, s) of its block b at xd + 8 g + 2 ((b
  * / 2) ^ ((g / 2) & 3)) + b % 2. xd follows xq (K bytes): the mat-vec copies both from the
- * workspace as one run. A warp per group, a lane per 8 elements, four lanes a block. */
-static __device__ __forceinline__ void mv1_round8(int kk, int k, const float (&v)[8], uint8_t *xq) {
+ * workspace as one run. A warp per group, a lane per 8 elements, four lanes a block; in pair
+ * order (IL) lanes 0 and 2 of a block trade a word and interleave 4 + 4 elements, as do 1 and 3. */
+template <bool IL> static __device__ __forceinline__ void mv1_round8(int kk, int k, const float (&v)[8], uint8_t *xq) {
     float2 *xd = reinterpret_cast<float2 *>(xq + kk);
     float s;
     int q[8];
@@ -325,8 +331,16 @@ static __device__ __forceinline__ void mv1_round8(int kk, int k, const float (&v
     uint32_t w[2] = {0, 0};
 #pragma unroll
     for (int j = 0; j < 8; j++) w[j / 4] |= (uint32_t)(q[j] & 0xff) << (8 * (j % 4));
-    const int g = k >> 8, c = (k >> 4) & 15, b = (k >> 5) & 7;
-    *reinterpret_cast<uint2 *>(xq + 256 * g + 16 * (c ^ (g & 7)) + 8 * ((k >> 3) & 1)) = make_uint2(w[0], w[1]);
+    const int g = k >> 8, b = (k >> 5) & 7;
+    int c = (k >> 4) & 15, h = (k >> 3) & 1; /* 16-byte piece of the group, its half */
+    if (IL) { /* lane q of the block (elements 8q..8q+7) makes pair words 2p, 2p + 1, p = 2 (q & 1) + q / 2 */
+        const bool first = (k & 16) == 0;
+        const uint32_t t = __shfl_xor_sync(0xffffffffu, first ? w[1] : w[0], 2);
+        const uint32_t lo = first ? w[0] : t, hi = first ? t : w[1];
+        w[0] = __byte_perm(lo, hi, 0x5140), w[1] = __byte_perm(lo, hi, 0x7362);
+        c = (c & 14) | h, h = (k >> 4) & 1;
+    }
+    *reinterpret_cast<uint2 *>(xq + 256 * g + 16 * (c ^ (g & 7)) + 8 * h) = make_uint2(w[0], w[1]);
     if ((k & 31) == 0) xd[8 * g + 2 * ((b >> 1) ^ ((g >> 1) & 3)) + (b & 1)] = make_float2(d, s);
 }
 
@@ -349,7 +363,7 @@ template <typename TX> static __device__ __forceinline__ void mv1_widen8(const m
     for (int j = 0; j < 8; j++) v[j] = mlxn_to_f32(h[j]);
 }
 
-template <typename TX> static __global__ void __launch_bounds__(32 * MV1_WARPS) mv1_quant_x_kernel(qmm_kp p, uint8_t *xq) {
+template <typename TX, bool IL> static __global__ void __launch_bounds__(32 * MV1_WARPS) mv1_quant_x_kernel(qmm_kp p, uint8_t *xq) {
     mlxn_pdl_trigger(); /* the mat-vec may launch and start its weight loads */
     mlxn_pdl_wait();    /* X, and the workspace the grid before may still read */
     const int k = 8 * (int)(blockIdx.x * blockDim.x + threadIdx.x), m = (int)blockIdx.y, kp = mv1_kpad(p.k);
@@ -360,7 +374,7 @@ template <typename TX> static __global__ void __launch_bounds__(32 * MV1_WARPS) 
         mv1_load8<TX>(p, m, k, x);
         mv1_widen8<TX>(x, v);
     }
-    mv1_round8(kp, k, v, xq + (size_t)m * (kp + kp / 4));
+    mv1_round8<IL>(kp, k, v, xq + (size_t)m * (kp + kp / 4));
 }
 
 /* The dot of one row's group g (levels u) with the MR rows of X (levels xq, scales xd; rows xs
@@ -402,7 +416,7 @@ static __device__ __forceinline__ void mv1_group(const uint32_t (&u)[(mv1<T>::NB
  * or K padded to whole groups), up to MV1_OWN_K: a thread's pieces of one k from every row are
  * loaded before any is rounded. */
 #define MV1_OWN_K 4096
-template <typename TX, int MR> static __device__ __forceinline__ void mv1_round_x(const qmm_kp &p, int kp, uint8_t *xs) {
+template <typename TX, int MR, bool IL> static __device__ __forceinline__ void mv1_round_x(const qmm_kp &p, int kp, uint8_t *xs) {
     for (int k = 8 * (int)threadIdx.x; k < kp; k += 8 * 32 * MV1_WARPS) { /* whole warps: kp % 256 == 0 */
         mv1_raw<TX> x[MR];
 #pragma unroll
@@ -413,19 +427,20 @@ template <typename TX, int MR> static __device__ __forceinline__ void mv1_round_
             if (MR == 1 || m < p.m) {
                 float v[8] = {};
                 if (k < p.k) mv1_widen8<TX>(x[m], v);
-                mv1_round8(kp, k, v, xs + m * (kp + kp / 4));
+                mv1_round8<IL>(kp, k, v, xs + m * (kp + kp / 4));
             }
     }
 }
 
 /* X's MR rows into shared memory after the wait: rounded by this block (tx: X's type) where xg
  * is NULL, else the workspace's copy. */
-template <int MR> static __device__ __forceinline__ void mv1_copy_x(const qmm_kp &p, int kp, mlxn_type tx, const uint8_t *xg, uint8_t *xs) {
+template <int MR, bool IL>
+static __device__ __forceinline__ void mv1_copy_x(const qmm_kp &p, int kp, mlxn_type tx, const uint8_t *xg, uint8_t *xs) {
     mlxn_pdl_wait();
     if (!xg) {
-        if (tx == MLXN_TYPE_F32) mv1_round_x<float, MR>(p, kp, xs);
-        else if (tx == MLXN_TYPE_F16) mv1_round_x<__half, MR>(p, kp, xs);
-        else mv1_round_x<__nv_bfloat16, MR>(p, kp, xs);
+        if (tx == MLXN_TYPE_F32) mv1_round_x<float, MR, IL>(p, kp, xs);
+        else if (tx == MLXN_TYPE_F16) mv1_round_x<__half, MR, IL>(p, kp, xs);
+        else mv1_round_x<__nv_bfloat16, MR, IL>(p, kp, xs);
     } else {
         const int n16 = (MR == 1 ? 1 : p.m) * (kp + kp / 4) / 16;
         for (int i = threadIdx.x; i < n16; i += 32 * MV1_WARPS)
@@ -532,7 +547,7 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, MR > 2 ? 1 : 2) mv1_ker
     long long tile = itile;
 #pragma unroll
     for (int j = 0; j < MV1_ST - 1; j++) issue();
-    mv1_copy_x<MR>(p, kp, tx, xw, smem);
+    mv1_copy_x<MR, mv1_il(T)>(p, kp, tx, xw, smem);
     float acc[MR];
 #pragma unroll
     for (int r = 0; r < MR; r++) acc[r] = 0.0f;
@@ -615,14 +630,14 @@ static __global__ void __launch_bounds__(32 * MV1_WARPS, MR > 2 ? 1 : 2) mv1_ker
 }
 
 /* X rounded into s's workspace by the pre-pass (kp + kp / 4 bytes a row), into *xw. */
-static mlxn_status mv1_prepass(cuda_stream *s, const qmm_launch &l, const uint8_t **xw) {
+template <bool IL> static mlxn_status mv1_prepass(cuda_stream *s, const qmm_launch &l, const uint8_t **xw) {
     const qmm_kp &p = *l.p;
     const int kp = mv1_kpad(p.k);
     void *ws;
     if (mlxn_status e = mlxn_cuda_workspace(s, (size_t)p.m * (kp + kp / 4), &ws); e != MLXN_OK) return e;
     *xw = static_cast<const uint8_t *>(ws);
     return mlxn_dispatch_float(l.tx, [&](auto tx) {
-        return mlxn_cuda_launch(l.s, mv1_quant_x_kernel<decltype(tx)>, dim3((unsigned)(kp / 256 + MV1_WARPS - 1) / MV1_WARPS, (unsigned)p.m),
+        return mlxn_cuda_launch(l.s, mv1_quant_x_kernel<decltype(tx), IL>, dim3((unsigned)(kp / 256 + MV1_WARPS - 1) / MV1_WARPS, (unsigned)p.m),
                                 dim3(32 * MV1_WARPS), 0, 1, mlxn_cuda_sm90(l.dev), p, static_cast<uint8_t *>(ws));
     });
 }
@@ -656,7 +671,7 @@ template <mlxn_type T, int LL, int MR, bool GEN> static mlxn_status mv1_go(cuda_
      * but where one block fits, Q5_K 10.1 / 8.8, Q8_0 11.0 / 10.1 (and 14336×4096 26.1 / 24.4). */
     const uint8_t *xw = nullptr;
     if (kp > MV1_OWN_K || (MR > 1 && (bps > 1 || need < cap || (MR > 2 && fit == 1))))
-        if (mlxn_status st = mv1_prepass(s, l, &xw); st != MLXN_OK) return st;
+        if (mlxn_status st = mv1_prepass<mv1_il(T)>(s, l, &xw); st != MLXN_OK) return st;
     return mlxn_cuda_launch(l.s, k, dim3((unsigned)(need < cap ? need : cap)), dim3(32 * MV1_WARPS), (size_t)smem, 1,
                             mlxn_cuda_sm90(l.dev), p, l.tx, xw);
 }
