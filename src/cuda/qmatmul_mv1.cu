@@ -642,6 +642,12 @@ template <bool IL> static mlxn_status mv1_prepass(cuda_stream *s, const qmm_laun
     });
 }
 
+/* Formats the int8 tensor-core mat-vec (qmatmul_mv_mma.cuh) takes at M = 3 and 4, where it is
+ * ahead of four rows of X here on two blocks an SM (mv1_go). */
+static constexpr bool mv1_qmi(mlxn_type t) {
+    return t == MLXN_TYPE_Q8_0 || t == MLXN_TYPE_Q4_K || t == MLXN_TYPE_Q5_K || t == MLXN_TYPE_Q6_K;
+}
+
 template <mlxn_type T, int LL, int MR, bool GEN> static mlxn_status mv1_go(cuda_stream *s, const qmm_launch &l) {
     const qmm_kp &p = *l.p;
     const int kp = mv1_kpad(p.k);
@@ -659,8 +665,10 @@ template <mlxn_type T, int LL, int MR, bool GEN> static mlxn_status mv1_go(cuda_
     const int fit = bps; /* blocks an SM that registers and shared memory allow */
     if (bps > 1 && jobs < 2LL * bps * l.dev->prop.multiProcessorCount * MV1_WARPS) bps = 1;
     /* Four rows of X on two blocks an SM (14336×4096, H100, same run): Q4_K took 1.12× the int8
-     * tensor-core kernel's time (IQ4_NL 0.81); the caller takes that kernel. */
-    if (MR > 2 && bps > 1 && T != MLXN_TYPE_IQ4_NL) return MLXN_ERR_UNSUPPORTED;
+     * tensor-core kernel's time (IQ4_NL 0.81); the caller takes that kernel. The formats it does
+     * not take stay: their next kernel, the bf16 mat-vec, took twice the time here (H200, M = 4:
+     * IQ4_XS 33.1 against 17.0 µs, Q5_0 43.2 against 19.4). */
+    if (MR > 2 && bps > 1 && mv1_qmi(T)) return MLXN_ERR_UNSUPPORTED;
     const long long cap = (long long)bps * l.dev->prop.multiProcessorCount, need = (tiles + MV1_WARPS - 1) / MV1_WARPS;
     /* Up to MV1_OWN_K each block rounds X itself after its wait; more than one row only on a full
      * grid of one block an SM, and four only where two would fit. H100, same run, µs: M = 1
@@ -672,7 +680,18 @@ template <mlxn_type T, int LL, int MR, bool GEN> static mlxn_status mv1_go(cuda_
     const uint8_t *xw = nullptr;
     if (kp > MV1_OWN_K || (MR > 1 && (bps > 1 || need < cap || (MR > 2 && fit == 1))))
         if (mlxn_status st = mv1_prepass<mv1_il(T)>(s, l, &xw); st != MLXN_OK) return st;
-    return mlxn_cuda_launch(l.s, k, dim3((unsigned)(need < cap ? need : cap)), dim3(32 * MV1_WARPS), (size_t)smem, 1,
+    /* A grid of one block an SM where two would fit asks for more than half an SM's shared
+     * memory: no block of the next call (a dependent launch) then lands on an SM this call
+     * still holds, so a grid of fewer blocks than SMs leaves the idle SMs to the next call's
+     * weight loads. H200, same run, µs: 1024×4096 M = 1 Q4_0 3.03 -> 2.66, IQ4_NL 3.95 -> 3.10,
+     * Q6_K 3.75 -> 3.31; M = 4 IQ4_NL 5.87 -> 4.46, Q4_K 6.23 -> 4.59; 768×2048 M = 2 Q4_0 3.68
+     * -> 3.14; full grids (4096², 14336×4096, 4096×14336) within 1%. */
+    size_t sm = (size_t)smem;
+    if (bps == 1 && fit > 1) {
+        sm = std::max(sm, l.dev->prop.sharedMemPerMultiprocessor / 2 + 1);
+        if (mlxn_status st = mlxn_cuda_set_smem(k, sm, l.dev, "qmatmul"); st != MLXN_OK) return st;
+    }
+    return mlxn_cuda_launch(l.s, k, dim3((unsigned)(need < cap ? need : cap)), dim3(32 * MV1_WARPS), sm, 1,
                             mlxn_cuda_sm90(l.dev), p, l.tx, xw);
 }
 
