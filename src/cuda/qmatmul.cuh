@@ -85,8 +85,8 @@ static __device__ __forceinline__ uint32_t qmm_prmt(uint32_t a, uint32_t b, uint
  * 1), p1 those of 2, 18, 3, 19. A nibble's low 3 bits pick a byte of the lower (levels 0..7) and
  * the upper table (8..15), its bit 3 the table. The selectors carry 3 bits: bit 3 would be
  * prmt's sign mode. */
-static __device__ __forceinline__ void mvq_lut8_pairs(uint32_t w, uint32_t t0, uint32_t t1, uint32_t t2, uint32_t t3, uint32_t &p0,
-                                                      uint32_t &p1) {
+static __device__ __forceinline__ void mvq_lut8_pairs(uint32_t w, uint32_t t0, uint32_t t1, uint32_t t2, uint32_t t3,
+                                                      uint32_t &p0, uint32_t &p1) {
     const uint32_t i3 = w & 0x77777777u, up = ((w >> 1) & 0x44444444u) | 0x32103210u; /* byte n or n + 4 */
     p0 = qmm_prmt(qmm_prmt(t0, t1, i3), qmm_prmt(t2, t3, i3), up);
     p1 = qmm_prmt(qmm_prmt(t0, t1, i3 >> 16), qmm_prmt(t2, t3, i3 >> 16), up >> 16);

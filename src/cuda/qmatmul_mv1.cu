@@ -363,7 +363,8 @@ template <typename TX> static __device__ __forceinline__ void mv1_widen8(const m
     for (int j = 0; j < 8; j++) v[j] = mlxn_to_f32(h[j]);
 }
 
-template <typename TX, bool IL> static __global__ void __launch_bounds__(32 * MV1_WARPS) mv1_quant_x_kernel(qmm_kp p, uint8_t *xq) {
+template <typename TX, bool IL>
+static __global__ void __launch_bounds__(32 * MV1_WARPS) mv1_quant_x_kernel(qmm_kp p, uint8_t *xq) {
     mlxn_pdl_trigger(); /* the mat-vec may launch and start its weight loads */
     mlxn_pdl_wait();    /* X, and the workspace the grid before may still read */
     const int k = 8 * (int)(blockIdx.x * blockDim.x + threadIdx.x), m = (int)blockIdx.y, kp = mv1_kpad(p.k);
@@ -416,7 +417,8 @@ static __device__ __forceinline__ void mv1_group(const uint32_t (&u)[(mv1<T>::NB
  * or K padded to whole groups), up to MV1_OWN_K: a thread's pieces of one k from every row are
  * loaded before any is rounded. */
 #define MV1_OWN_K 4096
-template <typename TX, int MR, bool IL> static __device__ __forceinline__ void mv1_round_x(const qmm_kp &p, int kp, uint8_t *xs) {
+template <typename TX, int MR, bool IL>
+static __device__ __forceinline__ void mv1_round_x(const qmm_kp &p, int kp, uint8_t *xs) {
     for (int k = 8 * (int)threadIdx.x; k < kp; k += 8 * 32 * MV1_WARPS) { /* whole warps: kp % 256 == 0 */
         mv1_raw<TX> x[MR];
 #pragma unroll
@@ -637,8 +639,9 @@ template <bool IL> static mlxn_status mv1_prepass(cuda_stream *s, const qmm_laun
     if (mlxn_status e = mlxn_cuda_workspace(s, (size_t)p.m * (kp + kp / 4), &ws); e != MLXN_OK) return e;
     *xw = static_cast<const uint8_t *>(ws);
     return mlxn_dispatch_float(l.tx, [&](auto tx) {
-        return mlxn_cuda_launch(l.s, mv1_quant_x_kernel<decltype(tx), IL>, dim3((unsigned)(kp / 256 + MV1_WARPS - 1) / MV1_WARPS, (unsigned)p.m),
-                                dim3(32 * MV1_WARPS), 0, 1, mlxn_cuda_sm90(l.dev), p, static_cast<uint8_t *>(ws));
+        const dim3 grid((unsigned)(kp / 256 + MV1_WARPS - 1) / MV1_WARPS, (unsigned)p.m);
+        return mlxn_cuda_launch(l.s, mv1_quant_x_kernel<decltype(tx), IL>, grid, dim3(32 * MV1_WARPS), 0, 1, mlxn_cuda_sm90(l.dev), p,
+                                static_cast<uint8_t *>(ws));
     });
 }
 
