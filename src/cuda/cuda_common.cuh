@@ -53,6 +53,13 @@ static inline mlxn_status mlxn_cuda_status(cudaError_t e, const char *expr, cons
 /* After a kernel launch: the launch's own error (bad configuration, no kernel image). */
 #define MLXN_CUDA_CHECK_LAUNCH() MLXN_CUDA_TRY(cudaPeekAtLastError())
 
+/* smem bytes of dynamic shared memory raised past half an SM's, so that a block of this launch
+ * holds its SM alone: no block of the next call (a dependent launch) lands beside it. */
+static inline size_t mlxn_cuda_smem_alone(const cuda_device *d, size_t smem) {
+    const size_t half = d->prop.sharedMemPerMultiprocessor / 2 + 1;
+    return smem > half ? smem : half;
+}
+
 /* Sets kernel f's dynamic shared-memory limit to `bytes` on device d (the current one). A size
  * that does not fit the device's per-block opt-in limit beside the kernel's static shared
  * memory is MLXN_ERR_UNSUPPORTED naming op (a caller with another kernel or layout may take

@@ -691,7 +691,7 @@ template <mlxn_type T, int LL, int MR, bool GEN> static mlxn_status mv1_go(cuda_
      * -> 3.14; full grids (4096², 14336×4096, 4096×14336) within 1%. */
     size_t sm = (size_t)smem;
     if (bps == 1 && fit > 1) {
-        sm = std::max(sm, l.dev->prop.sharedMemPerMultiprocessor / 2 + 1);
+        sm = mlxn_cuda_smem_alone(l.dev, sm);
         if (mlxn_status st = mlxn_cuda_set_smem(k, sm, l.dev, "qmatmul"); st != MLXN_OK) return st;
     }
     return mlxn_cuda_launch(l.s, k, dim3((unsigned)(need < cap ? need : cap)), dim3(32 * MV1_WARPS), sm, 1,

@@ -578,11 +578,10 @@ template <mlxn_type T, int MT, int BN, int XK> static mlxn_status qmi_go(cuda_st
      * than beside its blocks (qmatmul_mv1.cu does the same). H200, same run, µs: 1024×4096 M = 8
      * Q4_K 7.56 -> 6.18, Q6_K 7.42 -> 6.00, M = 16 Q5_K 10.3 -> 7.8; 768×2048 M = 8 IQ4_NL 5.69 ->
      * 4.90, M = 16 Q4_K 9.64 -> 7.72; larger grids are not touched. */
-    const size_t half = l.dev->prop.sharedMemPerMultiprocessor / 2 + 1;
-    if ((st = mlxn_cuda_raise_smem(k, std::max((size_t)C::smem(), half), l.dev, "qmatmul", raised))) return st;
+    if ((st = mlxn_cuda_raise_smem(k, mlxn_cuda_smem_alone(l.dev, C::smem()), l.dev, "qmatmul", raised))) return st;
     const dim3 grid((unsigned)((p.n + BN - 1) / BN), (unsigned)splits, (unsigned)l.batch);
     size_t smem = C::smem();
-    if ((long long)grid.x * grid.y * grid.z <= l.dev->prop.multiProcessorCount) smem = std::max(smem, half);
+    if ((long long)grid.x * grid.y * grid.z <= l.dev->prop.multiProcessorCount) smem = mlxn_cuda_smem_alone(l.dev, smem);
     return mlxn_cuda_launch(l.s, k, grid, dim3(QMI_THREADS), smem, 1, true, p, (const int8_t *)xq, (const float2 *)xd, cnt, mw,
                             XK ? mx : mw);
 }
